@@ -1,0 +1,13 @@
+/** Jest: ts-jest without type-checking (tsc --noEmit runs first in `npm test`). */
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],
+  },
+  testTimeout: 120000,
+  maxWorkers: 2,
+  setupFiles: ['<rootDir>/test/setup-env.ts'],
+};
