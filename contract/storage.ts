@@ -175,6 +175,10 @@ export function registerStorage(scheme: string, factory: StorageFactory): void {
 export function storageFor(uri: string): Storage {
   if (isLocal(uri)) return fileStorage;
   const scheme = uri.slice(0, uri.indexOf(':'));
+  // The S3 module registers itself on load; load it on first use so callers need not import it
+  // (and processes that only touch file:// never load the AWS SDK).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  if (scheme === 's3' && !factories.has('s3')) require('./s3-storage');
   const f = factories.get(scheme);
   if (!f) throw new Error(`no storage for "${scheme}://" URIs (${uri}); use file://, a local path or s3://`);
   return f(uri);

@@ -21,16 +21,22 @@ const nonNegativeInt = (what: string) =>
 export const HeadsSchema = z
   .strictObject({
     /** Heads of the image-only blocks. @default 8 */
-    vision: positiveInt('heads.vision').default(8),
+    vision: positiveInt('heads.vision').default(8).describe('heads of the image-only blocks'),
     /** Heads of the fusion blocks (joint self-attention; in two-stream also text self and text→image cross). @default 8 */
-    fusion: positiveInt('heads.fusion').default(8),
+    fusion: positiveInt('heads.fusion').default(8).describe('heads of the fusion blocks (joint self-attention; two-stream: text self- and text→image cross-attention)'),
     /** Heads of the decoder's causal self-attention and its cross-attention. @default 8 */
-    decoder: positiveInt('heads.decoder').default(8),
+    decoder: positiveInt('heads.decoder').default(8).describe('heads of the decoder self- and cross-attention'),
   })
   .describe('Attention heads per stack. Each must divide `width`.');
 
-export const ModelConfigSchema = z
-  .strictObject({
+/**
+ * Fields that come from the data (image size, text lengths, vocabulary, answer count): a job
+ * spec describes only the architecture and the pipeline completes these from the prepared
+ * dataset (trainer/jobs/task.ts fitConfigToData), so they can never disagree with it.
+ */
+export const DATA_FIELDS = ['imageSize', 'maxTextLength', 'maxTargetLength', 'vocabSize', 'numAnswers'] as const;
+
+const modelShape = {
     /** How image and text meet: one joint encoder, or a ViT plus cross-attending text layers. @default "single-stream" */
     fusion: z.enum(['single-stream', 'two-stream']).default('single-stream').describe('single-stream (VL-T5-like) or two-stream (BLIP-like)'),
     /** Input image side in pixels (square, RGB). @default 32 */
@@ -58,21 +64,40 @@ export const ModelConfigSchema = z
     numAnswers: nonNegativeInt('numAnswers').default(0).describe('VQA answer classes; 0 = no classifier head'),
     /** Dropout rate on attention outputs, MLP outputs and embeddings while training. @default 0.1 */
     dropout: z.number().min(0, 'dropout must be in [0, 1)').lt(1, 'dropout must be in [0, 1)').default(0.1).describe('dropout rate while training'),
-  })
+};
+
+type Shape = typeof modelShape;
+const architectureShape = Object.fromEntries(Object.entries(modelShape).filter(([k]) => !(DATA_FIELDS as readonly string[]).includes(k))) as Omit<Shape, (typeof DATA_FIELDS)[number]>;
+
+/** Checks that do not depend on the data fields. */
+function checkArchitecture(c: { width: number; heads: { vision: number; fusion: number; decoder: number }; visionLayers: number; fusionLayers: number; fusion: string }, ctx: z.core.$RefinementCtx): void {
+  for (const stack of ['vision', 'fusion', 'decoder'] as const) {
+    if (c.width % c.heads[stack] !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['heads', stack], message: `heads.${stack} = ${c.heads[stack]} must divide width ${c.width}` });
+    }
+  }
+  if (c.visionLayers + c.fusionLayers === 0) {
+    ctx.addIssue({ code: 'custom', path: ['fusionLayers'], message: 'the encoder needs at least one block: set fusionLayers or visionLayers > 0' });
+  }
+  if (c.fusion === 'two-stream' && c.fusionLayers === 0) {
+    ctx.addIssue({ code: 'custom', path: ['fusionLayers'], message: 'two-stream needs fusionLayers > 0 (the text blocks that cross-attend to the image)' });
+  }
+}
+
+/** The architecture alone (what a job spec gives for a teacher or student). */
+export const ArchitectureSchema = z
+  .strictObject(architectureShape)
+  .superRefine(checkArchitecture)
+  .describe('Model architecture; image size, text lengths, vocabulary and answer count come from the prepared data.');
+export type ArchitectureInput = z.input<typeof ArchitectureSchema>;
+export type Architecture = Readonly<z.output<typeof ArchitectureSchema>>;
+
+export const ModelConfigSchema = z
+  .strictObject(modelShape)
   .superRefine((c, ctx) => {
+    checkArchitecture(c, ctx);
     if (c.imageSize % c.patchSize !== 0) {
       ctx.addIssue({ code: 'custom', path: ['patchSize'], message: `patchSize ${c.patchSize} must divide imageSize ${c.imageSize}` });
-    }
-    for (const stack of ['vision', 'fusion', 'decoder'] as const) {
-      if (c.width % c.heads[stack] !== 0) {
-        ctx.addIssue({ code: 'custom', path: ['heads', stack], message: `heads.${stack} = ${c.heads[stack]} must divide width ${c.width}` });
-      }
-    }
-    if (c.visionLayers + c.fusionLayers === 0) {
-      ctx.addIssue({ code: 'custom', path: ['fusionLayers'], message: 'the encoder needs at least one block: set fusionLayers or visionLayers > 0' });
-    }
-    if (c.fusion === 'two-stream' && c.fusionLayers === 0) {
-      ctx.addIssue({ code: 'custom', path: ['fusionLayers'], message: 'two-stream needs fusionLayers > 0 (the text blocks that cross-attend to the image)' });
     }
     if (c.numAnswers === 0 && c.decoderLayers === 0) {
       ctx.addIssue({ code: 'custom', path: ['numAnswers'], message: 'the model needs a head: set numAnswers > 0 (VQA) or decoderLayers > 0 (generation)' });

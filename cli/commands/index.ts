@@ -1,0 +1,94 @@
+/**
+ * The pipeline subcommands (run, submit, status, report, cancel, validate) on a commander
+ * program; cli/amad.ts calls `registerPipelineCommands(program)`. Each command is a function
+ * `(args, deps) => exit code`, tested without a process or AWS.
+ */
+import { type Command, InvalidArgumentError } from 'commander';
+import { cancelCommand } from './cancel';
+import { defaultDeps, UsageError, type CommandDeps } from './deps';
+import { reportCommand } from './report';
+import { runCommand } from './run';
+import { statusCommand } from './status';
+import { submitCommand } from './submit';
+import { validateCommand } from './validate';
+
+export { cancelCommand, reportCommand, runCommand, statusCommand, submitCommand, validateCommand };
+export type { CommandDeps };
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected an integer ≥ 1, got "${value}"`);
+  return n;
+}
+
+/** Runs a command, turning usage errors into exit code 2 and any other error into 1. */
+async function execute(run: (deps: CommandDeps) => Promise<number>, makeDeps: () => CommandDeps): Promise<void> {
+  const deps = makeDeps();
+  try {
+    process.exitCode = await run(deps);
+  } catch (e) {
+    deps.err(e instanceof UsageError ? `usage: ${e.message}` : `error: ${(e as Error).message}`);
+    process.exitCode = e instanceof UsageError ? 2 : 1;
+  }
+}
+
+/** Adds the pipeline subcommands to `program`. `makeDeps` is for tests. */
+export function registerPipelineCommands(program: Command, makeDeps: () => CommandDeps = defaultDeps): Command {
+  program
+    .command('run')
+    .description('run the pipeline on this machine (same state machine as on AWS)')
+    .argument('<spec>', 'job spec JSON file')
+    .option('--run-id <id>', 'run id (default: the spec runId, else generated)')
+    .option('--resume', 'continue an existing run: stages with valid markers are skipped')
+    .option('--root <dir>', 'folder or s3:// prefix holding runs/ (default: AMAD_ARTIFACT_ROOT or .)')
+    .option('--max-parallel-jobs <n>', 'training processes at once (default: the spec compute.maxParallelJobs)', positiveInt)
+    .action(async (spec: string, o: { runId?: string; resume?: boolean; root?: string; maxParallelJobs?: number }) => {
+      const abort = new AbortController();
+      const onSigint = () => abort.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        await execute((deps) => runCommand({ spec, ...o, signal: abort.signal }, deps), makeDeps);
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+  program
+    .command('submit')
+    .description('start a run on AWS: send the spec to the event bus; prints the run id')
+    .argument('<spec>', 'job spec JSON file')
+    .option('--run-id <id>', 'run id (default: the spec runId, else generated)')
+    .option('--bus <name>', 'event bus name or ARN (default: AMAD_EVENT_BUS)')
+    .option('--resume', 're-run an existing run id; completed stages are skipped')
+    .action((spec: string, o: { runId?: string; bus?: string; resume?: boolean }) => execute((deps) => submitCommand({ spec, ...o }, deps), makeDeps));
+  program
+    .command('status')
+    .description("show a run's stages (local) or its execution and Batch jobs (--aws)")
+    .argument('<runId>')
+    .option('--root <dir>', 'folder or s3:// prefix holding runs/ (default: AMAD_ARTIFACT_ROOT or .)')
+    .option('--aws', 'ask Step Functions and Batch')
+    .option('--state-machine <arn>', 'state machine ARN (default: AMAD_STATE_MACHINE_ARN)')
+    .option('--job-queue <name>', 'Batch job queue (default: AMAD_JOB_QUEUE)')
+    .action((runId: string, o: { root?: string; aws?: boolean; stateMachine?: string; jobQueue?: string }) =>
+      execute((deps) => statusCommand({ runId, ...o }, deps), makeDeps),
+    );
+  program
+    .command('report')
+    .description("print where a run's report is (local path or S3 URI)")
+    .argument('<runId>')
+    .option('--root <dir>', 'folder or s3:// prefix holding runs/ (default: AMAD_ARTIFACT_ROOT or .)')
+    .action((runId: string, o: { root?: string }) => execute((deps) => reportCommand({ runId, ...o }, deps), makeDeps));
+  program
+    .command('cancel')
+    .description("stop a run's execution on AWS and terminate its Batch jobs")
+    .argument('<runId>')
+    .option('--state-machine <arn>', 'state machine ARN (default: AMAD_STATE_MACHINE_ARN)')
+    .option('--job-queue <name>', 'Batch job queue (default: AMAD_JOB_QUEUE)')
+    .option('--reason <text>', 'reason recorded on the execution and the jobs')
+    .action((runId: string, o: { stateMachine?: string; jobQueue?: string; reason?: string }) => execute((deps) => cancelCommand({ runId, ...o }, deps), makeDeps));
+  program
+    .command('validate')
+    .description('check a job spec; prints every problem with its path')
+    .argument('<spec>', 'job spec JSON file')
+    .action((spec: string) => execute((deps) => validateCommand({ spec }, deps), makeDeps));
+  return program;
+}

@@ -1,0 +1,85 @@
+/**
+ * `amad run <spec> [--run-id <id>] [--resume]`: runs the pipeline on this machine (the same
+ * state-machine definition as on AWS; see cli/local-executor.ts).
+ */
+import { fileURLToPath } from 'node:url';
+import { listCommittedStages, runLayout, runUriFor } from '../../contract/layout';
+import { RUN_ID_PATTERN } from '../../contract/spec';
+import { isLocal, storageFor } from '../../contract/storage';
+import { runLocal } from '../local-executor';
+import { createProgressReporter } from '../progress';
+import { artifactRoot, generateRunId, type CommandDeps } from './deps';
+import { readSpecFile } from './spec-file';
+
+export interface RunArgs {
+  readonly spec: string;
+  readonly runId?: string;
+  /** Continue an existing run: stages with valid markers are skipped. */
+  readonly resume?: boolean;
+  /** Folder (or s3:// prefix) holding `runs/`. @default AMAD_ARTIFACT_ROOT or "." */
+  readonly root?: string;
+  /** Cap on concurrent training processes. @default the spec's compute.maxParallelJobs */
+  readonly maxParallelJobs?: number;
+  /** Aborts the run (SIGINT in the CLI). */
+  readonly signal?: AbortSignal;
+}
+
+const where = (uri: string) => (isLocal(uri) ? fileURLToPath(uri) : uri);
+
+export async function runCommand(args: RunArgs, deps: CommandDeps): Promise<number> {
+  const parsed = await readSpecFile(args.spec, deps);
+  if (!parsed.ok) return 1;
+  const runId = args.runId ?? parsed.spec.runId ?? generateRunId(deps.now());
+  if (!RUN_ID_PATTERN.test(runId)) {
+    deps.err(`invalid --run-id "${runId}": 1–64 letters, digits, "-" or "_"`);
+    return 2;
+  }
+  if (parsed.spec.runId !== undefined && args.runId !== undefined && parsed.spec.runId !== args.runId) {
+    deps.err(`--run-id ${args.runId} differs from runId "${parsed.spec.runId}" in ${args.spec}: drop one of them`);
+    return 2;
+  }
+  const root = artifactRoot(args.root, deps.env);
+  const runUri = runUriFor(root, runId);
+  const specUri = runLayout(runUri).spec;
+  if (!args.resume && (await storageFor(specUri).exists(specUri))) {
+    deps.err(`run ${runId} already exists at ${where(runUri)}: pass --resume to continue it, or a new --run-id`);
+    return 2;
+  }
+  if (args.resume) {
+    const kept = await listCommittedStages(runUri).catch(() => []);
+    deps.err(`resuming ${runId}: ${kept.length} stage(s) committed earlier are checked and skipped when valid`);
+  }
+  // Handler logs would tear the progress bars; keep warnings and errors.
+  if (deps.isTTY) deps.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+
+  const progress = createProgressReporter({ tty: deps.isTTY, stream: deps.progressStream });
+  let result;
+  try {
+    result = await runLocal(
+      { runId, artifactRoot: root, spec: { ...parsed.raw, runId } },
+      {
+        lambdas: deps.lambdas(),
+        trainer: deps.trainer(),
+        maxParallelJobs: args.maxParallelJobs,
+        onEvent: progress.onEvent,
+        signal: args.signal,
+      },
+    );
+  } finally {
+    progress.stop();
+  }
+  const layout = runLayout(result.runUri);
+  if (result.status === 'SUCCEEDED') {
+    deps.out(`run ${runId} succeeded`);
+    deps.out(`report: ${where(layout.reportIndex)}`);
+    return 0;
+  }
+  if (result.status === 'ABORTED') {
+    deps.err(`run ${runId} stopped; continue it with: amad run ${args.spec} --run-id ${runId} --resume`);
+    return 130;
+  }
+  deps.err(`run ${runId} failed: ${result.error?.Error}: ${result.error?.Cause}`);
+  deps.err(`details: ${where(layout.failure)}`);
+  deps.err(`after fixing the cause, continue with: amad run ${args.spec} --run-id ${runId} --resume`);
+  return 1;
+}

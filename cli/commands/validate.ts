@@ -1,0 +1,20 @@
+/** `amad validate <spec>`: checks a job spec; prints every problem with its path and exits 1. */
+import { planRun } from '../../contract/plan';
+import { runUriFor } from '../../contract/layout';
+import type { CommandDeps } from './deps';
+import { readSpecFile } from './spec-file';
+
+export interface ValidateArgs {
+  readonly spec: string;
+}
+
+export async function validateCommand(args: ValidateArgs, deps: CommandDeps): Promise<number> {
+  const r = await readSpecFile(args.spec, deps);
+  if (!r.ok) return 1;
+  const plan = planRun(r.spec, r.spec.runId ?? 'preview', runUriFor('.', r.spec.runId ?? 'preview'));
+  deps.out(
+    `${args.spec}: valid job spec (${r.spec.students.length} student(s), ${plan.studentJobs.length} student job(s), ` +
+      `teacher ${plan.teacher.trainRequired ? 'trained by the run' : `from ${plan.teacher.modelUri}`}, cache ${plan.cacheEnabled ? 'on' : 'off'}, evaluation on ${plan.evalSplit})`,
+  );
+  return 0;
+}

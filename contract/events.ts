@@ -1,0 +1,180 @@
+/**
+ * The messages of the pipeline: the EventBridge event that requests a run, the execution input
+ * of the state machine, and the input/output of every Task state. The state machine
+ * (contract/state-machine.ts) moves exactly these shapes between stages; each Lambda handler
+ * parses its input with the schema here, and the local executor hands the same shapes to
+ * in-process handlers. Shapes stay small: a state's data is capped at 256 KB on AWS, so bulky
+ * results live in storage and only URIs travel.
+ */
+import { z } from 'zod';
+import { RunIdSchema } from './spec';
+
+/** EventBridge `source` of run requests. */
+export const EVENT_SOURCE = 'amad-distill';
+/** EventBridge `detail-type` of run requests. */
+export const DISTILLATION_REQUESTED = 'DistillationRequested';
+
+const Uri = z.string().min(1);
+
+/**
+ * `detail` of a DistillationRequested event: the job spec itself plus its run id (the spec is
+ * validated by the Validate stage; here only what starting an execution needs).
+ * `resume: true` re-runs an existing run id (completed stages are skipped).
+ */
+export const DistillationRequestedDetailSchema = z.looseObject({
+  runId: RunIdSchema,
+  resume: z.boolean().optional(),
+});
+export type DistillationRequestedDetail = z.infer<typeof DistillationRequestedDetailSchema>;
+
+/** Input of a state-machine execution (built by start-run on AWS and by `amad run` locally). */
+export const ExecutionInputSchema = z.strictObject({
+  runId: RunIdSchema,
+  /** Folder/bucket prefix that holds `runs/` (s3://bucket or a local folder). */
+  artifactRoot: Uri,
+  /** The job spec as submitted (Validate parses it). */
+  spec: z.unknown(),
+});
+export type ExecutionInput = z.infer<typeof ExecutionInputSchema>;
+
+/** What every stage needs to find the run. */
+export const RunRefSchema = z.object({
+  runId: RunIdSchema,
+  runUri: Uri,
+  specUri: Uri,
+});
+export type RunRef = z.infer<typeof RunRefSchema>;
+
+export const TrainerJobSchema = z.strictObject({
+  jobName: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/),
+  command: z.array(z.string()),
+});
+
+/** A model to evaluate: `stage` (when set) must be complete, else the model was not trained (failed student). */
+export const ModelRefSchema = z.strictObject({
+  modelId: z.string().min(1),
+  modelUri: Uri,
+  stage: z.string().nullable(),
+});
+export type ModelRef = z.infer<typeof ModelRefSchema>;
+
+export const StudentJobSchema = TrainerJobSchema.extend({
+  student: z.string(),
+  seed: z.number().int().nonnegative(),
+  modelId: z.string(),
+});
+export type StudentJob = z.infer<typeof StudentJobSchema>;
+
+/** Output of Validate: the run plan every later state reads as `$.run`. */
+export const RunPlanSchema = RunRefSchema.extend({
+  teacher: z.strictObject({
+    modelUri: Uri,
+    /** False when the spec names a checkpoint (TrainTeacher is skipped). */
+    trainRequired: z.boolean(),
+    job: TrainerJobSchema.nullable(),
+  }),
+  cacheEnabled: z.boolean(),
+  evalSplit: z.enum(['val', 'test']),
+  maxParallelJobs: z.number().int().positive(),
+  jobTimeoutSeconds: z.number().int().positive(),
+  studentJobs: z.array(StudentJobSchema),
+  models: z.array(ModelRefSchema),
+});
+export type RunPlan = z.infer<typeof RunPlanSchema>;
+
+/** Input of PrepareData (the data engineer's handler, lambdas/prepare-data). */
+export const PrepareDataInputSchema = RunRefSchema;
+export type PrepareDataInput = z.infer<typeof PrepareDataInputSchema>;
+
+/**
+ * Output of PrepareData, read by the state machine as `$.data`: the shard URIs of every split
+ * (CacheTeacher fans out over `train`, Evaluate over the evaluation split).
+ */
+export const PrepareDataOutputSchema = z.looseObject({
+  manifestUri: Uri,
+  shards: z.strictObject({ train: z.array(Uri), val: z.array(Uri), test: z.array(Uri) }),
+});
+export type PrepareDataOutput = z.infer<typeof PrepareDataOutputSchema>;
+
+/** One item of the CacheTeacher Map. */
+export const CacheTeacherShardInputSchema = RunRefSchema.extend({
+  teacherUri: Uri,
+  shardUri: Uri,
+  shardIndex: z.number().int().nonnegative(),
+});
+export type CacheTeacherShardInput = z.infer<typeof CacheTeacherShardInputSchema>;
+
+/** Result of one TrainStudent Map iteration (a failed job is recorded, not thrown). */
+export const StudentResultSchema = z.strictObject({
+  student: z.string(),
+  seed: z.number().int().nonnegative(),
+  modelId: z.string(),
+  status: z.enum(['SUCCEEDED', 'FAILED']),
+  jobId: z.string().optional(),
+  error: z.object({ Error: z.string(), Cause: z.unknown() }).optional(),
+});
+export type StudentResult = z.infer<typeof StudentResultSchema>;
+
+/** One item of the Evaluate Map (model × shard). */
+export const EvaluateShardInputSchema = RunRefSchema.extend({
+  model: ModelRefSchema,
+  shardUri: Uri,
+  shardIndex: z.number().int().nonnegative(),
+});
+export type EvaluateShardInput = z.infer<typeof EvaluateShardInputSchema>;
+
+export const MergeEvalInputSchema = RunRefSchema.extend({
+  models: z.array(ModelRefSchema),
+  evalShards: z.array(Uri),
+  students: z.array(StudentResultSchema),
+});
+export type MergeEvalInput = z.infer<typeof MergeEvalInputSchema>;
+
+export const MergeEvalOutputSchema = z.strictObject({
+  /** modelId → eval/<model>.json for every evaluated model. */
+  evalFiles: z.record(z.string(), Uri),
+  /** Models without results (failed or missing), with the reason. */
+  missing: z.array(z.strictObject({ modelId: z.string(), reason: z.string() })),
+});
+export type MergeEvalOutput = z.infer<typeof MergeEvalOutputSchema>;
+
+export const ReportInputSchema = RunRefSchema.extend({
+  evaluation: MergeEvalOutputSchema,
+  students: z.array(StudentResultSchema),
+});
+export type ReportInput = z.infer<typeof ReportInputSchema>;
+
+export const ReportOutputSchema = z.strictObject({
+  reportUri: Uri,
+  metricsUri: Uri,
+  summaryUri: Uri,
+});
+export type ReportOutput = z.infer<typeof ReportOutputSchema>;
+
+/** The error object a Catch puts at `$.error`. */
+export const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.unknown().optional() });
+
+/**
+ * Input of RecordFailure: the whole state at the time of the failure. Before Validate succeeds it
+ * holds only the execution input (runId, artifactRoot); afterwards the run plan.
+ */
+export const FailureInputSchema = z.looseObject({
+  runId: z.string().optional(),
+  artifactRoot: z.string().optional(),
+  run: z.looseObject({ runId: z.string(), runUri: Uri }).optional(),
+  failedState: z.string().optional(),
+  error: CaughtErrorSchema,
+});
+export type FailureInput = z.infer<typeof FailureInputSchema>;
+
+export const FailureRecordSchema = z.strictObject({
+  runId: z.string().nullable(),
+  failedState: z.string().nullable(),
+  error: z.string(),
+  cause: z.unknown(),
+  /** Stages whose outputs were committed and are kept for a resume. */
+  keptStages: z.array(z.string()),
+  failedAt: z.string(),
+  resumeHint: z.string(),
+});
+export type FailureRecord = z.infer<typeof FailureRecordSchema>;

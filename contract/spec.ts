@@ -1,0 +1,205 @@
+/**
+ * The job spec: the one document that describes a distillation run (data, teacher, students,
+ * teacher cache, evaluation, compute). Every stage reads the normalised copy the Validate stage
+ * writes to `runs/<runId>/spec.json`.
+ *
+ * Versioned (`version: 1`) so that a later format can be told apart and migrated. Every field
+ * has a `.describe()` text: the JSON Schema (`schema/job-spec.schema.json`) and the configuration
+ * reference (`docs/CONFIG.md`) are generated from this file (`npm run schema`), never written by hand.
+ */
+import { z } from 'zod';
+import { ArchitectureSchema, ConfigError, formatIssues } from '../trainer/model/config';
+import { LayerMapSchema as DistillLayerMapSchema } from '../trainer/distill/layer-map';
+import { TrainOptionsSchema } from '../trainer/train/options';
+import { DataSourceSchema } from '../trainer/data/source';
+
+/** Current job-spec format version. */
+export const JOB_SPEC_VERSION = 1;
+
+/**
+ * Run ids name S3 prefixes, Step Functions executions (≤ 80 characters, no `/`) and Batch jobs
+ * (letters, digits, `-`, `_`): the intersection is this pattern, kept ≤ 64 so suffixes fit.
+ */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/** Student names become path segments and Batch job-name parts. */
+export const STUDENT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
+
+export const RunIdSchema = z
+  .string()
+  .regex(RUN_ID_PATTERN, 'runId must be 1–64 characters: letters, digits, "-" or "_", starting with a letter or digit')
+  .describe('Identifier of the run: names the `runs/<runId>/` folder, the Step Functions execution and the Batch jobs. Generated when absent; re-using one resumes that run.');
+
+/** A storage URI (`s3://bucket/key`, `file:///abs/path`) or a local path. */
+const UriSchema = z.string().min(1, 'must be a non-empty URI or path');
+
+export const TeacherSchema = z
+  .union([
+    z
+      .strictObject({
+        checkpoint: UriSchema.describe('URI of an already trained teacher model folder (tfjs model); the TrainTeacher stage is skipped.'),
+      })
+      .describe('Use an existing teacher'),
+    z
+      .strictObject({
+        model: ArchitectureSchema.describe('Teacher architecture (image size, text lengths, vocabulary and answer count come from the prepared data).'),
+        train: TrainOptionsSchema.prefault({}).describe('Teacher training options.'),
+      })
+      .describe('Train the teacher in this run'),
+  ])
+  .describe('The teacher: either `{ checkpoint }` (a trained model) or `{ model, train }` (trained by the run).');
+
+/** Per-kind layer mapping (METHOD.md "Layer mapping"); the distillation module owns the schema. */
+export const LayerMapSchema = DistillLayerMapSchema.describe(
+  'How student layers pair with teacher layers: "uniform" (default: spread over depth), "last", "none", explicit [[studentLayer, teacherLayer], …] (0-based), or an object giving one of those per attention kind (visionSelf, fusionSelf, crossImage, decoderSelf, decoderCross).',
+);
+
+export const DistillOptionsSchema = z
+  .strictObject({
+    variant: z
+      .enum(['none', 'kl', 'mse', 'token', 'projected', 'one-to-one', 'mean-head', 'relation'])
+      .default('kl')
+      .describe('Attention term: AMAD variants kl (paper default), mse, token, projected; baselines one-to-one, mean-head, relation (MiniLMv2); none = no attention term.'),
+    temperature: z.number().positive('temperature must be > 0').default(1).describe('τ of the alignment softmax over student heads (1 = the paper).'),
+    detachWeights: z.boolean().default(false).describe('Stop gradients through the alignment weights a_ij.'),
+    alphaGt: z.number().nonnegative().default(1).describe('Weight α_gt of the ground-truth cross-entropy.'),
+    alphaKd: z.number().nonnegative().default(1).describe('Weight α_kd of the logit distillation KL.'),
+    alphaAttn: z.number().nonnegative().default(1).describe('Weight α_attn of the attention-map term.'),
+    tauKd: z.number().positive('tauKd must be > 0').default(1).describe('Temperature τ_kd of the logit distillation.'),
+    layerMap: LayerMapSchema.optional(),
+    relationHeads: z.number().int().positive().optional().describe('Relation heads R of the MiniLMv2 `relation` baseline (default: the student head count).'),
+  })
+  .superRefine((d, ctx) => {
+    if (d.relationHeads !== undefined && d.variant !== 'relation') {
+      ctx.addIssue({ code: 'custom', path: ['relationHeads'], message: `relationHeads only applies to variant "relation" (variant is "${d.variant}"): remove it or change the variant` });
+    }
+  })
+  .describe('Distillation objective of one student (METHOD.md).');
+
+export const StudentSchema = z
+  .strictObject({
+    name: z.string().regex(STUDENT_NAME_PATTERN, 'name must be 1–40 characters: letters, digits, "-" or "_"').describe('Unique student name (a path segment: models/<name>/seed-<n>/).'),
+    model: ArchitectureSchema.describe('Student architecture (fewer heads than the teacher, typically); data-derived sizes as for the teacher.'),
+    distill: DistillOptionsSchema.prefault({}),
+    train: TrainOptionsSchema.prefault({}).describe('Student training options (train.seed is replaced by each of `seeds`).'),
+    seeds: z
+      .array(z.number().int().nonnegative())
+      .min(1, 'seeds needs at least one seed')
+      .default([0])
+      .refine((s) => new Set(s).size === s.length, 'seeds must be unique')
+      .describe('One training job per seed; the report shows the spread over seeds.'),
+  })
+  .describe('One student variant.');
+
+export const CacheSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Precompute the teacher attention maps and logits once (CacheTeacher stage) instead of running the teacher in every student step.'),
+    dtype: z.enum(['float32', 'float16']).default('float16').describe('Storage type of the cached maps.'),
+    shardSize: z.number().int().positive().default(256).describe('Examples per cache shard (one CacheTeacher task per shard).'),
+  })
+  .describe('Teacher output cache.');
+
+export const EvaluationSchema = z
+  .strictObject({
+    split: z.enum(['val', 'test']).default('test').describe('Split the final metrics are computed on.'),
+    maxExamples: z.number().int().positive().optional().describe('Evaluate at most this many examples (default: the whole split).'),
+    latency: z
+      .strictObject({
+        warmup: z.number().int().nonnegative().default(3).describe('Untimed warm-up forward passes.'),
+        runs: z.number().int().positive().default(20).describe('Timed forward passes (median reported).'),
+      })
+      .prefault({})
+      .describe('Latency measurement of each model.'),
+    beamSize: z.number().int().positive().default(1).describe('Beam width for generation (1 = greedy).'),
+    lengthPenalty: z.number().nonnegative().default(0).describe('Length penalty exponent of beam search (0 = none).'),
+  })
+  .describe('Evaluation of teacher and students.');
+
+export const ComputeSchema = z
+  .strictObject({
+    instanceTypes: z.array(z.string().min(1)).min(1).default(['g4dn.xlarge']).describe('EC2 instance types of the Batch GPU compute environment.'),
+    spot: z.boolean().default(true).describe('Use Spot capacity (jobs are retried on reclaim).'),
+    maxParallelJobs: z.number().int().positive().default(2).describe('Training jobs running at once (Batch jobs on AWS, child processes locally).'),
+    jobTimeoutMinutes: z.number().int().positive().default(1440).describe('Time limit of one training job; a job that exceeds it fails (not retried: it would exceed it again).'),
+  })
+  .describe('Compute resources.');
+
+export const JobSpecSchema = z
+  .strictObject({
+    version: z.literal(JOB_SPEC_VERSION, { error: `version must be ${JOB_SPEC_VERSION}` }).describe('Format version of the job spec.'),
+    runId: RunIdSchema.optional(),
+    data: DataSourceSchema.describe('Where the examples come from (synthetic generator or a public dataset layout).'),
+    teacher: TeacherSchema,
+    students: z
+      .array(StudentSchema)
+      .min(1, 'students needs at least one student')
+      .superRefine(
+        (students, ctx) => {
+          const seen = new Map<string, number>();
+          students.forEach((s, i) => {
+            if (typeof s?.name !== 'string') return; // (elements may be invalid: see `when`)
+            const first = seen.get(s.name);
+            if (first !== undefined) {
+              ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate student name "${s.name}" (also students.${first}.name): names must be unique` });
+            } else seen.set(s.name, i);
+          });
+        },
+        // Also when a student has other problems: the user should see every problem at once.
+        { when: (payload) => Array.isArray(payload.value) },
+      )
+      .describe('Student variants to distil; each runs once per seed.'),
+    cache: CacheSchema.prefault({}),
+    evaluation: EvaluationSchema.prefault({}),
+    compute: ComputeSchema.prefault({}),
+  })
+  .describe('amad-distill job spec: one distillation run.');
+
+/** Input form (defaults optional). */
+export type JobSpecInput = z.input<typeof JobSpecSchema>;
+/** Validated form (every default applied). */
+export type JobSpec = z.output<typeof JobSpecSchema>;
+export type StudentSpec = JobSpec['students'][number];
+export type DistillOptions = z.output<typeof DistillOptionsSchema>;
+
+/** True when the spec names a trained teacher (the TrainTeacher stage is skipped). */
+export function hasTeacherCheckpoint(spec: JobSpec): spec is JobSpec & { teacher: { checkpoint: string } } {
+  return 'checkpoint' in spec.teacher;
+}
+
+/**
+ * Validates a job spec and applies defaults.
+ * @throws ConfigError whose message lists every problem with its path (`students.1.distill.variant: ...`).
+ */
+export function parseJobSpec(input: unknown, what = 'job spec'): JobSpec {
+  const r = JobSpecSchema.safeParse(input);
+  if (!r.success) {
+    const issues = formatIssues(new z.ZodError(resolveUnionIssues(r.error.issues)));
+    throw new ConfigError(`invalid ${what}:\n` + issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n'), issues);
+  }
+  return r.data;
+}
+
+/**
+ * zod reports a failed union as one "Invalid input" issue holding every branch's issues. Users
+ * meant one branch, so report that branch's issues instead: the branch with the fewest unknown
+ * keys (a wrong branch flags the other branch's keys as unknown), then the fewest issues.
+ */
+export function resolveUnionIssues(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  return issues.flatMap((issue) => {
+    if (issue.code !== 'invalid_union' || issue.errors.length === 0) return [issue];
+    const score = (branch: readonly z.core.$ZodIssue[]) =>
+      branch.filter((i) => i.code === 'unrecognized_keys').length * 1000 + branch.length;
+    const best = issue.errors.reduce((a, b) => (score(b) < score(a) ? b : a));
+    return resolveUnionIssues(best).map((i) => ({ ...i, path: [...issue.path, ...i.path] }));
+  });
+}
+
+/** Parses JSON text then the spec; a JSON syntax error names the file. @throws ConfigError */
+export function parseJobSpecText(text: string, file = 'job spec'): JobSpec {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`invalid ${file}: not JSON (${(e as Error).message})`, [{ path: '(root)', message: 'not JSON' }]);
+  }
+  return parseJobSpec(raw, file);
+}

@@ -1,0 +1,114 @@
+/**
+ * The app's configuration: CDK context values (`cdk deploy -c key=value` or cdk.json
+ * "context"), validated once with zod into a typed, readonly `PipelineContext`.
+ *
+ * Values given with `-c` arrive as strings, so numbers, booleans and lists are also accepted
+ * in their string forms ("4", "false", "g5.xlarge,g4dn.xlarge").
+ */
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Node } from 'constructs';
+import { z } from 'zod';
+import { ValidationError, shown } from './errors';
+
+/** CloudWatch Logs accepts only these retention periods (days); "never expire" is not offered. */
+export const ALLOWED_RETENTION_DAYS: readonly number[] = Object.values(logs.RetentionDays)
+  .filter((v): v is number => typeof v === 'number' && v !== logs.RetentionDays.INFINITE)
+  .sort((a, b) => a - b);
+
+/** Defaults of every context key; docs/DEPLOY.md shows the same table. */
+export const CONTEXT_DEFAULTS = {
+  /** g5.xlarge (A10G 24 GB) first, g4dn.xlarge (T4 16 GB) as the cheaper, more available fallback. */
+  instanceTypes: ['g5.xlarge', 'g4dn.xlarge'],
+  /** Spot first (~60–70 % cheaper); an on-demand environment sits behind it in the queue. */
+  spot: true,
+  /** Per compute environment: 8 = two xlarge GPU instances (4 vCPUs each) at once, i.e. two
+   *  student variants in parallel; also the cost ceiling. */
+  maxVCpus: 8,
+  /** Availability zones of the GPU VPC: more widens the spot pool, each adds a set of endpoint-hours. */
+  maxAzs: 2,
+  /** Log groups (Lambda, state machine, VPC flow logs). */
+  retentionDays: 30,
+  /** Days after which `runs/<id>/…/checkpoints/` and `…/cache/` objects expire. */
+  scratchExpirationDays: 14,
+  /** Value of the `cost-center` cost allocation tag. */
+  costCenter: 'amad-distill',
+} as const;
+
+const csvOrArray = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  z
+    .array(z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'must look like "g5.xlarge"'))
+    .min(1, 'must name at least one instance type'),
+);
+
+const booleanish = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  const s = v.trim().toLowerCase();
+  return s === 'true' ? true : s === 'false' ? false : v;
+}, z.boolean({ error: 'must be true or false' }));
+
+const positiveInt = (max: number) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be an integer')
+    .min(1, 'must be at least 1')
+    .max(max, `must be at most ${max}`);
+
+export const PipelineContextSchema = z
+  .object({
+    instanceTypes: csvOrArray.default([...CONTEXT_DEFAULTS.instanceTypes]),
+    spot: booleanish.default(CONTEXT_DEFAULTS.spot),
+    maxVCpus: positiveInt(10_000).default(CONTEXT_DEFAULTS.maxVCpus),
+    maxAzs: positiveInt(6).default(CONTEXT_DEFAULTS.maxAzs),
+    retentionDays: positiveInt(10_000)
+      .refine((d) => ALLOWED_RETENTION_DAYS.includes(d), {
+        message: `must be one of the CloudWatch Logs retention periods ${ALLOWED_RETENTION_DAYS.join(', ')}`,
+      })
+      .default(CONTEXT_DEFAULTS.retentionDays),
+    scratchExpirationDays: positiveInt(3650).default(CONTEXT_DEFAULTS.scratchExpirationDays),
+    notificationEmail: z.email('must be an e-mail address').optional(),
+    costCenter: z
+      .string()
+      // Tag values: up to 256 Unicode letters, digits, spaces and + - = . _ : / @.
+      .regex(/^[\p{L}\p{N} +\-=._:/@]{1,256}$/u, 'must be 1–256 letters, digits, spaces or + - = . _ : / @')
+      .default(CONTEXT_DEFAULTS.costCenter),
+  })
+  .strict();
+
+export type PipelineContext = Readonly<z.output<typeof PipelineContextSchema>>;
+
+/** The context keys this app reads (everything else in the context belongs to CDK itself). */
+export const CONTEXT_KEYS = Object.keys(PipelineContextSchema.shape) as (keyof PipelineContext)[];
+
+/**
+ * Parses raw values keyed by context key. Errors name every bad key with its rule and value:
+ * `context key "maxVCpus": must be a number (got "lots")`.
+ */
+export function parsePipelineContext(raw: Readonly<Record<string, unknown>>): PipelineContext {
+  const result = PipelineContextSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const key = String(issue.path[0] ?? '(root)');
+    if (issue.code === 'unrecognized_keys') {
+      return `unknown context key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}: known keys are ${CONTEXT_KEYS.join(', ')}`;
+    }
+    const where = issue.path.length > 1 ? `${key}[${issue.path.slice(1).join('.')}]` : key;
+    // A comma-separated string is shown whole (its elements only exist after preprocessing).
+    const got = issue.path.reduce<unknown>(
+      (v, p) => (typeof v === 'string' ? v : (v as Record<PropertyKey, unknown> | undefined)?.[p]),
+      raw,
+    );
+    return `context key "${where}": ${issue.message} (got ${shown(got)})`;
+  });
+  throw new ValidationError(`invalid CDK context: ${problems.join('; ')}`);
+}
+
+/** Reads this app's keys from a construct node's context (cdk.json and `-c`) and parses them. */
+export function readPipelineContext(node: Node): PipelineContext {
+  const raw: Record<string, unknown> = {};
+  for (const key of CONTEXT_KEYS) {
+    const value: unknown = node.tryGetContext(key);
+    if (value !== undefined) raw[key] = value;
+  }
+  return parsePipelineContext(raw);
+}

@@ -1,0 +1,83 @@
+/**
+ * One row per Lambda handler: how big it is and how long it may run. Sizes come from what
+ * each stage does (see docs/DESIGN.md, "The pipeline"); the model handlers are sized by the
+ * `PipelineFunctions` `modelMemorySize` prop instead.
+ */
+import { Duration, Size } from 'aws-cdk-lib';
+
+export const HANDLER_NAMES = [
+  'validate',
+  'prepare-data',
+  'cache-teacher',
+  'evaluate',
+  'merge-eval',
+  'report',
+  'failure',
+  'start-run',
+] as const;
+
+export type HandlerName = (typeof HANDLER_NAMES)[number];
+
+export interface HandlerSpec {
+  readonly description: string;
+  /** MB; undefined = the `modelMemorySize` prop (handlers that run the tfjs model). */
+  readonly memorySize?: number;
+  readonly timeout: Duration;
+  /** /tmp size; the Lambda default is 512 MiB. */
+  readonly ephemeralStorage?: Size;
+  /** Runs the TensorFlow.js model on the wasm backend: the .wasm binaries ship next to the bundle. */
+  readonly runsModel: boolean;
+}
+
+export const HANDLER_SPECS: Readonly<Record<HandlerName, HandlerSpec>> = {
+  validate: {
+    description: 'Validates a job spec and writes the normalised runs/<id>/spec.json',
+    memorySize: 512,
+    timeout: Duration.minutes(1),
+    runsModel: false,
+  },
+  'prepare-data': {
+    description: 'Builds the tokenizer and data shards of a run (synthetic generator or public layouts)',
+    // Image decoding + tokenising a split in memory; 3008 MB ≈ 1.7 vCPU.
+    memorySize: 3008,
+    timeout: Duration.minutes(15),
+    ephemeralStorage: Size.gibibytes(4),
+    runsModel: false,
+  },
+  'cache-teacher': {
+    description: "Caches the teacher's selected attention maps and logits for one shard",
+    timeout: Duration.minutes(15),
+    ephemeralStorage: Size.gibibytes(2),
+    runsModel: true,
+  },
+  evaluate: {
+    description: 'Evaluates one model on one test shard',
+    timeout: Duration.minutes(15),
+    ephemeralStorage: Size.gibibytes(2),
+    runsModel: true,
+  },
+  'merge-eval': {
+    description: 'Merges per-shard evaluation parts into eval/<model>.json',
+    memorySize: 1024,
+    timeout: Duration.minutes(2),
+    runsModel: false,
+  },
+  report: {
+    description: 'Writes the HTML report and metrics.json of a run',
+    memorySize: 2048,
+    timeout: Duration.minutes(5),
+    runsModel: false,
+  },
+  failure: {
+    description: 'Records failure.json (what failed, which stages were kept) for a failed run',
+    memorySize: 512,
+    timeout: Duration.minutes(1),
+    runsModel: false,
+  },
+  'start-run': {
+    description: 'Starts a state machine execution for a DistillationRequested event or a jobs/*.json upload',
+    memorySize: 256,
+    timeout: Duration.seconds(30),
+    runsModel: false,
+  },
+};

@@ -1,0 +1,36 @@
+/** Report: builds `report/index.html`, `report/metrics.json` and `report/summary.md`. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { fingerprint, outputsFingerprint, runLayout, runStageOnce, Stage } from '../../contract/layout';
+import { parseEvent } from '../../contract/parse-event';
+import { readRunSpec } from '../../contract/plan';
+import { buildReport } from '../../trainer/stages';
+import { ReportEventSchema, type ReportResult } from './schema';
+
+const logger = new Logger({ serviceName: 'amad-report' });
+
+export async function handler(event: unknown, context?: Context): Promise<ReportResult> {
+  if (context) logger.addContext(context);
+  const e = parseEvent(ReportEventSchema, event, 'Report event');
+  const layout = runLayout(e.runUri);
+  const inputHash = fingerprint({
+    evaluation: await outputsFingerprint(e.runUri, Stage.mergeEval),
+    missing: e.evaluation.missing,
+    students: e.students.map((s) => [s.modelId, s.status]),
+  });
+  const { result, skipped } = await runStageOnce(e.runUri, Stage.report, async () => {
+    const spec = await readRunSpec(e.specUri);
+    const { outputs } = await buildReport({
+      runUri: e.runUri,
+      spec,
+      evalFiles: e.evaluation.evalFiles,
+      missing: e.evaluation.missing,
+      students: e.students,
+      reportDir: layout.reportDir,
+    });
+    const expected = [layout.reportIndex, layout.reportMetrics, layout.reportSummary];
+    return { outputs: [...new Set([...expected, ...outputs])], result: { reportUri: layout.reportIndex, metricsUri: layout.reportMetrics, summaryUri: layout.reportSummary } };
+  }, { inputHash });
+  logger.info('Report built', { runId: e.runId, reportUri: result.reportUri, skipped });
+  return result;
+}

@@ -1,0 +1,65 @@
+/**
+ * Validate: parses the submitted job spec (every problem reported with its path), writes the
+ * normalised spec to `runs/<runId>/spec.json` and returns the run plan the state machine follows.
+ * Re-submitting the same run id with the same spec resumes it; with a different spec it is
+ * refused (the kept outputs were made from the old one).
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { createHash } from 'node:crypto';
+import { runLayout, runStageOnce, runUriFor, Stage } from '../../contract/layout';
+import { parseEvent } from '../../contract/parse-event';
+import { planRun } from '../../contract/plan';
+import { parseJobSpec } from '../../contract/spec';
+import { storageFor, StorageNotFoundError } from '../../contract/storage';
+import { ConfigError } from '../../trainer/model/config';
+import { ValidateEventSchema, type ValidateResult } from './schema';
+
+const logger = new Logger({ serviceName: 'amad-validate' });
+
+/** A run id re-used with a different spec. */
+export class SpecConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SpecConflict';
+  }
+}
+
+const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
+
+export async function handler(event: unknown, context?: Context): Promise<ValidateResult> {
+  if (context) logger.addContext(context);
+  const { runId, artifactRoot, spec: rawSpec } = parseEvent(ValidateEventSchema, event, 'Validate event');
+  const spec = parseJobSpec(rawSpec);
+  if (spec.runId !== undefined && spec.runId !== runId) {
+    throw new ConfigError(`spec.runId "${spec.runId}" differs from the run id "${runId}" of the request: remove spec.runId or make them equal`, [
+      { path: 'runId', message: 'differs from the request' },
+    ]);
+  }
+  const runUri = runUriFor(artifactRoot, runId);
+  const layout = runLayout(runUri);
+  const specText = JSON.stringify({ ...spec, runId }, null, 2) + '\n';
+  await refuseConflictingSpec(layout.spec, specText, runId);
+
+  const { result, skipped } = await runStageOnce(runUri, Stage.validate, async () => {
+    await storageFor(layout.spec).put(layout.spec, specText);
+    return { outputs: [layout.spec], result: planRun({ ...spec, runId }, runId, runUri) };
+  });
+  logger.info('Run validated', { runId, runUri, skipped, students: result.studentJobs.length });
+  return result;
+}
+
+async function refuseConflictingSpec(specUri: string, specText: string, runId: string): Promise<void> {
+  let existing: Buffer;
+  try {
+    existing = await storageFor(specUri).get(specUri);
+  } catch (e) {
+    if (e instanceof StorageNotFoundError) return;
+    throw e;
+  }
+  if (sha256(existing) !== sha256(specText)) {
+    throw new SpecConflictError(
+      `run "${runId}" already exists (${specUri}) with a different spec: submit with a new runId, or the same spec to resume`,
+    );
+  }
+}

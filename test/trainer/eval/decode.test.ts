@@ -1,0 +1,231 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../../trainer/backend';
+import { SPECIAL_TOKENS } from '../../../trainer/data/batch';
+import {
+  beamSearch,
+  beamSearchScored,
+  DecodeError,
+  greedyDecode,
+  greedyDecodeScored,
+  lengthPenalty,
+  sequenceLogProbs,
+  type DecodeInputs,
+} from '../../../trainer/eval/decode';
+import { VLModel } from '../../../trainer/model';
+import { parseModelConfig, type ModelConfig } from '../../../trainer/model/config';
+
+const { PAD, BOS, EOS } = SPECIAL_TOKENS;
+type Fusion = 'single-stream' | 'two-stream';
+
+function decoderConfig(fusion: Fusion, overrides: Record<string, unknown> = {}): ModelConfig {
+  return parseModelConfig({
+    fusion,
+    imageSize: 8,
+    patchSize: 4,
+    width: 16,
+    mlpWidth: 24,
+    visionLayers: 1,
+    fusionLayers: 1,
+    decoderLayers: 2,
+    heads: { vision: 2, fusion: 2, decoder: 2 },
+    vocabSize: 12,
+    maxTextLength: 5,
+    maxTargetLength: 6,
+    dropout: 0,
+    ...overrides,
+  });
+}
+
+/** Seeded images and texts (the last text has trailing PADs). */
+function decodeInputs(c: ModelConfig, batch: number, seed: number): DecodeInputs {
+  const s = c.imageSize;
+  const images = tf.randomNormal([batch, s, s, 3], 0, 1, 'float32', seed) as tf.Tensor4D;
+  const ids = tf.randomUniform([batch, c.maxTextLength], 4, c.vocabSize, 'int32', seed + 1);
+  const keep = tf.tensor2d(
+    Array.from({ length: batch * c.maxTextLength }, (_, i) => (Math.floor(i / c.maxTextLength) === batch - 1 && i % c.maxTextLength >= 3 ? 0 : 1)),
+    [batch, c.maxTextLength],
+    'int32',
+  );
+  const text = tf.mul(ids, keep) as tf.Tensor2D;
+  tf.dispose([ids, keep]);
+  return { images, text };
+}
+
+function disposeInputs(i: DecodeInputs): void {
+  tf.dispose([i.images, i.text]);
+}
+
+/** Row b of the inputs as a batch of one. */
+function row(i: DecodeInputs, b: number): DecodeInputs {
+  return { images: i.images.slice(b, 1), text: i.text.slice(b, 1) };
+}
+
+/**
+ * A model whose decoder is not uniform: the LM head's weights are scaled up so the next-token
+ * distributions are peaked and depend on the prefix (a freshly initialised head is nearly flat).
+ */
+function sharpModel(c: ModelConfig, seed: number): VLModel {
+  const m = new VLModel(c, { seed });
+  for (const { name, tensor } of m.namedWeights()) {
+    if (name.includes('lmHead')) tensor.assign(tf.tidy(() => tf.mul(tensor, 8)));
+  }
+  return m;
+}
+
+function checkWellFormed(outputs: Int32Array[], maxLen: number): void {
+  for (const ids of outputs) {
+    expect(ids).toBeInstanceOf(Int32Array);
+    expect(ids.length).toBeGreaterThanOrEqual(1);
+    expect(ids.length).toBeLessThanOrEqual(maxLen);
+    const eos = ids.indexOf(EOS);
+    // EOS, when generated, is the last id; without EOS the sequence ran to maxLen.
+    if (eos >= 0) expect(eos).toBe(ids.length - 1);
+    else expect(ids.length).toBe(maxLen);
+    for (const id of ids) {
+      expect(id).not.toBe(PAD);
+      expect(id).not.toBe(BOS);
+    }
+  }
+}
+
+beforeAll(async () => {
+  await initBackend();
+});
+
+describe.each<Fusion>(['single-stream', 'two-stream'])('decoding, %s', (fusion) => {
+  const c = decoderConfig(fusion);
+  let model: VLModel;
+  let inputs: DecodeInputs;
+  beforeAll(() => {
+    model = sharpModel(c, fusion === 'single-stream' ? 11 : 12);
+    inputs = decodeInputs(c, 6, 5);
+  });
+  afterAll(() => {
+    model.dispose();
+    disposeInputs(inputs);
+  });
+
+  test('greedy: well-formed outputs, scores equal the teacher-forced log-probability, no tensor leak', () => {
+    const before = tf.memory().numTensors;
+    const hyps = greedyDecodeScored(model, inputs);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(hyps).toHaveLength(6);
+    checkWellFormed(
+      hyps.map((h) => h.tokens),
+      c.maxTargetLength,
+    );
+    hyps.forEach((h) => expect(h.finished).toBe(h.tokens[h.tokens.length - 1] === EOS));
+    const forced = sequenceLogProbs(
+      model,
+      inputs,
+      hyps.map((h) => h.tokens),
+    );
+    hyps.forEach((h, b) => expect(h.logProb).toBeCloseTo(forced[b]!, 4));
+    // Greedy picks the argmax each step: with a peaked head at least one example must stop early.
+    expect(hyps.some((h) => h.finished)).toBe(true);
+  });
+
+  test('greedy: the batch decodes each example as if it were alone', () => {
+    const batched = greedyDecode(model, inputs);
+    for (let b = 0; b < 6; b++) {
+      const one = row(inputs, b);
+      expect(Array.from(greedyDecode(model, one)[0]!)).toEqual(Array.from(batched[b]!));
+      disposeInputs(one);
+    }
+  });
+
+  test.each([0, 0.6, 2])('beam 1 equals greedy exactly (α = %p)', (alpha) => {
+    const greedy = greedyDecodeScored(model, inputs);
+    const beam = beamSearchScored(model, inputs, { beamSize: 1, lengthPenalty: alpha });
+    expect(beam.map((h) => Array.from(h.tokens))).toEqual(greedy.map((h) => Array.from(h.tokens)));
+    expect(beam.map((h) => h.logProb)).toEqual(greedy.map((h) => h.logProb));
+  });
+
+  test.each([2, 3, 5])('beam %p: well-formed, scores are model log-probabilities, never below greedy (α = 0)', (beamSize) => {
+    const before = tf.memory().numTensors;
+    const greedy = greedyDecodeScored(model, inputs);
+    const beam = beamSearchScored(model, inputs, { beamSize, lengthPenalty: 0 });
+    expect(tf.memory().numTensors).toBe(before);
+    checkWellFormed(
+      beam.map((h) => h.tokens),
+      c.maxTargetLength,
+    );
+    const forced = sequenceLogProbs(
+      model,
+      inputs,
+      beam.map((h) => h.tokens),
+    );
+    beam.forEach((h, b) => {
+      expect(h.logProb).toBeCloseTo(forced[b]!, 4);
+      expect(h.logProb).toBeGreaterThanOrEqual(greedy[b]!.logProb - 1e-5);
+    });
+    expect(beamSearch(model, inputs, { beamSize }).map((t) => Array.from(t))).toEqual(beam.map((h) => Array.from(h.tokens)));
+  });
+
+  test('maxLen caps the output length', () => {
+    checkWellFormed(greedyDecode(model, inputs, 2), 2);
+    checkWellFormed(beamSearch(model, inputs, { beamSize: 3, maxLen: 2 }), 2);
+  });
+});
+
+describe('beam search against exhaustive search', () => {
+  // Vocabulary of 8: PAD and BOS are never generated, so 6 tokens (UNK, EOS, 4..7) per step;
+  // with maxLen 3 a beam of 40 keeps every prefix (≤ 5·6 + 1 candidates at step 2), so it must
+  // find the best of ALL sequences, which are few enough to score one by one.
+  const c = decoderConfig('single-stream', { vocabSize: 8, maxTargetLength: 3 });
+  const generable = [1, 3, 4, 5, 6, 7];
+  const all: number[][] = [];
+  for (const a of generable) {
+    if (a === EOS) {
+      all.push([a]);
+      continue;
+    }
+    for (const b of generable) {
+      if (b === EOS) all.push([a, b]);
+      else for (const d of generable) all.push([a, b, d]);
+    }
+  }
+
+  test.each([0, 1.5])('finds the sequence of maximal log P / lp(len) (α = %p)', (alpha) => {
+    const model = sharpModel(c, 21);
+    const inputs = decodeInputs(c, 2, 9);
+    for (let b = 0; b < 2; b++) {
+      const one = row(inputs, b);
+      const many: DecodeInputs = { images: tf.tile(one.images, [all.length, 1, 1, 1]), text: tf.tile(one.text, [all.length, 1]) };
+      const scores = sequenceLogProbs(model, many, all);
+      const ranked = scores.map((s, i) => s / lengthPenalty(all[i]!.length, alpha));
+      const bestIndex = ranked.indexOf(Math.max(...ranked));
+      const [found] = beamSearchScored(model, one, { beamSize: 40, lengthPenalty: alpha });
+      expect(found!.logProb / lengthPenalty(found!.tokens.length, alpha)).toBeCloseTo(ranked[bestIndex]!, 4);
+      // The exhaustive winner is unique here (no near-tie), so the ids must match too.
+      const sorted = [...ranked].sort((x, y) => y - x);
+      if (sorted[0]! - sorted[1]! > 1e-3) expect(Array.from(found!.tokens)).toEqual(all[bestIndex]);
+      disposeInputs(one);
+      disposeInputs(many);
+    }
+    model.dispose();
+    disposeInputs(inputs);
+  });
+});
+
+describe('argument checks', () => {
+  test('a model without decoder, a bad beam size or maxLen is refused with the argument named', () => {
+    const vqa = new VLModel(decoderConfig('single-stream', { decoderLayers: 0, numAnswers: 3 }));
+    const gen = new VLModel(decoderConfig('single-stream'));
+    const inputs = decodeInputs(gen.config, 1, 1);
+    expect(() => greedyDecode(vqa, inputs)).toThrow(/decoderLayers = 0/);
+    expect(() => beamSearch(gen, inputs, { beamSize: 0 })).toThrow(/beamSize must be an integer ≥ 1, got 0/);
+    expect(() => beamSearch(gen, inputs, { beamSize: 2, lengthPenalty: -1 })).toThrow(/lengthPenalty/);
+    expect(() => greedyDecode(gen, inputs, 7)).toThrow(DecodeError);
+    expect(() => greedyDecode(gen, inputs, 7)).toThrow(/maxLen must be an integer in \[1, config.maxTargetLength = 6\], got 7/);
+    vqa.dispose();
+    gen.dispose();
+    disposeInputs(inputs);
+  });
+
+  test('lengthPenalty is the GNMT ((5 + len) / 6)^α', () => {
+    expect(lengthPenalty(7, 0)).toBe(1);
+    expect(lengthPenalty(1, 1)).toBe(1);
+    expect(lengthPenalty(7, 0.5)).toBeCloseTo(Math.sqrt(2), 12);
+  });
+});

@@ -1,0 +1,162 @@
+/**
+ * AMAD's default `kl` variant (METHOD.md Eq. 2 and 9) for one attention module as ONE op with an
+ * analytic gradient. Same definition as composing the tf ops one by one; it exists for speed
+ * on the wasm backend, where tf's automatic gradient of that composition cost ~100 ms per
+ * module at B = 32, Ht = 8, Hs = 2, Q = K = 80 (bench/distill-overhead.ts). What makes it slow,
+ * and what this op does instead (measured on wasm, TFJS-NOTES.md and bench/):
+ *
+ *  - `log` is a scalar loop (~10× a multiply): the KL takes ONE log per teacher element,
+ *    `log((p + ε) / (M + ε))`, instead of `log(p + ε) − log(M + ε)`.
+ *  - every tensor that tf saves for a backward pass is COPIED on wasm (Identity kernel), and
+ *    autodiff saves most teacher-sized ([B, Ht, Q, K]) intermediates. Here the loss output is a
+ *    scalar, so dL/d(student) is dy · g for a g computed in the forward pass: only g
+ *    (student-sized) is saved, and no teacher-sized tensor outlives the forward pass.
+ *  - a batched matMul with an inner dimension of Hs (the mix M_i = Σ_j a_ij S_j) is a slow
+ *    scalar loop; Hs broadcast multiply-adds are not.
+ *  - the teacher is never normalised as a whole (t/‖t‖ is a teacher-sized pass): the cosine
+ *    divides the small [B, Ht, Hs] dot products by the norms instead.
+ *  - padded query rows are never zeroed in the teacher-sized tensor: the student's padded rows
+ *    are zero, so they drop out of the dot products and the mix; KL rows and gradient rows are
+ *    masked afterwards, at [B, Ht, Q] and student size.
+ *
+ * Definitions (per example; METHOD.md "Notation", "Soft alignment weights", "Variants" 2):
+ *   t̃_i = A_t[i] ⊙ m, s̃_j = A_s[j] ⊙ m                 (m = query-row mask, 1 = real row)
+ *   w_ij = t̃_i·s̃_j / (‖t̃_i‖ ‖s̃_j‖),  a_ij = softmax_j(w_ij / τ),  M_i = Σ_j a_ij s̃_j
+ *   L_i = (1 / #valid rows) Σ_{valid q} Σ_k p_qk log((p_qk + ε) / (M_i,qk + ε)),  p = A_t[i]
+ *   loss = mean over examples and teacher heads of L_i
+ * Norms are floored like safeNorm (squared norm ≥ SQUARED_NORM_FLOOR), ε = KL_EPSILON.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { KL_EPSILON, SQUARED_NORM_FLOOR } from './tensor-utils';
+
+export interface AlignedKlOptions {
+  /** τ of the alignment softmax (> 0; validated by the caller). */
+  readonly temperature: number;
+  /** Stop gradients through the alignment weights a_ij. */
+  readonly detachWeights: boolean;
+}
+
+/**
+ * The `kl` AMAD loss of one module, a scalar: teacher `[B, Ht, Q, K]`, student `[B, Hs, Q, K]`,
+ * rowMask `[B, Q]` float (1 = real query row) or null. The student gets the exact gradient of
+ * the definition above (through a_ij unless `detachWeights`); the teacher gets a zero gradient.
+ * Shapes are validated by the caller (attentionDistillationLoss).
+ */
+export function alignedKlLoss(
+  teacher: tf.Tensor4D,
+  student: tf.Tensor4D,
+  rowMask: tf.Tensor2D | null,
+  options: AlignedKlOptions,
+): tf.Scalar {
+  // Outside gradient recording (evaluation), skip every gradient computation.
+  if (!tf.engine().isTapeOn()) return tf.tidy(() => alignedKlForward(teacher, student, rowMask, options, false).loss);
+
+  // A one-element slice links the teacher to the output so that tf.grads w.r.t. the teacher
+  // returns zeros (not an error), without a teacher-sized zero gradient in every backward pass.
+  const teacherLink = tf.slice(tf.reshape(teacher, [-1]), [0], [1]); // [1]
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [studentIn, link, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.GradSaveFunc];
+    const { loss, gradStudent } = alignedKlForward(teacher, studentIn, rowMask, options, true);
+    save([gradStudent as tf.Tensor4D]);
+    return {
+      value: loss,
+      // The output is a scalar, so dL/d(student) is dy times the gradient computed above.
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(dy, saved[0]), tf.zerosLike(link)],
+    };
+  });
+  return op(student, teacherLink) as tf.Scalar;
+}
+
+interface ForwardResult {
+  readonly loss: tf.Scalar;
+  /** d loss / d student `[B, Hs, Q, K]`, when asked for. */
+  readonly gradStudent?: tf.Tensor4D;
+}
+
+/** Loss and (optionally) its gradient w.r.t. the student. Run inside a tidy/customGrad. */
+function alignedKlForward(
+  teacher: tf.Tensor4D,
+  studentRaw: tf.Tensor4D,
+  rowMask: tf.Tensor2D | null,
+  { temperature, detachWeights }: AlignedKlOptions,
+  withGradient: boolean,
+): ForwardResult {
+  const [B, Ht, Q, K] = teacher.shape;
+  const Hs = studentRaw.shape[1];
+  const n = Q * K;
+  const mask4D = rowMask === null ? null : tf.reshape(rowMask, [B, 1, Q, 1]); // [B, 1, Q, 1]
+  const mask3D = rowMask === null ? null : tf.reshape(rowMask, [B, 1, Q]); // [B, 1, Q]
+  const student = mask4D === null ? studentRaw : (tf.mul(studentRaw, mask4D) as tf.Tensor4D); // s̃ [B, Hs, Q, K]
+  const teacher3D = tf.reshape(teacher, [B, Ht, n]) as tf.Tensor3D; // [B, Ht, n]
+  const student3D = tf.reshape(student, [B, Hs, n]) as tf.Tensor3D; // [B, Hs, n]
+
+  // --- Soft alignment weights (Eq. 2) -------------------------------------------------------
+  // ‖t̃_i‖²: per-row sums of squares first (a fast last-axis sum), padded rows dropped, then rows.
+  const teacherRowSq = tf.sum(tf.mul(teacher, teacher), -1); // [B, Ht, Q]
+  const teacherSq = tf.sum(mask3D === null ? teacherRowSq : tf.mul(teacherRowSq, mask3D), -1); // [B, Ht]
+  const teacherNorm = tf.reshape(tf.sqrt(tf.maximum(teacherSq, SQUARED_NORM_FLOOR)), [B, Ht, 1]); // [B, Ht, 1]
+  const studentSq = tf.sum(tf.mul(student3D, student3D), -1); // [B, Hs]
+  const studentNorm = tf.reshape(tf.sqrt(tf.maximum(studentSq, SQUARED_NORM_FLOOR)), [B, 1, Hs]); // [B, 1, Hs]
+  // t_i·s̃_j = t̃_i·s̃_j: s̃ is zero on padded rows. Untransposed batched matMul (no flags).
+  const studentT = tf.transpose(student3D, [0, 2, 1]) as tf.Tensor3D; // [B, n, Hs]
+  const dots = tf.matMul(teacher3D, studentT); // [B, Ht, Hs]
+  const cosine = tf.div(dots, tf.mul(teacherNorm, studentNorm)); // w [B, Ht, Hs]
+  const weights = tf.softmax(tf.div(cosine, temperature), -1) as tf.Tensor3D; // a [B, Ht, Hs]
+
+  // --- KL(A_t[i] ‖ M_i) per query row (Eq. 9) ----------------------------------------------
+  // M_i + ε = Σ_j a_ij (s̃_j + ε), because Σ_j a_ij = 1: ε is added at student size.
+  const mixPlusEps = mixHeads(weights, tf.add(student, KL_EPSILON) as tf.Tensor4D); // [B, Ht, Q, K]
+  const ratio = tf.div(tf.add(teacher, KL_EPSILON), mixPlusEps); // (p + ε) / (M + ε)
+  const rowKl = tf.sum(tf.mul(teacher, tf.log(ratio)), -1); // [B, Ht, Q]; p = 0 terms are 0
+  // Per-example 1 / #valid rows (floored at 1 like maskedRowMean), as [B, 1].
+  const rowsPerExample = rowMask === null ? null : tf.maximum(tf.sum(rowMask, -1, true), 1); // [B, 1]
+  const perHead =
+    rowsPerExample === null ? tf.mean(rowKl, -1) : tf.div(tf.sum(tf.mul(rowKl, mask3D as tf.Tensor), -1), rowsPerExample); // L_i [B, Ht]
+  const loss = tf.mean(perHead) as tf.Scalar;
+  if (!withGradient) return { loss };
+
+  // --- d loss / d s̃ ------------------------------------------------------------------------
+  // loss = Σ_{b,i} c_b Σ_q m_q KL_q with c_b = 1 / (B · Ht · #valid rows of b), so
+  // d loss / d M_i = −c_b m_q p / (M_i + ε) =: −c_b m_q G_i (m_q applied at student size below).
+  const c = rowsPerExample === null ? tf.scalar(1 / (B * Ht * Q)) : tf.reshape(tf.div(1 / (B * Ht), rowsPerExample), [B, 1, 1]); // [B, 1, 1] or scalar
+  const g3D = tf.reshape(tf.div(teacher, mixPlusEps), [B, Ht, n]) as tf.Tensor3D; // G [B, Ht, n]
+  // Through the mix: d/ds̃_j = Σ_i a_ij (−c G_i), a [Hs, Ht] @ [Ht, n] product per example.
+  const mixCoef = tf.transpose(tf.mul(weights, tf.neg(c)), [0, 2, 1]) as tf.Tensor3D; // [B, Hs, Ht]
+  let grad3D = tf.matMul(mixCoef, g3D); // [B, Hs, n]
+  if (!detachWeights) {
+    // Through a_ij: d loss / d a_ij = −c Σ_n G_i s̃_j.
+    const dWeights = tf.mul(tf.matMul(g3D, studentT), tf.neg(c)); // [B, Ht, Hs]
+    // Softmax over j, then w / τ: d/dw_ij = a_ij (d/da_ij − Σ_m a_im d/da_im) / τ.
+    const dCosine = tf.div(tf.mul(weights, tf.sub(dWeights, tf.sum(tf.mul(weights, dWeights), -1, true))), temperature); // [B, Ht, Hs]
+    // w_ij = t̃_i·s̃_j / (‖t̃_i‖ ‖s̃_j‖): d w_ij / d s̃_j = t̃_i / (‖t̃_i‖ ‖s̃_j‖) − w_ij s̃_j / ‖s̃_j‖²,
+    // the second term only where the norm is not floored (d max(x, floor) / dx = [x ≥ floor]).
+    const teacherCoef = tf.transpose(tf.div(dCosine, tf.mul(teacherNorm, studentNorm)), [0, 2, 1]) as tf.Tensor3D; // [B, Hs, Ht]
+    const unfloored = tf.cast(tf.greaterEqual(studentSq, SQUARED_NORM_FLOOR), 'float32'); // [B, Hs]
+    const radialCoef = tf.div(tf.mul(tf.sum(tf.mul(dCosine, cosine), 1), unfloored), tf.maximum(studentSq, SQUARED_NORM_FLOOR)); // [B, Hs]
+    // t̃_i = t_i ⊙ m: the mask is applied to the student-sized sum below.
+    grad3D = tf.sub(tf.add(grad3D, tf.matMul(teacherCoef, teacher3D)), tf.mul(tf.reshape(radialCoef, [B, Hs, 1]), student3D));
+  }
+  const grad = tf.reshape(grad3D, [B, Hs, Q, K]); // d loss / d s̃
+  // s̃ = s ⊙ m, and padded rows of every term above are dropped here.
+  return { loss, gradStudent: (mask4D === null ? grad : tf.mul(grad, mask4D)) as tf.Tensor4D };
+}
+
+/**
+ * Σ_j weights[b, i, j] · maps[b, j] → `[B, Ht, Q, K]`, from weights `[B, Ht, Hs]` and maps
+ * `[B, Hs, Q, K]`. Hs broadcast multiply-adds: a batched matMul with inner dimension Hs is a slow
+ * scalar loop on wasm, and Hs (student heads) is small.
+ */
+export function mixHeads(weights: tf.Tensor3D, maps: tf.Tensor4D): tf.Tensor4D {
+  const [B, Ht, Hs] = weights.shape;
+  const [, , Q, K] = maps.shape;
+  const n = Q * K;
+  const maps3D = tf.reshape(maps, [B, Hs, n]);
+  let mix: tf.Tensor | null = null;
+  for (let j = 0; j < Hs; j++) {
+    const weight = tf.slice(weights, [0, 0, j], [B, Ht, 1]); // [B, Ht, 1]
+    const map = tf.slice(maps3D, [0, j, 0], [B, 1, n]); // [B, 1, n]
+    const term = tf.mul(weight, map); // [B, Ht, n]
+    mix = mix === null ? term : tf.add(mix, term);
+  }
+  return tf.reshape(mix as tf.Tensor, [B, Ht, Q, K]) as tf.Tensor4D;
+}

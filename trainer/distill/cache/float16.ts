@@ -1,0 +1,72 @@
+/**
+ * IEEE 754 binary16 ⇄ binary32 conversion for the teacher cache (Node 20 has no Float16Array).
+ * float32 → float16 rounds to nearest, ties to even, like a hardware conversion: values at or
+ * above 65520 become ±Infinity, values below half the smallest subnormal (2^-25) become ±0,
+ * subnormals are kept, NaN stays NaN (quiet). float16 → float32 is exact.
+ */
+
+/** Largest finite float16 value. */
+export const FLOAT16_MAX = 65504;
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** Bits of the float16 nearest to `value` (ties to even). */
+export function toFloat16Bits(value: number): number {
+  f32[0] = value;
+  const x = u32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp32 = (x >>> 23) & 0xff;
+  const mant32 = x & 0x7fffff;
+  if (exp32 === 0xff) return sign | 0x7c00 | (mant32 !== 0 ? 0x200 | (mant32 >>> 13) : 0); // Inf / NaN
+  const exp16 = exp32 - 127 + 15;
+  if (exp16 >= 0x1f) return sign | 0x7c00; // beyond the largest binade: overflow to ±Inf
+  if (exp16 <= 0) {
+    // Subnormal result: value = m · 2^(exp16 − 38) with the implicit bit, i.e. m >> (14 − exp16) units of 2^-24.
+    if (exp16 < -10) return sign; // < 2^-25: rounds to 0 (even at the tie, 2^-25 exactly, needs exp16 = −10)
+    const m = mant32 | 0x800000;
+    const shift = 14 - exp16; // 14..24
+    let half = m >>> shift;
+    const rest = m & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rest > halfway || (rest === halfway && (half & 1) === 1)) half++; // may carry into the smallest normal: correct
+    return sign | half;
+  }
+  let half = (exp16 << 10) | (mant32 >>> 13);
+  const rest = mant32 & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (half & 1) === 1)) half++; // a carry may reach 0x7c00 = Inf: correct
+  return sign | half;
+}
+
+/** The float16 with bits `h` as a number (exact). */
+export function fromFloat16Bits(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24; // zero / subnormal
+  if (exp === 0x1f) return mant === 0 ? sign * Infinity : NaN;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/** Every float16 decoded once: decoding a record is then one table lookup per value. */
+let decodeTable: Float32Array | undefined;
+function table(): Float32Array {
+  if (!decodeTable) {
+    decodeTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) decodeTable[h] = fromFloat16Bits(h);
+  }
+  return decodeTable;
+}
+
+/** float32 values → float16 bits (`out` reused when given). */
+export function float32ToFloat16(values: ArrayLike<number>, out: Uint16Array = new Uint16Array(values.length)): Uint16Array {
+  for (let i = 0; i < values.length; i++) out[i] = toFloat16Bits(values[i]);
+  return out;
+}
+
+/** float16 bits → float32 values (`out` reused when given). */
+export function float16ToFloat32(bits: Uint16Array, out: Float32Array = new Float32Array(bits.length)): Float32Array {
+  const t = table();
+  for (let i = 0; i < bits.length; i++) out[i] = t[bits[i]];
+  return out;
+}

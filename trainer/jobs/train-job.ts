@@ -1,0 +1,261 @@
+/**
+ * One training job: a teacher (ground truth only) or a student (ground truth + logit
+ * distillation + an attention term against a teacher, online or from the cache). It opens the
+ * prepared data, builds the model, runs the training loop and exports the model. This is what
+ * the Batch container (trainer/main.ts) and `amad train` / `amad distill` run.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { joinUri } from '../../contract/storage';
+import { openDataset, type PreparedDataset } from '../data/dataset';
+import {
+  attentionDistillationLoss,
+  attentionFieldName,
+  cachedLayersOf,
+  createProjection,
+  distillationObjective,
+  logitDistillationLoss,
+  relationDistillationLoss,
+  resolveLayerMap,
+  type AttentionVariant,
+  type LayerMapSpec,
+  type MappedPair,
+  type ProjectionParams,
+} from '../distill';
+import { log } from '../log';
+import { VLModel } from '../model';
+import type { ModelConfig, ModelConfigInput } from '../model/config';
+import { loadModel, saveModel, type LoadedModel } from '../model-io';
+import { trainLoop, type LossParts, type NamedVariable, type StepInfo, type TrainResult } from '../train/loop';
+import type { TrainOptions } from '../train/options';
+import { mixSeed } from '../train/rng';
+import { StepSampler } from '../train/sampler';
+import { meanAlignmentWeights } from './alignment';
+import { attentionMapShape } from './map-shape';
+import type { Batch } from '../data/batch';
+import { batchTensors, fitConfigToData, groundTruthLoss, quickValidate, type Task } from './task';
+import { CachedTeacher, OnlineTeacher, type TeacherSignal, type TeacherTensors } from './teacher-signal';
+
+/** The attention term of a student; `none` = logit distillation and ground truth only. */
+export type DistillVariant = 'none' | AttentionVariant | 'relation';
+
+export interface StudentDistillOptions {
+  readonly variant: DistillVariant;
+  readonly temperature: number;
+  readonly detachWeights: boolean;
+  readonly alphaGt: number;
+  readonly alphaKd: number;
+  readonly alphaAttn: number;
+  readonly tauKd: number;
+  readonly layerMap?: LayerMapSpec;
+  readonly relationHeads?: number;
+}
+
+export interface TrainJobArgs {
+  /** Prepared dataset folder (manifest.json). */
+  readonly dataUri: string;
+  readonly model: ModelConfigInput;
+  readonly train: TrainOptions;
+  /** Output model folder: model.json + model.bin + train-log.jsonl. */
+  readonly modelDir: string;
+  readonly checkpointDir: string;
+  /** Used in variable names, logs and the checkpoint fingerprint. */
+  readonly name: string;
+  /** Present for students. */
+  readonly distill?: {
+    readonly teacherDir: string;
+    readonly options: StudentDistillOptions;
+    /** Teacher cache folder (per data shard sub-folders); online teacher when absent. */
+    readonly cacheUri?: string;
+  };
+  readonly provenance?: Record<string, unknown>;
+  readonly onStep?: (info: StepInfo) => void;
+  readonly shouldStop?: () => boolean;
+}
+
+export interface TrainJobResult {
+  readonly modelDir: string;
+  readonly params: number;
+  readonly weightsSha256: string;
+  readonly weightsBytes: number;
+  readonly train: Pick<TrainResult, 'steps' | 'resumedFrom' | 'finalLoss' | 'bestVal' | 'finalVal'>;
+}
+
+export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
+  const data = await openDataset(args.dataUri);
+  const task = data.manifest.task;
+  const config = fitConfigToData(args.model, data.manifest, data.tokenizer.vocabSize, `${args.name} model config`);
+  const seed = args.train.seed;
+  const model = new VLModel(config, { seed, name: `${args.name}-${process.pid}` });
+  const teacher = args.distill ? await loadModel(args.distill.teacherDir, { name: `${args.name}-teacher` }) : undefined;
+  const disposables: { dispose(): void }[] = [model];
+  if (teacher) disposables.push(teacher.model);
+  try {
+    const distill = teacher && args.distill ? await setUpDistillation(args.distill, teacher, config, data, args.name) : undefined;
+    if (distill) disposables.push(...distill.projections.map((p) => ({ dispose: () => (p.W.dispose(), p.b.dispose()) })));
+    const params: NamedVariable[] = [
+      ...model.namedWeights(),
+      ...(distill?.projections.flatMap((p) => [
+        { name: `${p.moduleName}/W`, tensor: p.W as tf.Variable },
+        { name: `${p.moduleName}/b`, tensor: p.b as tf.Variable },
+      ]) ?? []),
+    ];
+    log.info({ job: args.name, task, params: model.countParams(), distill: args.distill?.options.variant ?? 'teacher', mapped: distill?.pairs.length ?? 0, cached: !!args.distill?.cacheUri }, 'training job starts');
+
+    const train = data.split('train');
+    const sampler = new StepSampler(train.size, args.train.batchSize, seed);
+    let teacherNow: TeacherTensors | undefined;
+    let alignment: Record<string, number[][]> | undefined;
+    const batchForStep = async (step: number) => {
+      const batch = await train.batch(sampler.indices(step));
+      if (distill) {
+        disposeTeacher(teacherNow);
+        teacherNow = await distill.signal.forBatch(batch);
+      }
+      return batch;
+    };
+    const dropoutSeed = (step: number) => mixSeed(seed, step);
+
+    const loss = (batch: Batch, step: number): LossParts => {
+      const bt = batchTensors(batch, config);
+      const needMaps = !!distill && distill.pairs.length > 0 && distill.options.variant !== 'relation';
+      const needQKV = distill?.options.variant === 'relation';
+      const out = model.apply(bt.inputs, { training: true, dropoutSeed: dropoutSeed(step), returnAttention: needMaps, returnQKV: needQKV });
+      const gt = groundTruthLoss(task, out, bt);
+      if (!distill || !teacherNow) return { total: gt, parts: { gt } };
+      const o = distill.options;
+      const studentLogits = (out.answerLogits ?? out.lmLogits)!;
+      const lmMask = task === 'vqa' ? undefined : (bt.targetOut!.notEqual(0).cast('float32') as tf.Tensor2D);
+      const kd = o.alphaKd > 0 ? logitDistillationLoss(teacherNow.logits, studentLogits, { temperature: o.tauKd, mask: lmMask }) : tf.scalar(0);
+      const attn: tf.Scalar[] = [];
+      if (o.variant === 'relation') {
+        attn.push(...distill.relationTerms(bt, out));
+      } else if (o.variant !== 'none' && o.alphaAttn > 0) {
+        const logNow = step % args.train.logAlignmentEvery === 0;
+        if (logNow) alignment = {};
+        for (const p of distill.pairs) {
+          const tMaps = teacherNow.maps[attentionFieldName(p.kind, p.teacherLayer)];
+          const sMaps = out.attention[p.kind]![p.studentLayer];
+          const queryMask = out.queryMask[p.kind] ?? null;
+          attn.push(
+            attentionDistillationLoss(tMaps, sMaps, {
+              variant: o.variant,
+              temperature: o.temperature,
+              detachWeights: o.detachWeights,
+              queryMask,
+              projection: distill.projectionFor(p),
+            }),
+          );
+          if (logNow && alignment) alignment[`${p.kind}/${p.studentLayer}<-${p.teacherLayer}`] = meanAlignmentWeights(tMaps, sMaps, queryMask, o.temperature);
+        }
+      }
+      const { total, parts } = distillationObjective({ gt, kd, attn }, o);
+      return { total, parts: { gt: parts.gt, kd: parts.kd, attn: parts.attn } };
+    };
+
+    const val = data.split('val');
+    const result = await trainLoop({
+      params,
+      steps: args.train.steps,
+      lr: args.train.lr,
+      warmupSteps: args.train.warmupSteps,
+      weightDecay: args.train.weightDecay,
+      clipNorm: args.train.clipNorm,
+      seed,
+      batchForStep,
+      loss,
+      validate: () => quickValidate(model, task, val, args.train.evalExamples),
+      evalEvery: args.train.evalEvery,
+      checkpointDir: args.checkpointDir,
+      checkpointEvery: args.train.checkpointEvery,
+      fingerprint: JSON.stringify({ name: args.name, config, train: args.train, distill: args.distill?.options ?? null, teacher: teacher?.sha256 ?? null, data: data.manifest.splits.train.shards.map((s) => s.sha256) }),
+      logUri: joinUri(args.modelDir, 'train-log.jsonl'),
+      extraLog: () => {
+        if (!alignment) return undefined;
+        const a = alignment;
+        alignment = undefined;
+        return { alignment: a };
+      },
+      onStep: args.onStep,
+      shouldStop: args.shouldStop,
+    });
+    disposeTeacher(teacherNow);
+
+    const saved = await saveModel(args.modelDir, model, {
+      task,
+      tokenizer: data.tokenizer.toJSON(),
+      answers: data.answerVocab,
+      provenance: {
+        ...args.provenance,
+        name: args.name,
+        role: args.distill ? 'student' : 'teacher',
+        variant: args.distill?.options.variant ?? null,
+        seed,
+        steps: result.steps,
+        teacherSha256: teacher?.sha256 ?? null,
+        dataManifest: args.dataUri,
+      },
+    });
+    const summary: TrainJobResult = {
+      modelDir: args.modelDir,
+      params: model.countParams(),
+      weightsSha256: saved.sha256,
+      weightsBytes: saved.bytes,
+      train: { steps: result.steps, resumedFrom: result.resumedFrom, finalLoss: result.finalLoss, bestVal: result.bestVal, finalVal: result.finalVal },
+    };
+    log.info({ job: args.name, ...summary.train, params: summary.params }, 'training job finished');
+    return summary;
+  } finally {
+    disposables.forEach((d) => d.dispose());
+  }
+}
+
+function disposeTeacher(t: TeacherTensors | undefined): void {
+  if (!t) return;
+  tf.dispose([t.logits, ...Object.values(t.maps)]);
+}
+
+interface DistillSetup {
+  readonly options: StudentDistillOptions;
+  readonly pairs: readonly MappedPair[];
+  readonly signal: TeacherSignal;
+  readonly projections: readonly ProjectionParams[];
+  projectionFor(pair: MappedPair): ProjectionParams | undefined;
+  relationTerms(bt: ReturnType<typeof batchTensors>, out: ReturnType<VLModel['apply']>): tf.Scalar[];
+}
+
+/** Resolves the layer mapping, the teacher signal (cache or online) and the projection parameters. */
+async function setUpDistillation(d: NonNullable<TrainJobArgs['distill']>, teacher: LoadedModel, student: ModelConfig, data: PreparedDataset, name: string): Promise<DistillSetup> {
+  const o = d.options;
+  const pairs = o.variant === 'none' ? [] : resolveLayerMap(teacher.model.config, student, o.layerMap ?? 'uniform');
+  // The relation baseline needs the teacher's Q/K/V, which the cache does not hold: it always runs the teacher online.
+  const layers = o.variant === 'relation' ? [] : cachedLayersOf(pairs);
+  const signal: TeacherSignal =
+    d.cacheUri && o.variant !== 'relation' ? await CachedTeacher.open(d.cacheUri, data, teacher.sha256, layers) : new OnlineTeacher(teacher.model, layers);
+  const projections = new Map<string, ProjectionParams>();
+  if (o.variant === 'projected') {
+    for (const p of pairs) {
+      const [Q, K] = attentionMapShape(student, p.kind);
+      projections.set(`${p.kind}/${p.studentLayer}`, createProjection(`${name}/${p.kind}/${p.studentLayer}`, Q * K));
+    }
+  }
+  let teacherQKV: ReturnType<VLModel['apply']> | undefined;
+  return {
+    options: o,
+    pairs,
+    signal,
+    projections: [...projections.values()],
+    projectionFor: (p) => projections.get(`${p.kind}/${p.studentLayer}`),
+    relationTerms: (bt, out) => {
+      // Online teacher forward with Q/K/V (inside the tape, but the teacher's weights are not
+      // trained and relationDistillationLoss detaches the teacher side).
+      teacherQKV = teacher.model.apply(bt.inputs, { training: false, returnQKV: true });
+      const R = o.relationHeads ?? student.heads.fusion;
+      return pairs
+        .filter((p) => p.kind !== 'crossImage' && p.kind !== 'decoderCross')
+        .map((p) =>
+          relationDistillationLoss(teacherQKV!.qkv[p.kind]![p.teacherLayer], out.qkv[p.kind]![p.studentLayer], { relationHeads: R, queryMask: out.queryMask[p.kind] ?? null }),
+        );
+    },
+  };
+}
+

@@ -1,0 +1,20 @@
+/** The model family's public API (see types.ts for the contract). */
+export { VLModel, attentionLayerCounts } from './vl-model';
+export {
+  ATTENTION_KINDS,
+  ModelInputError,
+  type AttentionKind,
+  type ModelInputs,
+  type ForwardOptions,
+  type ModelOutputs,
+} from './types';
+export {
+  ModelConfigSchema,
+  HeadsSchema,
+  ConfigError,
+  parseModelConfig,
+  formatIssues,
+  numPatches,
+  type ModelConfig,
+  type ModelConfigInput,
+} from './config';

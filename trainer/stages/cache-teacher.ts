@@ -1,0 +1,83 @@
+/**
+ * CacheTeacherShard: runs the trained teacher once over one shard of the training split and
+ * stores, per example, the attention maps of every teacher layer some student maps, plus the
+ * teacher's logits (trainer/distill/cache). Students then train from the cache instead of
+ * running the teacher every step.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { JobSpec } from '../../contract/spec';
+import { storageFor } from '../../contract/storage';
+import { openDataset, type PreparedDataset } from '../data/dataset';
+import { cachedLayersOf, resolveLayerMap, TeacherCacheWriter, type CachedLayer } from '../distill';
+import type { ModelConfig } from '../model/config';
+import { loadModel } from '../model-io';
+import { fitConfigToData } from '../jobs/task';
+import { cacheDirForShard, cacheFields, teacherOutputs } from '../jobs/teacher-signal';
+
+/** Examples per teacher forward pass while caching. */
+const CACHE_BATCH = 32;
+
+/**
+ * The teacher layers the run's students need from the cache: the union of their mappings.
+ * Students with the `relation` baseline run the teacher online (they need Q/K/V, not maps);
+ * `none` needs only the logits.
+ */
+export function cachedLayersForSpec(spec: JobSpec, teacher: ModelConfig, data: PreparedDataset): CachedLayer[] {
+  const pairs = spec.students
+    .filter((s) => s.distill.variant !== 'relation' && s.distill.variant !== 'none')
+    .flatMap((s) => resolveLayerMap(teacher, fitConfigToData(s.model, data.manifest, data.tokenizer.vocabSize, `students[${s.name}].model`), s.distill.layerMap ?? 'uniform'));
+  return cachedLayersOf(pairs);
+}
+
+export interface CacheShardArgs {
+  readonly spec: JobSpec;
+  readonly dataUri: string;
+  readonly teacherUri: string;
+  /** URI of the training-data shard to cache. */
+  readonly shardUri: string;
+  readonly cacheDir: string;
+}
+
+/** Writes the cache of one training shard; returns the URIs written. */
+export async function cacheOneShard(a: CacheShardArgs): Promise<string[]> {
+  const data = await openDataset(a.dataUri);
+  const split = data.split('train');
+  const shardIndex = split.entry.shards.findIndex((_, s) => split.shardUri(s) === a.shardUri || a.shardUri.endsWith('/' + split.entry.shards[s].file));
+  if (shardIndex < 0) throw new Error(`shard ${a.shardUri} is not a shard of the training split in ${a.dataUri}`);
+  const entry = split.entry.shards[shardIndex];
+  const teacher = await loadModel(a.teacherUri, { name: `cache-teacher-${shardIndex}-${process.pid}` });
+  try {
+    const layers = cachedLayersForSpec(a.spec, teacher.model.config, data);
+    const outDir = cacheDirForShard(a.cacheDir, entry.file);
+    const writer = new TeacherCacheWriter({
+      uri: outDir,
+      dtype: a.spec.cache.dtype,
+      fields: cacheFields(teacher.model.config, layers, data.manifest.task),
+      layers,
+      teacherHash: teacher.sha256,
+      dataShardHash: entry.sha256,
+    });
+    const first = split.entry.shards.slice(0, shardIndex).reduce((n, s) => n + s.count, 0);
+    for (let start = 0; start < entry.count; start += CACHE_BATCH) {
+      const idx = Array.from({ length: Math.min(CACHE_BATCH, entry.count - start) }, (_, k) => first + start + k);
+      const batch = await split.batch(idx);
+      const arrays = tf.tidy(() => {
+        const t = teacherOutputs(teacher.model, batch, layers);
+        const named: [string, tf.Tensor][] = [...Object.entries(t.maps), ['logits', t.logits]];
+        return named.map(([name, x]) => [name, x.dataSync() as Float32Array, x.shape[0]] as const);
+      });
+      for (let b = 0; b < batch.size; b++) {
+        const values: Record<string, Float32Array> = {};
+        for (const [name, flat, B] of arrays) {
+          const per = flat.length / B;
+          values[name] = flat.subarray(b * per, (b + 1) * per);
+        }
+        await writer.append(batch.ids[b], values);
+      }
+    }
+    await writer.finish();
+    return (await storageFor(outDir).list(outDir)).filter((u) => !/\.tmp-/.test(u));
+  } finally {
+    teacher.model.dispose();
+  }
+}
