@@ -44,6 +44,13 @@ export interface TrainStepMeasurement {
   stepsPerSecond: number;
   /** Median process CPU time per step (user + system): less sensitive than wall time to other processes on a shared machine. */
   cpuMsPerStep: number;
+  /** Fastest step's CPU time: the least disturbed by other processes. */
+  minCpuMsPerStep: number;
+  /**
+   * Speed of a plain 2-D matMul ([2560,128]@[128,512], CPU time) measured in the same process
+   * just before: a gauge of how contended the machine was (~27 GFLOP/s on an idle one, TFJS-NOTES.md).
+   */
+  matMulGflops: number;
 }
 
 function median(xs: number[]): number {
@@ -67,8 +74,31 @@ function randomBatch(c: ModelConfig, batch: number) {
   };
 }
 
+/** GFLOP/s of a 2-D matMul at the reference activation shape, from median CPU time. */
+export function matMulGauge(reps = 20): number {
+  const a = tf.randomNormal([2560, 128]) as tf.Tensor2D;
+  const b = tf.randomNormal([128, 512]) as tf.Tensor2D;
+  const times: number[] = [];
+  for (let i = 0; i < reps + 2; i++) {
+    const c0 = process.cpuUsage();
+    tf.tidy(() => {
+      tf.matMul(a, b);
+    });
+    const c = process.cpuUsage(c0);
+    if (i >= 2) times.push((c.user + c.system) / 1000);
+  }
+  tf.dispose([a, b]);
+  return (2 * 2560 * 128 * 512) / (median(times) * 1e6);
+}
+
 /** Median wall and CPU ms per training step of one model. */
-export function measureTrainStep(config: ModelConfig, batch: number, steps: number, warmup: number, name: string): { wallMs: number; cpuMs: number } {
+export function measureTrainStep(
+  config: ModelConfig,
+  batch: number,
+  steps: number,
+  warmup: number,
+  name: string,
+): { wallMs: number; cpuMs: number; minCpuMs: number } {
   const model = new VLModel(config, { seed: 1, name });
   const data = randomBatch(config, batch);
   const optimizer = tf.train.adam(1e-3);
@@ -93,7 +123,7 @@ export function measureTrainStep(config: ModelConfig, batch: number, steps: numb
   optimizer.dispose();
   tf.dispose(data);
   model.dispose();
-  return { wallMs: median(wall), cpuMs: median(cpu) };
+  return { wallMs: median(wall), cpuMs: median(cpu), minCpuMs: Math.min(...cpu) };
 }
 
 export async function run(argv: string[]): Promise<TrainStepMeasurement[]> {
@@ -109,7 +139,8 @@ export async function run(argv: string[]): Promise<TrainStepMeasurement[]> {
   const results: TrainStepMeasurement[] = [];
   for (const m of models) {
     const config = parseModelConfig({ ...REFERENCE, heads: { vision: m.heads, fusion: m.heads, decoder: m.heads } });
-    const { wallMs, cpuMs } = measureTrainStep(config, args.batch, args.steps, args.warmup, `bench-${m.role}`);
+    const gauge = matMulGauge();
+    const { wallMs, cpuMs, minCpuMs } = measureTrainStep(config, args.batch, args.steps, args.warmup, `bench-${m.role}`);
     results.push({
       name: m.name,
       backend,
@@ -117,6 +148,8 @@ export async function run(argv: string[]): Promise<TrainStepMeasurement[]> {
       msPerStep: +wallMs.toFixed(1),
       stepsPerSecond: +(1000 / wallMs).toFixed(3),
       cpuMsPerStep: +cpuMs.toFixed(1),
+      minCpuMsPerStep: +minCpuMs.toFixed(1),
+      matMulGflops: +gauge.toFixed(1),
     });
   }
   const c = parseModelConfig({ ...REFERENCE });
@@ -124,10 +157,14 @@ export async function run(argv: string[]): Promise<TrainStepMeasurement[]> {
     `\nTraining step (forward + backward + Adam), width ${c.width}, ${c.fusionLayers} fusion layers, MLP ${c.mlpWidth}, ` +
       `${numPatches(c)} patches + ${c.maxTextLength} tokens, batch ${args.batch}, backend ${backend}, median of ${args.steps} after ${args.warmup} warm-up\n`,
   );
-  process.stdout.write(`${'model'.padEnd(22)}${'ms/step'.padStart(10)}${'steps/s'.padStart(10)}${'cpu ms/step'.padStart(13)}\n`);
+  process.stdout.write(`${'model'.padEnd(22)}${'ms/step'.padStart(10)}${'steps/s'.padStart(10)}${'cpu ms/step'.padStart(13)}${'min cpu ms'.padStart(12)}${'matMul GFLOP/s'.padStart(16)}\n`);
   for (const r of results) {
-    process.stdout.write(`${r.name.padEnd(22)}${r.msPerStep.toFixed(1).padStart(10)}${r.stepsPerSecond.toFixed(2).padStart(10)}${r.cpuMsPerStep.toFixed(1).padStart(13)}\n`);
+    process.stdout.write(
+      `${r.name.padEnd(22)}${r.msPerStep.toFixed(1).padStart(10)}${r.stepsPerSecond.toFixed(2).padStart(10)}` +
+        `${r.cpuMsPerStep.toFixed(1).padStart(13)}${r.minCpuMsPerStep.toFixed(1).padStart(12)}${r.matMulGflops.toFixed(1).padStart(16)}\n`,
+    );
   }
+  process.stdout.write('(ms/step is wall time; cpu ms/step is this process\'s CPU time; a matMul gauge well below ~27 GFLOP/s means a contended machine)\n');
   for (const r of results) process.stdout.write(JSON.stringify(r) + '\n');
   return results;
 }

@@ -20,6 +20,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
+import { scratchTaggingFor } from './scratch-tag';
 import { registerStorage, StorageNotFoundError, type Storage } from './storage';
 
 /** Bodies above this size go through a multipart `Upload` (parallel parts, retried per part). */
@@ -93,7 +94,7 @@ export class S3Storage implements Storage {
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
     if (bytes.byteLength > SINGLE_PUT_LIMIT) return this.upload(uri, bytes);
     const { bucket, key } = parseS3Uri(uri);
-    await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength }));
+    await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength, Tagging: scratchTaggingFor(key) }));
   }
 
   async putStream(uri: string, body: Readable): Promise<void> {
@@ -103,7 +104,7 @@ export class S3Storage implements Storage {
   /** Multipart upload: the object appears only when CompleteMultipartUpload succeeds (atomic for readers). */
   private async upload(uri: string, body: Readable | Uint8Array): Promise<void> {
     const { bucket, key } = parseS3Uri(uri);
-    await new Upload({ client: this.client, params: { Bucket: bucket, Key: key, Body: body } }).done();
+    await new Upload({ client: this.client, params: { Bucket: bucket, Key: key, Body: body, Tagging: scratchTaggingFor(key) } }).done();
   }
 
   async exists(uri: string): Promise<boolean> {

@@ -125,6 +125,7 @@ export const ComputeSchema = z
 
 export const JobSpecSchema = z
   .strictObject({
+    $schema: z.string().optional().describe('Path or URL of schema/job-spec.schema.json, for editors (ignored by the pipeline).'),
     version: z.literal(JOB_SPEC_VERSION, { error: `version must be ${JOB_SPEC_VERSION}` }).describe('Format version of the job spec.'),
     runId: RunIdSchema.optional(),
     data: DataSourceSchema.describe('Where the examples come from (synthetic generator or a public dataset layout).'),

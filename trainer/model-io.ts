@@ -3,8 +3,8 @@
  * bundle whose metadata carries the config, the task, the tokenizer and the answer vocabulary),
  * usable on its own:
  *
- *     const m = await loadModel('runs/demo/models/teacher');
- *     const { answer } = await m.predictVqa(rgbPixels, 'what colour is the circle?');
+ *     const { model, metadata } = await loadModel('runs/demo-vqa/models/teacher');
+ * and trainer/predict.ts turns it into `predict(imageFileBytes, question)`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { joinUri, toUri } from '../contract/storage';
@@ -25,6 +25,8 @@ export interface ModelMetadata {
   readonly tokenizer: unknown;
   /** VQA answer strings by class index (empty for generation). */
   readonly answers: readonly string[];
+  /** Per-channel mean and std of the training pixels on the [0, 1] scale (inputs are normalised with them). */
+  readonly pixelStats: { readonly mean: readonly number[]; readonly std: readonly number[] };
   /** Free-form provenance: role, variant, seed, training steps, data manifest hash. */
   readonly provenance: Record<string, unknown>;
 }

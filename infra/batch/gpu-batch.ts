@@ -159,18 +159,21 @@ export class GpuBatch extends Construct {
     });
     this.network.allowEndpointAccessFrom(securityGroup);
 
+    const shared = { instanceTypes, maxvCpus, launchTemplate, securityGroup };
     const environments: batch.ManagedEc2EcsComputeEnvironment[] = [];
     if (spot) {
       environments.push(
         this.renderComputeEnvironment('Spot', {
-          instanceTypes, maxvCpus, launchTemplate, securityGroup, spot: true,
+          ...shared,
+          spot: true,
           allocationStrategy: props.spotAllocationStrategy ?? batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED,
         }),
       );
     }
     environments.push(
       this.renderComputeEnvironment('OnDemand', {
-        instanceTypes, maxvCpus, launchTemplate, securityGroup, spot: false,
+        ...shared,
+        spot: false,
         allocationStrategy: batch.AllocationStrategy.BEST_FIT_PROGRESSIVE,
       }),
     );
@@ -189,8 +192,8 @@ export class GpuBatch extends Construct {
 
     this.jobDefinition = this.renderJobDefinition({
       image: props.image ?? trainerImageFromRepo(),
-      gpus, cpu, memory, jobTimeout, retryAttempts, logRetention,
       artifactRoot: `s3://${props.artifacts.bucket.bucketName}`,
+      ...{ gpus, cpu, memory, jobTimeout, retryAttempts, logRetention },
     });
   }
 

@@ -8,7 +8,7 @@
  *   datasets/…                  raw inputs (VQA v2 / COCO / Multi30K layouts) uploaded by users
  *   models/…                    trained teachers uploaded by users (a spec's teacher.checkpoint)
  *   runs/<id>/…                 everything a run writes; `…/checkpoints/` and `…/cache/` are
- *                               scratch and expire (see scratch-tag.ts for why by tag)
+ *                               scratch and expire (see contract/scratch-tag.ts for why by tag)
  */
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -17,7 +17,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { Violations, shown } from '../errors';
 import { wildcardResourceFinding } from '../nag';
-import { SCRATCH_TAG_KEY, SCRATCH_TAG_VALUE } from './scratch-tag';
+import { SCRATCH_TAG_KEY, SCRATCH_TAG_VALUE } from '../../contract/scratch-tag';
 
 export const JOBS_PREFIX = 'jobs/';
 export const DATASETS_PREFIX = 'datasets/';

@@ -10,8 +10,8 @@ import { HANDLER_ACCESS } from '../../infra/access';
 import { HANDLER_NAMES } from '../../infra/functions/handler-specs';
 import { buildPipelineApp } from '../../infra/pipeline-app';
 import type { AmadDistillStack } from '../../infra/stack';
-import { SCRATCH_TAG_KEY, SCRATCH_TAG_VALUE } from '../../infra/storage/scratch-tag';
-import { fixtureEntriesForMissingHandlers, testApp } from './helpers';
+import { SCRATCH_TAG_KEY, SCRATCH_TAG_VALUE } from '../../contract/scratch-tag';
+import { fixtureEntriesForMissingHandlers, testApp, removeTestOutdirs } from './helpers';
 import {
   allPolicyStatements,
   arnText,
@@ -47,6 +47,7 @@ beforeAll(() => {
 });
 
 afterAll(() => {
+  removeTestOutdirs();
   if (savedRegion === undefined) delete process.env.CDK_DEFAULT_REGION;
   else process.env.CDK_DEFAULT_REGION = savedRegion;
 });

@@ -13,8 +13,10 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { HANDLER_NAMES, HANDLER_SPECS, type HandlerName } from '../../infra/functions/handler-specs';
 import { PipelineFunctions } from '../../infra/functions/pipeline-functions';
 import { ArtifactBucket } from '../../infra/storage/artifact-bucket';
-import { FIXTURE_ENTRY, fixtureEntriesForMissingHandlers, REPO_ROOT, testApp } from './helpers';
+import { FIXTURE_ENTRY, fixtureEntriesForMissingHandlers, REPO_ROOT, testApp, removeTestOutdirs } from './helpers';
 import { logicalIdOf } from './template-helpers';
+
+afterAll(removeTestOutdirs);
 
 const WASM_FILES = readdirSync(path.join(REPO_ROOT, 'node_modules/@tensorflow/tfjs-backend-wasm/dist')).filter((f) => f.endsWith('.wasm')).sort();
 

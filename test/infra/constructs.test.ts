@@ -16,8 +16,10 @@ import { PipelineFunctions } from '../../infra/functions/pipeline-functions';
 import { DistillationStateMachine, placeholdersOf } from '../../infra/orchestration/distillation-state-machine';
 import { ArtifactBucket, ArtifactEncryption } from '../../infra/storage/artifact-bucket';
 import { RunTrigger } from '../../infra/trigger/run-trigger';
-import { FIXTURE_ENTRY, REPO_ROOT, testApp } from './helpers';
+import { FIXTURE_ENTRY, REPO_ROOT, testApp, removeTestOutdirs } from './helpers';
 import { allPolicyStatements, arnText, asArray, logicalIdOf } from './template-helpers';
+
+afterAll(removeTestOutdirs);
 
 const ALL_FIXTURES = Object.fromEntries(HANDLER_NAMES.map((n) => [n, FIXTURE_ENTRY])) as Record<HandlerName, string>;
 const IMAGE = ecs.ContainerImage.fromRegistry('public.ecr.aws/docker/library/busybox:1.36');

@@ -2,7 +2,7 @@
  * Shared setup of the infra tests: the same feature flags as `cdk.json`, and fixture entries for
  * Lambda handlers that are not written yet (so the stack can be synthesized while they are).
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -26,14 +26,23 @@ export function fixtureEntriesForMissingHandlers(): Partial<Record<HandlerName, 
   return out;
 }
 
+const outdirs: string[] = [];
+
+/** Deletes the cloud assemblies written by this test file's apps (bundles are tens of MB). */
+export function removeTestOutdirs(): void {
+  for (const dir of outdirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 /**
  * A fresh App with cdk.json's flags plus `context`, writing to a temp folder.
  * `bundle: false` skips esbuild and image staging (`aws:cdk:bundling-stacks: []`): templates are
  * identical, only the asset contents are placeholders.
  */
 export function testApp(context: Record<string, unknown> = {}, opts: { bundle?: boolean } = {}): App {
+  const outdir = mkdtempSync(path.join(tmpdir(), 'amad-cdk-test-'));
+  outdirs.push(outdir);
   return new App({
-    outdir: mkdtempSync(path.join(tmpdir(), 'amad-cdk-')),
+    outdir,
     context: {
       ...cdkJsonContext(),
       ...(opts.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),

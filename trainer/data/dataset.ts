@@ -38,6 +38,12 @@ export const DEFAULT_CACHE_BYTES = 1 << 30;
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** The image id of a record id (captioning train records are "<image>#<k>"). */
+export function imageIdOf(recordId: string): string {
+  const hash = recordId.lastIndexOf('#');
+  return hash < 0 ? recordId : recordId.slice(0, hash);
+}
+
 /** Turns stored records into a `Batch` (pixels normalised with the training statistics). */
 export function recordsToBatch(records: readonly ShardRecord[], manifest: Manifest): Batch {
   const B = records.length;
@@ -166,6 +172,12 @@ export class SplitReader {
     for (let s = 0; s < this.numShards; s++) await this.loadShard(s);
   }
 
+  /** Example indices held by shard s: [start, end). */
+  shardRange(s: number): { start: number; end: number } {
+    if (!Number.isInteger(s) || s < 0 || s >= this.numShards) throw new RangeError(`shard ${s} outside split ${this.name} (0..${this.numShards - 1})`);
+    return { start: this.starts[s]!, end: this.starts[s + 1]! };
+  }
+
   /** Shard and offset of example i. */
   locate(i: number): { shard: number; offset: number } {
     if (!Number.isInteger(i) || i < 0 || i >= this.size) throw new RangeError(`example ${i} outside split ${this.name} (0..${this.size - 1})`);
@@ -243,7 +255,10 @@ export class SplitReader {
     }
   }
 
-  /** References per example id (generation tasks); a train id "<image>#k" finds its image's list. */
+  /**
+   * All references per image id (generation tasks). Val/test record ids are image ids; a
+   * captioning train record "<image>#k" finds its list under `imageIdOf(id)`.
+   */
   async references(): Promise<ReadonlyMap<string, readonly string[]>> {
     const ref = this.entry.references;
     if (!ref) throw new DataError('bad-manifest', `split ${this.name} has no references (task ${this.dataset.manifest.task})`);
@@ -274,6 +289,18 @@ export class PreparedDataset {
       this.readers.set(name, r);
     }
     return r;
+  }
+
+  /**
+   * The split and shard index of a shard URI (a per-shard stage such as CacheTeacher or Evaluate
+   * receives the URI from PrepareData's output). @throws DataError when the manifest lists no such shard
+   */
+  locateShard(shardUri: string): { split: SplitReader; index: number } {
+    for (const name of ['train', 'val', 'test'] as const) {
+      const index = this.manifest.splits[name].shards.findIndex((e) => joinUri(this.dir, e.file) === shardUri);
+      if (index >= 0) return { split: this.split(name), index };
+    }
+    throw new DataError('bad-manifest', `${shardUri} is not a shard of the dataset at ${this.dir}`);
   }
 
   /** VQA answer strings by class index. */

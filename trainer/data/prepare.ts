@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { joinUri, storageFor, toUri } from '../../contract/storage';
+import { SPECIAL_TOKENS, SPECIAL_TOKEN_STRINGS } from './batch';
 import { DataError } from './errors';
 import { loadSynthetic } from './layouts/synthetic';
 import type { LoadedSource, RawExample } from './layouts/types';
@@ -54,6 +55,60 @@ export interface PrepareSummary {
   readonly shards: number;
   readonly bytes: number;
   readonly skipped: { readonly missingImages: number; readonly badImages: number };
+}
+
+/** Per-channel mean and std of RGB uint8 images, reported on the [0, 1] scale. */
+class PixelStats {
+  private readonly sum = [0, 0, 0];
+  private readonly sumSq = [0, 0, 0];
+  private pixels = 0;
+
+  /** Adds an image `[S, S, 3]`. */
+  add(image: Uint8Array): void {
+    for (let i = 0; i < image.length; i += 3) {
+      for (let c = 0; c < 3; c++) {
+        const v = image[i + c]!;
+        this.sum[c]! += v;
+        this.sumSq[c]! += v * v;
+      }
+    }
+    this.pixels += image.length / 3;
+  }
+
+  result(): { mean: [number, number, number]; std: [number, number, number] } {
+    const n = Math.max(1, this.pixels);
+    const mean = this.sum.map((s) => s / n / 255) as [number, number, number];
+    // A constant channel (std 0) would divide by zero when normalising: floor the std.
+    const std = this.sumSq.map((s, c) => Math.max(Math.sqrt(Math.max(0, s / n / 255 ** 2 - mean[c]! ** 2)), 1e-3)) as [number, number, number];
+    return { mean, std };
+  }
+}
+
+/** The files behind a split, for error messages. */
+function splitFiles(source: DataSource, split: SplitName): string {
+  switch (source.format) {
+    case 'synthetic':
+      return `${source[split]} examples requested`;
+    case 'vqa-v2':
+      return `${source.questions[split] ?? source.questions.val} and ${source.annotations[split] ?? source.annotations.val}`;
+    case 'coco-captions':
+      return source.karpathy ?? source.captions?.[split] ?? source.captions?.val ?? '';
+    case 'multi30k':
+      return (source[split] ?? source.val).source;
+  }
+}
+
+/**
+ * Deletes shard files a previous, larger preparation left in the folder (the manifest no longer
+ * lists them). Runs after the manifest is written, and only touches `<split>/shard-*.bin`.
+ */
+async function removeStaleShards(out: string, manifest: Manifest): Promise<void> {
+  const listed = new Set(SPLITS.flatMap((s) => manifest.splits[s].shards.map((e) => joinUri(out, e.file))));
+  const storage = storageFor(out);
+  for (const uri of await storage.list(out)) {
+    const rel = uri.slice(out.length).replace(/^\/+/, '');
+    if (/^(train|val|test)\/shard-\d+\.bin$/.test(rel) && !listed.has(uri)) await storage.delete(uri);
+  }
 }
 
 /** Decoded images kept while writing a split (by image key). */
@@ -151,7 +206,7 @@ export async function prepareData(sourceInput: DataSourceInput | DataSource, out
   };
   for (const split of SPLITS) {
     if (splitExamples[split].length === 0) {
-      throw new DataError('empty-split', `the ${split} split of the ${source.format} source has no examples (${JSON.stringify(loaded.description[split] ?? loaded.description)}): give it at least one`);
+      throw new DataError('empty-split', `the ${split} split of the ${source.format} source has no examples (${splitFiles(source, split)}): give it at least one`);
     }
   }
 
@@ -169,10 +224,7 @@ export async function prepareData(sourceInput: DataSourceInput | DataSource, out
   const skipBad = options.skipBadImages ?? source.skipBadImages;
   const concurrency = Math.max(1, options.concurrency ?? 8);
   const skips: SkipLog = { missingImages: 0, badImages: 0, items: [] };
-  // Pixel statistics of the training images (per channel, on the 0..255 scale).
-  const pixelSum = [0, 0, 0];
-  const pixelSumSq = [0, 0, 0];
-  let pixelCount = 0;
+  const pixelStats = new PixelStats();
 
   const writeSplit = async (split: SplitName): Promise<WrittenSplit> => {
     const examples = splitExamples[split];
@@ -194,18 +246,9 @@ export async function prepareData(sourceInput: DataSourceInput | DataSource, out
         kept++;
         const newImage = !imageKeys.has(ex.imageKey);
         imageKeys.add(ex.imageKey);
-        if (split === 'train' && newImage) {
-          for (let i = 0; i < image.length; i += 3) {
-            for (let ch = 0; ch < 3; ch++) {
-              const v = image[i + ch]!;
-              pixelSum[ch]! += v;
-              pixelSumSq[ch]! += v * v;
-            }
-          }
-          pixelCount += image.length / 3;
-        }
+        if (split === 'train' && newImage) pixelStats.add(image);
         const text = tokenizer.encode(ex.text, { length: source.maxTextLength });
-        tokens.text += text.ids.filter((id) => id !== 0).length;
+        tokens.text += text.ids.filter((id) => id !== SPECIAL_TOKENS.PAD).length;
         tokens.unknown += text.unknown;
         if (text.truncated > 0) tokens.truncatedTexts++;
         if (task === 'vqa') {
@@ -222,7 +265,7 @@ export async function prepareData(sourceInput: DataSourceInput | DataSource, out
         const targets = split === 'train' && task === 'captioning' ? ex.targets : ex.targets.slice(0, 1);
         for (let k = 0; k < targets.length; k++) {
           const target = tokenizer.encode(targets[k]!, { length: source.maxTargetLength + 1, bosEos: true });
-          tokens.target += target.ids.filter((id) => id > 3).length;
+          tokens.target += target.ids.filter((id) => id >= SPECIAL_TOKEN_STRINGS.length).length; // words only
           tokens.unknown += target.unknown;
           if (target.truncated > 0) tokens.truncatedTargets++;
           const id = targets.length > 1 ? `${ex.id}#${k}` : ex.id;
@@ -263,9 +306,6 @@ export async function prepareData(sourceInput: DataSourceInput | DataSource, out
   const tokenizerBody = JSON.stringify(tokenizer.toJSON());
   await storageFor(joinUri(out, TOKENIZER_FILE)).put(joinUri(out, TOKENIZER_FILE), tokenizerBody);
 
-  const mean = pixelSum.map((s) => s / pixelCount / 255) as [number, number, number];
-  // A constant channel (std 0) would divide by zero when normalising: floor the std.
-  const std = pixelSumSq.map((s, c) => Math.max(Math.sqrt(Math.max(0, s / pixelCount / 65025 - mean[c]! ** 2)), 1e-3)) as [number, number, number];
 
   let answers: Manifest['answers'];
   if (answerVocab && majority !== undefined) {
@@ -287,13 +327,14 @@ export async function prepareData(sourceInput: DataSourceInput | DataSource, out
     maxTextLength: source.maxTextLength,
     maxTargetLength: source.maxTargetLength,
     layout,
-    pixelStats: { mean, std },
+    pixelStats: pixelStats.result(),
     tokenizer: { file: TOKENIZER_FILE, kind: tokenizer.kind, vocabSize: tokenizer.vocabSize, sha256: sha256(tokenizerBody) },
     ...(answers ? { answers } : {}),
     splits: { train: train.entry, val: val.entry, test: test.entry },
     skipped: skips,
   });
   await storage.put(manifestUri, JSON.stringify(manifest, null, 2)); // 6. last
+  await removeStaleShards(out, manifest);
 
   const written = { train: train.entry, val: val.entry, test: test.entry };
   const distinct = [train.entry, val.entry, ...(test.entry.sameAs ? [] : [test.entry])];

@@ -102,10 +102,6 @@ export function recordLayout(p: LayoutParams): RecordLayout {
   return { recordSize: Math.ceil(offset / 4) * 4, fields };
 }
 
-export function fieldOf(layout: RecordLayout, name: FieldSpec['name']): FieldSpec | undefined {
-  return layout.fields.find((f) => f.name === name);
-}
-
 const elements = (f: FieldSpec) => f.shape.reduce((a, b) => a * b, 1);
 
 /** Writes one record at `offset` of `view`. */

@@ -46,6 +46,8 @@ export interface TokenizerJson {
 
 const WORD_OR_SYMBOL = /[\p{L}\p{N}]+(?:['’][\p{L}\p{N}]+)*|[^\s\p{L}\p{N}]/gu;
 const MAX_WORDPIECE_CHARS = 100;
+/** The CJK Unified Ideograph blocks BERT tokenises one character at a time (`_is_chinese_char`). */
+const CJK = /[\u{4E00}-\u{9FFF}\u{3400}-\u{4DBF}\u{20000}-\u{2A6DF}\u{2A700}-\u{2B73F}\u{2B740}-\u{2B81F}\u{2B820}-\u{2CEAF}\u{F900}-\u{FAFF}\u{2F800}-\u{2FA1F}]/gu;
 
 /** Word tokenisation shared by building and encoding (see the module comment). */
 export function splitWords(text: string, lowercase: boolean): string[] {
@@ -182,9 +184,12 @@ function isPunctuation(ch: string): boolean {
 export class WordPieceTokenizer extends Tokenizer {
   readonly kind = 'wordpiece' as const;
 
-  /** BERT BasicTokenizer: clean, (lower-case + strip accents), split on whitespace and punctuation. */
+  /**
+   * BERT BasicTokenizer: drop control/format characters (whitespace controls become spaces), put
+   * spaces around CJK ideographs, (lower-case + strip accents), split on whitespace and punctuation.
+   */
   basicTokenize(text: string): string[] {
-    let t = text.replace(/[\u0000\ufffd]|\p{Cc}/gu, (c) => (/\s/.test(c) ? ' ' : ''));
+    let t = text.replace(/[\u0000\ufffd]|[\p{Cc}\p{Cf}]/gu, (c) => (/\s/.test(c) ? ' ' : '')).replace(CJK, ' $& ');
     if (this.lowercase) t = t.toLowerCase().normalize('NFD').replace(/\p{Mn}/gu, '');
     const out: string[] = [];
     for (const word of t.split(/\s+/)) {

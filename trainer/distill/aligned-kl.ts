@@ -51,11 +51,8 @@ export function alignedKlLoss(
   // Outside gradient recording (evaluation), skip every gradient computation.
   if (!tf.engine().isTapeOn()) return tf.tidy(() => alignedKlForward(teacher, student, rowMask, options, false).loss);
 
-  // A one-element slice links the teacher to the output so that tf.grads w.r.t. the teacher
-  // returns zeros (not an error), without a teacher-sized zero gradient in every backward pass.
-  const teacherLink = tf.slice(tf.reshape(teacher, [-1]), [0], [1]); // [1]
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [studentIn, link, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.GradSaveFunc];
+    const [studentIn, link, save] = args as [tf.Tensor4D, tf.Tensor, tf.GradSaveFunc];
     const { loss, gradStudent } = alignedKlForward(teacher, studentIn, rowMask, options, true);
     save([gradStudent as tf.Tensor4D]);
     return {
@@ -64,7 +61,20 @@ export function alignedKlLoss(
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(dy, saved[0]), tf.zerosLike(link)],
     };
   });
-  return op(student, teacherLink) as tf.Scalar;
+  return op(student, teacherLink(teacher)) as tf.Scalar;
+}
+
+/**
+ * A `[1]` zero that depends on the teacher with gradient 0, so that tf.grads w.r.t. the teacher
+ * returns zeros rather than "cannot compute gradient". Not a slice or reshape of the teacher:
+ * under gradient recording those save (on wasm: copy) their teacher-sized input.
+ */
+function teacherLink(teacher: tf.Tensor4D): tf.Tensor1D {
+  const link = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.zeros([1]),
+    gradFunc: () => tf.zeros((args[0] as tf.Tensor).shape),
+  }));
+  return link(teacher) as tf.Tensor1D;
 }
 
 interface ForwardResult {
@@ -97,7 +107,7 @@ function alignedKlForward(
   const teacherNorm = tf.reshape(tf.sqrt(tf.maximum(teacherSq, SQUARED_NORM_FLOOR)), [B, Ht, 1]); // [B, Ht, 1]
   const studentSq = tf.sum(tf.mul(student3D, student3D), -1); // [B, Hs]
   const studentNorm = tf.reshape(tf.sqrt(tf.maximum(studentSq, SQUARED_NORM_FLOOR)), [B, 1, Hs]); // [B, 1, Hs]
-  // t_i·s̃_j = t̃_i·s̃_j: s̃ is zero on padded rows. Untransposed batched matMul (no flags).
+  // t_i·s̃_j = t̃_i·s̃_j: s̃ is zero on padded rows. Batched matMul without transpose flags.
   const studentT = tf.transpose(student3D, [0, 2, 1]) as tf.Tensor3D; // [B, n, Hs]
   const dots = tf.matMul(teacher3D, studentT); // [B, Ht, Hs]
   const cosine = tf.div(dots, tf.mul(teacherNorm, studentNorm)); // w [B, Ht, Hs]
@@ -105,8 +115,8 @@ function alignedKlForward(
 
   // --- KL(A_t[i] ‖ M_i) per query row (Eq. 9) ----------------------------------------------
   // M_i + ε = Σ_j a_ij (s̃_j + ε), because Σ_j a_ij = 1: ε is added at student size.
-  const mixPlusEps = mixHeads(weights, tf.add(student, KL_EPSILON) as tf.Tensor4D); // [B, Ht, Q, K]
-  const ratio = tf.div(tf.add(teacher, KL_EPSILON), mixPlusEps); // (p + ε) / (M + ε)
+  const mixPlusEps = mixHeads(weights, tf.split(tf.add(student3D, KL_EPSILON), Hs, 1) as tf.Tensor3D[]); // [B, Ht, n]
+  const ratio = tf.reshape(tf.div(tf.add(teacher3D, KL_EPSILON), mixPlusEps), [B, Ht, Q, K]); // (p + ε) / (M + ε)
   const rowKl = tf.sum(tf.mul(teacher, tf.log(ratio)), -1); // [B, Ht, Q]; p = 0 terms are 0
   // Per-example 1 / #valid rows (floored at 1 like maskedRowMean), as [B, 1].
   const rowsPerExample = rowMask === null ? null : tf.maximum(tf.sum(rowMask, -1, true), 1); // [B, 1]
@@ -119,10 +129,10 @@ function alignedKlForward(
   // loss = Σ_{b,i} c_b Σ_q m_q KL_q with c_b = 1 / (B · Ht · #valid rows of b), so
   // d loss / d M_i = −c_b m_q p / (M_i + ε) =: −c_b m_q G_i (m_q applied at student size below).
   const c = rowsPerExample === null ? tf.scalar(1 / (B * Ht * Q)) : tf.reshape(tf.div(1 / (B * Ht), rowsPerExample), [B, 1, 1]); // [B, 1, 1] or scalar
-  const g3D = tf.reshape(tf.div(teacher, mixPlusEps), [B, Ht, n]) as tf.Tensor3D; // G [B, Ht, n]
-  // Through the mix: d/ds̃_j = Σ_i a_ij (−c G_i), a [Hs, Ht] @ [Ht, n] product per example.
-  const mixCoef = tf.transpose(tf.mul(weights, tf.neg(c)), [0, 2, 1]) as tf.Tensor3D; // [B, Hs, Ht]
-  let grad3D = tf.matMul(mixCoef, g3D); // [B, Hs, n]
+  const g3D = tf.div(teacher3D, mixPlusEps) as tf.Tensor3D; // G [B, Ht, n]
+  // Through the mix: d/ds̃_j = Σ_i (−c a_ij) G_i, a [Hs, Ht] @ [Ht, n] product per example.
+  const mixCoefT = tf.transpose(tf.mul(weights, tf.neg(c)), [0, 2, 1]) as tf.Tensor3D; // [B, Hs, Ht]
+  let grad3D = tf.matMul(mixCoefT, g3D); // [B, Hs, n]
   if (!detachWeights) {
     // Through a_ij: d loss / d a_ij = −c Σ_n G_i s̃_j.
     const dWeights = tf.mul(tf.matMul(g3D, studentT), tf.neg(c)); // [B, Ht, Hs]
@@ -130,11 +140,12 @@ function alignedKlForward(
     const dCosine = tf.div(tf.mul(weights, tf.sub(dWeights, tf.sum(tf.mul(weights, dWeights), -1, true))), temperature); // [B, Ht, Hs]
     // w_ij = t̃_i·s̃_j / (‖t̃_i‖ ‖s̃_j‖): d w_ij / d s̃_j = t̃_i / (‖t̃_i‖ ‖s̃_j‖) − w_ij s̃_j / ‖s̃_j‖²,
     // the second term only where the norm is not floored (d max(x, floor) / dx = [x ≥ floor]).
-    const teacherCoef = tf.transpose(tf.div(dCosine, tf.mul(teacherNorm, studentNorm)), [0, 2, 1]) as tf.Tensor3D; // [B, Hs, Ht]
+    const teacherCoefT = tf.transpose(tf.div(dCosine, tf.mul(teacherNorm, studentNorm)), [0, 2, 1]) as tf.Tensor3D; // [B, Hs, Ht]
     const unfloored = tf.cast(tf.greaterEqual(studentSq, SQUARED_NORM_FLOOR), 'float32'); // [B, Hs]
     const radialCoef = tf.div(tf.mul(tf.sum(tf.mul(dCosine, cosine), 1), unfloored), tf.maximum(studentSq, SQUARED_NORM_FLOOR)); // [B, Hs]
-    // t̃_i = t_i ⊙ m: the mask is applied to the student-sized sum below.
-    grad3D = tf.sub(tf.add(grad3D, tf.matMul(teacherCoef, teacher3D)), tf.mul(tf.reshape(radialCoef, [B, Hs, 1]), student3D));
+    // t̃_i = t_i ⊙ m: the mask is applied to the student-sized result below.
+    const viaTeacher = tf.matMul(teacherCoefT, teacher3D); // [B, Hs, n]
+    grad3D = tf.sub(tf.add(grad3D, viaTeacher), tf.mul(tf.reshape(radialCoef, [B, Hs, 1]), student3D));
   }
   const grad = tf.reshape(grad3D, [B, Hs, Q, K]); // d loss / d s̃
   // s̃ = s ⊙ m, and padded rows of every term above are dropped here.
@@ -142,21 +153,16 @@ function alignedKlForward(
 }
 
 /**
- * Σ_j weights[b, i, j] · maps[b, j] → `[B, Ht, Q, K]`, from weights `[B, Ht, Hs]` and maps
- * `[B, Hs, Q, K]`. Hs broadcast multiply-adds: a batched matMul with inner dimension Hs is a slow
- * scalar loop on wasm, and Hs (student heads) is small.
+ * Σ_j weights[b, i, j] · heads[j][b, 0, :] → `[B, Ht, n]`, from weights `[B, Ht, Hs]` and Hs
+ * maps `[B, 1, n]`. Hs broadcast multiply-adds: a batched matMul with inner dimension Hs is a
+ * slow scalar loop on wasm, and Hs (student heads) is small.
  */
-export function mixHeads(weights: tf.Tensor3D, maps: tf.Tensor4D): tf.Tensor4D {
+function mixHeads(weights: tf.Tensor3D, heads: readonly tf.Tensor3D[]): tf.Tensor3D {
   const [B, Ht, Hs] = weights.shape;
-  const [, , Q, K] = maps.shape;
-  const n = Q * K;
-  const maps3D = tf.reshape(maps, [B, Hs, n]);
   let mix: tf.Tensor | null = null;
   for (let j = 0; j < Hs; j++) {
-    const weight = tf.slice(weights, [0, 0, j], [B, Ht, 1]); // [B, Ht, 1]
-    const map = tf.slice(maps3D, [0, j, 0], [B, 1, n]); // [B, 1, n]
-    const term = tf.mul(weight, map); // [B, Ht, n]
+    const term = tf.mul(tf.slice(weights, [0, 0, j], [B, Ht, 1]), heads[j]); // [B, Ht, 1] · [B, 1, n] → [B, Ht, n]
     mix = mix === null ? term : tf.add(mix, term);
   }
-  return tf.reshape(mix as tf.Tensor, [B, Ht, Q, K]) as tf.Tensor4D;
+  return mix as tf.Tensor3D;
 }

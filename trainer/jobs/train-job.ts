@@ -17,6 +17,7 @@ import {
   relationDistillationLoss,
   resolveLayerMap,
   type AttentionVariant,
+  type CachedLayer,
   type LayerMapSpec,
   type MappedPair,
   type ProjectionParams,
@@ -66,6 +67,13 @@ export interface TrainJobArgs {
     readonly options: StudentDistillOptions;
     /** Teacher cache folder (per data shard sub-folders); online teacher when absent. */
     readonly cacheUri?: string;
+    /**
+     * The teacher layers the cache holds: one cache serves every student of a run, so it holds
+     * the union of their mappings (stages/cache-teacher.ts `cachedLayersForSpec`). The student
+     * opens the cache with that identity and uses only its own layers from it.
+     * @default this student's own layers (a cache written for this student alone)
+     */
+    readonly cacheLayers?: (teacher: ModelConfig, data: PreparedDataset) => CachedLayer[];
   };
   readonly provenance?: Record<string, unknown>;
   readonly onStep?: (info: StepInfo) => void;
@@ -148,7 +156,7 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
           if (logNow && alignment) alignment[`${p.kind}/${p.studentLayer}<-${p.teacherLayer}`] = meanAlignmentWeights(tMaps, sMaps, queryMask, o.temperature);
         }
       }
-      const { total, parts } = distillationObjective({ gt, kd, attn }, o);
+      const { total, parts } = distillationObjective({ gt, kd, attn }, { alphaGt: o.alphaGt, alphaKd: o.alphaKd, alphaAttn: o.alphaAttn });
       return { total, parts: { gt: parts.gt, kd: parts.kd, attn: parts.attn } };
     };
 
@@ -184,6 +192,7 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
       task,
       tokenizer: data.tokenizer.toJSON(),
       answers: data.answerVocab,
+      pixelStats: data.manifest.pixelStats,
       provenance: {
         ...args.provenance,
         name: args.name,
@@ -223,6 +232,22 @@ interface DistillSetup {
   relationTerms(bt: ReturnType<typeof batchTensors>, out: ReturnType<VLModel['apply']>): tf.Scalar[];
 }
 
+/**
+ * Opens the run's teacher cache, which holds the layers `held` (all students' mappings), after
+ * checking it has every layer this student's mapping `needed` reads.
+ */
+async function openCache(cacheUri: string, held: readonly CachedLayer[], needed: readonly CachedLayer[], teacher: LoadedModel, data: PreparedDataset, name: string): Promise<CachedTeacher> {
+  const key = (l: CachedLayer) => `${l.kind}/${l.teacherLayer}`;
+  const heldKeys = new Set(held.map(key));
+  const missing = needed.map(key).filter((k) => !heldKeys.has(k));
+  if (missing.length > 0) {
+    throw new Error(
+      `${name}: the layer map needs teacher layer(s) ${missing.join(', ')}, which the teacher cache does not hold (it holds ${[...heldKeys].join(', ') || 'the logits only'}); re-run the cache stage for this spec, or disable the cache`,
+    );
+  }
+  return CachedTeacher.open(cacheUri, data, teacher.sha256, held);
+}
+
 /** Resolves the layer mapping, the teacher signal (cache or online) and the projection parameters. */
 async function setUpDistillation(d: NonNullable<TrainJobArgs['distill']>, teacher: LoadedModel, student: ModelConfig, data: PreparedDataset, name: string): Promise<DistillSetup> {
   const o = d.options;
@@ -230,7 +255,7 @@ async function setUpDistillation(d: NonNullable<TrainJobArgs['distill']>, teache
   // The relation baseline needs the teacher's Q/K/V, which the cache does not hold: it always runs the teacher online.
   const layers = o.variant === 'relation' ? [] : cachedLayersOf(pairs);
   const signal: TeacherSignal =
-    d.cacheUri && o.variant !== 'relation' ? await CachedTeacher.open(d.cacheUri, data, teacher.sha256, layers) : new OnlineTeacher(teacher.model, layers);
+    d.cacheUri && o.variant !== 'relation' ? await openCache(d.cacheUri, d.cacheLayers?.(teacher.model.config, data) ?? layers, layers, teacher, data, name) : new OnlineTeacher(teacher.model, layers);
   const projections = new Map<string, ProjectionParams>();
   if (o.variant === 'projected') {
     for (const p of pairs) {

@@ -33,7 +33,7 @@ import {
 import { ForwardContext } from './forward-context';
 import { NO_MASK, causalPaddingMask, paddingMask, tokenValidity } from './masks';
 import { embeddingLookup } from '../ops/embedding';
-import { linear } from '../ops/linear';
+import { linear, mixRows } from '../ops/linear';
 import { installZeroCopyIdentity } from '../ops/wasm-kernels';
 import { ModelInputError, type AttentionKind, type ForwardOptions, type ModelInputs, type ModelOutputs } from './types';
 
@@ -185,7 +185,7 @@ export class VLModel {
       // pooled[b] = Σ_t w[b, t] · enc[t·B + b] as one 2-D product with a block-sparse [B, T·B] matrix
       const weights = tf.div(encoderValid, tf.sum(encoderValid, 1, true)).reshape([batch, encLen, 1]); // [B, T, 1]
       const pooling = tf.mul(weights, tf.eye(batch).reshape([batch, 1, batch])).reshape([batch, encLen * batch]) as tf.Tensor2D; // [B, T·B]
-      const pooled = linear(pooling, encoder2D); // [B, width]
+      const pooled = mixRows(pooling, encoder2D); // [B, width]
       outputs.answerLogits = linear(pooled, p.answerHead.w, p.answerHead.b); // [B, A]
     }
 

@@ -52,17 +52,18 @@ export function attentionScores(q: tf.Tensor2D, k: tf.Tensor2D, dims: AttentionD
   const c = b * h;
   const op = customOp(([qIn, kIn], save) => {
     save([qIn, kIn]);
-    const qX = tf.transpose(qIn.reshape([tq, c, dh]), [0, 2, 1]) as tf.Tensor3D; // [Tq, dh, C]
+    // The scale multiplies Q (B·Tq·d elements) rather than the scores (B·H·Tq·Tk, up to H× more).
+    const qX = tf.mul(tf.transpose(qIn.reshape([tq, c, dh]), [0, 2, 1]), scale) as tf.Tensor3D; // [Tq, dh, C], scaled
     const kY = tf.transpose(kIn.reshape([tk, c, dh]), [2, 1, 0]) as tf.Tensor3D; // [dh, C, Tk]
     return {
-      value: tf.mul(channelMatMul(qX, kY), scale), // [Tq, C, Tk]
+      value: channelMatMul(qX, kY), // [Tq, C, Tk]
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [qs, ks] = saved;
-        const dS = tf.mul(dy, scale) as tf.Tensor3D; // [Tq, C, Tk]
-        // dQ[q, c, :] = Σ_k dS[q, c, k] K[k, c, :]  → [Tq, C, dh], already the row layout of q
-        const dQ = channelMatMul(tf.transpose(dS, [0, 2, 1]) as tf.Tensor3D, ks.reshape([tk, c, dh]) as tf.Tensor3D);
-        // dK[k, c, :] = Σ_q dS[q, c, k] Q[q, c, :]  → computed as [dh, C, Tk] with dS as the filter (no transpose of dS)
-        const qT = tf.transpose(qs.reshape([tq, c, dh]), [2, 0, 1]) as tf.Tensor3D; // [dh, Tq, C]
+        const dS = dy as tf.Tensor3D; // [Tq, C, Tk]
+        // dQ[q, c, :] = scale · Σ_k dS[q, c, k] K[k, c, :]  → [Tq, C, dh], already the row layout of q
+        const dQ = tf.mul(channelMatMul(tf.transpose(dS, [0, 2, 1]) as tf.Tensor3D, ks.reshape([tk, c, dh]) as tf.Tensor3D), scale);
+        // dK[k, c, :] = Σ_q dS[q, c, k] · scale · Q[q, c, :]  → computed as [dh, C, Tk] with dS as the filter (no transpose of dS)
+        const qT = tf.mul(tf.transpose(qs.reshape([tq, c, dh]), [2, 0, 1]), scale) as tf.Tensor3D; // [dh, Tq, C], scaled
         const dKt = channelMatMul(qT, dS); // [dh, C, Tk]
         return [dQ.reshape([tq * b, h * dh]), tf.transpose(dKt, [2, 1, 0]).reshape([tk * b, h * dh])];
       },

@@ -16,15 +16,15 @@ const geluOp = customOp(([x], save) => {
   const x2 = tf.square(x);
   const u = tf.mul(x, tf.add(tf.mul(x2, GELU_CUBIC * GELU_SIGMOID_SCALE), GELU_SIGMOID_SCALE)); // c·(x + a x³)
   const s = tf.sigmoid(u);
-  save([x, s]);
+  const y = tf.mul(x, s);
+  save([y, s, x2]);
   return {
-    value: tf.mul(x, s),
+    value: y,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [xs, ss] = saved;
-      // d/dx [x σ(u)] = σ(u) + x σ(u)(1 − σ(u)) u',  u' = c (1 + 3a x²)
-      const du = tf.add(tf.mul(tf.square(xs), 3 * GELU_CUBIC * GELU_SIGMOID_SCALE), GELU_SIGMOID_SCALE);
-      const ds = tf.mul(ss, tf.sub(1, ss));
-      return tf.mul(dy, tf.add(ss, tf.mul(tf.mul(xs, ds), du)));
+      const [ys, ss, x2s] = saved;
+      // d/dx [x σ(u)] = σ(u) + x σ(u)(1 − σ(u)) u' = σ + (y − y·σ)·u',  u' = c (1 + 3a x²)
+      const du = tf.add(tf.mul(x2s, 3 * GELU_CUBIC * GELU_SIGMOID_SCALE), GELU_SIGMOID_SCALE);
+      return tf.mul(dy, tf.add(tf.mul(tf.sub(ys, tf.mul(ys, ss)), du), ss));
     },
   };
 });

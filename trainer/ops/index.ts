@@ -1,5 +1,5 @@
 /** Fast, wasm-friendly TensorFlow.js ops with hand-written gradients (see each file for why). */
-export { linear, sumRows, onesRow } from './linear';
+export { linear, mixRows, sumRows } from './linear';
 export { embeddingLookup } from './embedding';
 export { gelu, GELU_SIGMOID_SCALE, GELU_CUBIC } from './gelu';
 export { layerNorm, LAYER_NORM_EPSILON } from './layer-norm';

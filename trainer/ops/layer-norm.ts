@@ -1,8 +1,8 @@
 /**
  * Layer normalisation over the last axis of a 2-D tensor, with a hand-written gradient.
  *
- * Row means are taken as a 2-D matMul with a column of 1/D (XNNPACK) and sums over rows as
- * `ones[1, N] @ m`; the gradient is the standard closed form
+ * Row statistics use last-axis reductions (native on wasm); the gradient is written by hand so
+ * the tape holds three tensors per call instead of every intermediate. Closed form:
  *   dx = rstd · (g·dy − mean(g·dy) − x̂ · mean(g·dy · x̂)).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -12,10 +12,9 @@ import { sumRows } from './linear';
 /** Variance epsilon (PyTorch's LayerNorm default). */
 export const LAYER_NORM_EPSILON = 1e-5;
 
-/** Mean of each row of `m` `[N, D]` → `[N, 1]`, as a fast 2-D matMul. */
+/** Mean of each row of `m` `[N, D]` → `[N, 1]`. */
 function rowMean(m: tf.Tensor2D): tf.Tensor2D {
-  const d = m.shape[1];
-  return tf.matMul(m, tf.fill([d, 1], 1 / d));
+  return tf.mean(m, -1, true);
 }
 
 const layerNormOp = customOp(([x, gamma, beta], save) => {

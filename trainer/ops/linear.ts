@@ -11,27 +11,32 @@
 import * as tf from '@tensorflow/tfjs';
 import { customOp } from './custom-op';
 
-/** Row vector of ones `[1, n]`, used to sum rows with a fast 2-D matMul (>10× faster than `sum(dy, 0)` on wasm). */
-export function onesRow(n: number): tf.Tensor2D {
-  return tf.ones([1, n]);
-}
-
-/** Sums the rows of `m` `[N, C]` → `[C]` as `ones[1, N] @ m`. */
-export const EXPERIMENT = { sumRowsMode: 'matmul' as 'matmul' | 'sum' };
+/**
+ * Sums the rows of `m` `[N, C]` → `[C]` (bias gradients).
+ *
+ * `tf.sum(m, 0)`, not `ones[1, N] @ m`: the matMul form is fast only when `m` was already packed
+ * by XNNPACK (the same tensor multiplied again, as in a micro-benchmark that reuses its input);
+ * a gradient is always a fresh tensor, and packing it costs more than the reduction. Measured
+ * on wasm with a fresh [2560, 512]: matMul 11.2 ms, sum 6.6 ms (and 1.1 ms for matMul when packed).
+ */
 export function sumRows(m: tf.Tensor2D): tf.Tensor1D {
-  if (EXPERIMENT.sumRowsMode === 'sum') return tf.sum(m, 0);
-  return tf.matMul(onesRow(m.shape[0]), m).reshape([m.shape[1]]);
+  return tf.sum(m, 0);
 }
 
 /**
- * dW = xᵀ @ dy, `[in, out]`. XNNPACK is ~1.5× faster when the longer side of W is the row count
- * M of the product (measured: [128,2560]@[2560,512] 21.7 ms vs [512,2560]@[2560,128] 13.7 ms),
- * so when out > in we compute (dyᵀ @ x)ᵀ instead; the extra transpose of W's size is cheap.
+ * dW = xᵀ @ dy, `[in, out]`.
+ *
+ * On wasm the right operand of a matMul is packed by XNNPACK first (~7 ns per element for a
+ * fresh tensor; the packed form is cached per buffer), and here it is the long `[N, ·]` side.
+ * We therefore pack x — `(dyᵀ @ x)ᵀ` — unless x is the wider operand (in > out, e.g. the MLP
+ * output layer). Packing x also lets the Q, K and V projections, which read the same x, share
+ * one packed copy. Measured (fresh operands, [2560, 128] x): packing ≈ 2.2 ms vs the product
+ * ≈ 3.5 ms; [128,2560]@[2560,512] 21.7 ms vs [512,2560]@[2560,128] 13.7 ms.
  */
 function weightGrad(x: tf.Tensor2D, dy: tf.Tensor2D): tf.Tensor2D {
   const [inSize, outSize] = [x.shape[1], dy.shape[1]];
-  if (outSize > inSize) return tf.transpose(tf.matMul(tf.transpose(dy), x)); // ([out, N] @ [N, in])ᵀ
-  return tf.matMul(tf.transpose(x), dy); // [in, N] @ [N, out]
+  if (outSize >= inSize) return tf.transpose(tf.matMul(tf.transpose(dy), x)); // ([out, N] @ [N, in])ᵀ, packs x
+  return tf.matMul(tf.transpose(x), dy); // [in, N] @ [N, out], packs dy
 }
 
 const linearWithBias = customOp(([x, w, b], save) => {
@@ -44,11 +49,18 @@ const linearWithBias = customOp(([x, w, b], save) => {
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as tf.Tensor2D[];
       const dy2D = dy as tf.Tensor2D; // [N, out]
-      return [
-        tf.matMul(dy2D, tf.transpose(ws)), // dx [N, in]
-        weightGrad(xs, dy2D), // dW [in, out]
-        sumRows(dy2D), // db [out]
-      ];
+      const dx = tf.matMul(dy2D, tf.transpose(ws)); // [N, in]
+      const [n, inSize] = xs.shape;
+      const outSize = dy2D.shape[1];
+      if (outSize > inSize) {
+        // Wide output (the MLP's first layer): the bias gradient Σ_n dy[n] would be a costly
+        // reduction over [N, out]; a column of ones appended to x makes it the last column of
+        // the dW product instead: dyᵀ @ [x | 1] = [dWᵀ | db].
+        const xAug = tf.concat([xs, tf.ones([n, 1])], 1) as tf.Tensor2D; // [N, in + 1]
+        const g = tf.transpose(tf.matMul(tf.transpose(dy2D), xAug)); // [in + 1, out]
+        return [dx, g.slice([0, 0], [inSize, outSize]), g.slice([inSize, 0], [1, outSize]).reshape([outSize])];
+      }
+      return [dx, weightGrad(xs, dy2D), sumRows(dy2D)];
     },
   };
 });
@@ -82,4 +94,23 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tens
     throw new Error(`linear: bias must be [${w.shape[1]}], got [${b.shape}]`);
   }
   return (b ? linearWithBias(x, w, b) : linearNoBias(x, w)) as tf.Tensor2D;
+}
+
+/**
+ * `mix @ x` for a constant mixing matrix (pooling), differentiable w.r.t. `x` only: the
+ * gradient `mixᵀ @ dy` is one small 2-D product, and no gradient is computed for `mix`.
+ * @param mix `[M, N]` constant
+ * @param x `[N, D]`
+ * @returns `[M, D]`
+ */
+export function mixRows(mix: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor2D {
+  if (mix.shape[1] !== x.shape[0]) throw new Error(`mixRows: mix [${mix.shape}] does not match x [${x.shape}]`);
+  const op = customOp(([xIn], save) => {
+    save([mix]); // saved, not captured: the caller may dispose `mix` before the backward pass
+    return {
+      value: tf.matMul(mix, xIn as tf.Tensor2D), // [M, D]
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.matMul(tf.transpose(saved[0]), dy as tf.Tensor2D), // [N, M] @ [M, D]
+    };
+  });
+  return op(x) as tf.Tensor2D;
 }

@@ -5,6 +5,7 @@
  * running the teacher every step.
  */
 import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../backend';
 import type { JobSpec } from '../../contract/spec';
 import { storageFor } from '../../contract/storage';
 import { openDataset, type PreparedDataset } from '../data/dataset';
@@ -12,7 +13,7 @@ import { cachedLayersOf, resolveLayerMap, TeacherCacheWriter, type CachedLayer }
 import type { ModelConfig } from '../model/config';
 import { loadModel } from '../model-io';
 import { fitConfigToData } from '../jobs/task';
-import { cacheDirForShard, cacheFields, teacherOutputs } from '../jobs/teacher-signal';
+import { cacheDirForShard, cacheFields, LOGITS_FIELD, teacherOutputs } from '../jobs/teacher-signal';
 
 /** Examples per teacher forward pass while caching. */
 const CACHE_BATCH = 32;
@@ -40,6 +41,7 @@ export interface CacheShardArgs {
 
 /** Writes the cache of one training shard; returns the URIs written. */
 export async function cacheOneShard(a: CacheShardArgs): Promise<string[]> {
+  await initBackend();
   const data = await openDataset(a.dataUri);
   const split = data.split('train');
   const shardIndex = split.entry.shards.findIndex((_, s) => split.shardUri(s) === a.shardUri || a.shardUri.endsWith('/' + split.entry.shards[s].file));
@@ -61,11 +63,11 @@ export async function cacheOneShard(a: CacheShardArgs): Promise<string[]> {
     for (let start = 0; start < entry.count; start += CACHE_BATCH) {
       const idx = Array.from({ length: Math.min(CACHE_BATCH, entry.count - start) }, (_, k) => first + start + k);
       const batch = await split.batch(idx);
-      const arrays = tf.tidy(() => {
-        const t = teacherOutputs(teacher.model, batch, layers);
-        const named: [string, tf.Tensor][] = [...Object.entries(t.maps), ['logits', t.logits]];
-        return named.map(([name, x]) => [name, x.dataSync() as Float32Array, x.shape[0]] as const);
-      });
+      const t = tf.tidy(() => teacherOutputs(teacher.model, batch, layers) as unknown as tf.TensorContainer) as unknown as ReturnType<typeof teacherOutputs>;
+      const named: [string, tf.Tensor][] = [...Object.entries(t.maps), [LOGITS_FIELD, t.logits]];
+      // Read outside tidy: tidy walks returned containers element by element (TFJS-NOTES.md).
+      const arrays = named.map(([name, x]) => [name, x.dataSync() as Float32Array, x.shape[0]] as const);
+      tf.dispose(named.map(([, x]) => x));
       for (let b = 0; b < batch.size; b++) {
         const values: Record<string, Float32Array> = {};
         for (const [name, flat, B] of arrays) {

@@ -8,6 +8,7 @@ import type { ModelRef, StudentResult } from '../../contract/events';
 import type { JobSpec } from '../../contract/spec';
 import { runLayout } from '../../contract/layout';
 import { cacheOneShard } from './cache-teacher';
+import { buildRunReport } from './report';
 
 export interface StageFiles {
   /** URIs of every file written (hashed into the stage's _SUCCESS marker). */
@@ -42,12 +43,6 @@ export interface EvaluateShardArgs {
   readonly outUri: string;
 }
 
-/** Evaluates one model on one shard of the evaluation split; writes partial results to `outUri`. */
-export async function evaluateShard(args: EvaluateShardArgs): Promise<StageFiles> {
-  void args;
-  throw new Error('not implemented yet');
-}
-
 export interface MergeEvaluationsArgs {
   readonly runUri: string;
   readonly spec: JobSpec;
@@ -58,11 +53,7 @@ export interface MergeEvaluationsArgs {
   readonly outUri: string;
 }
 
-/** Merges one model's per-shard partial results into its final metrics (corpus-level metrics, latency). */
-export async function mergeEvaluations(args: MergeEvaluationsArgs): Promise<StageFiles> {
-  void args;
-  throw new Error('not implemented yet');
-}
+export { evaluateShard, mergeEvaluations } from './evaluate';
 
 export interface BuildReportArgs {
   readonly runUri: string;
@@ -79,6 +70,5 @@ export interface BuildReportArgs {
 
 /** Builds the HTML report, metrics.json and summary.md. */
 export async function buildReport(args: BuildReportArgs): Promise<StageFiles> {
-  void args;
-  throw new Error('not implemented yet');
+  return { outputs: await buildRunReport(args) };
 }

@@ -3,11 +3,12 @@
  * the teacher from ground truth, or one student seed by distillation from the teacher — from
  * the teacher cache when the run has one and the variant can use it, otherwise online.
  */
-import { runLayout, runStageOnce } from '../../contract/layout';
+import { fingerprint, runLayout, runStageOnce } from '../../contract/layout';
 import { hasTeacherCheckpoint, type JobSpec } from '../../contract/spec';
-import { toUri } from '../../contract/storage';
+import { joinUri, storageFor, toUri } from '../../contract/storage';
 import { runUriOfSpec, trainerJobStage, type TrainerJobArgs } from '../../contract/trainer-job';
 import { runTrainJob, type TrainJobArgs, type TrainJobResult } from '../jobs/train-job';
+import { cachedLayersForSpec } from './cache-teacher';
 import type { StepInfo } from '../train/loop';
 
 export interface TrainStageHooks {
@@ -35,7 +36,13 @@ export function trainJobArgs(spec: JobSpec, job: TrainerJobArgs, hooks: TrainSta
     name: `${student.name}-seed${job.seed}`,
     model: student.model,
     train: { ...student.train, seed: job.seed },
-    distill: { teacherDir, options: student.distill, cacheUri: spec.cache.enabled ? layout.cache : undefined },
+    distill: {
+      teacherDir,
+      options: student.distill,
+      cacheUri: spec.cache.enabled ? layout.cache : undefined,
+      // The run's one cache holds every student's layers (what the CacheTeacher stage wrote).
+      cacheLayers: (teacher, data) => cachedLayersForSpec(spec, teacher, data),
+    },
     provenance: { runUri, modelId, student: student.name },
   };
 }
@@ -45,9 +52,24 @@ export async function runTrainerJob(spec: JobSpec, job: TrainerJobArgs, hooks: T
   const runUri = runUriOfSpec(job.specUri);
   const { stage } = trainerJobStage(job);
   const args = trainJobArgs(spec, job, hooks);
-  return runStageOnce(runUri, stage, async () => {
-    const result = await runTrainJob(args);
-    const files = ['model.json', 'model.bin', 'train-log.jsonl'].map((f) => `${args.modelDir}/${f}`);
-    return { outputs: files, result };
-  });
+  // A student depends on its teacher: a retrained teacher (other weights) makes it stale.
+  const inputHash = args.distill ? fingerprint({ teacher: await weightsSha256(args.distill.teacherDir), job: args.name }) : undefined;
+  return runStageOnce(
+    runUri,
+    stage,
+    async () => {
+      const result = await runTrainJob(args);
+      const files = ['model.json', 'model.bin', 'train-log.jsonl'].map((f) => `${args.modelDir}/${f}`);
+      return { outputs: files, result };
+    },
+    { inputHash },
+  );
+}
+
+/** sha256 of a saved model's weights, as recorded in its model.json. */
+async function weightsSha256(modelDir: string): Promise<string> {
+  const uri = joinUri(toUri(modelDir), 'model.json');
+  const index = JSON.parse((await storageFor(uri).get(uri)).toString('utf8')) as { sha256?: string };
+  if (!index.sha256) throw new Error(`${uri} has no weights checksum: it is not a model saved by amad-distill`);
+  return index.sha256;
 }

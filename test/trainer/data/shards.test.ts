@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync, existsS
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { SPECIAL_TOKENS } from '../../../trainer/data/batch';
-import { openDataset } from '../../../trainer/data/dataset';
+import { imageIdOf, openDataset } from '../../../trainer/data/dataset';
 import { ShardIntegrityError } from '../../../trainer/data/errors';
 import { prepareData } from '../../../trainer/data/prepare';
 import { decodeShard, encodeShard, recordLayout, shardRecord, SHARD_MAGIC, type ShardRecord } from '../../../trainer/data/shard-format';
@@ -144,6 +144,16 @@ describe('prepareData (synthetic) and the reader', () => {
     expect(new Set(twoEpochs.ids.slice(150)).size).toBe(150);
   });
 
+  it('finds a shard by URI and the example range it holds (per-shard stages)', async () => {
+    const ds = await openDataset(dir);
+    const uri = ds.split('train').shardUri(2);
+    const { split, index } = ds.locateShard(uri);
+    expect([split.name, index]).toEqual(['train', 2]);
+    expect(split.shardRange(index)).toEqual({ start: 80, end: 120 });
+    expect((await split.record(80)).id).toBe('train-000080');
+    expect(() => ds.locateShard(uri + 'x')).toThrow(/is not a shard of the dataset/);
+  });
+
   it('is byte-identical for the same seed and differs for another seed', async () => {
     const again = tmp();
     const other = tmp();
@@ -163,11 +173,13 @@ describe('generation tasks', () => {
     const ds = await openDataset(dir);
     const train = ds.split('train');
     const first = await train.batch([0, 1]);
-    expect(first.ids).toEqual(['train-000000#0', 'train-000000#1']);
+    const ids = first.ids;
+    expect(ids).toEqual(['train-000000#0', 'train-000000#1']);
     expect(Array.from(first.images.subarray(0, 768))).toEqual(Array.from(first.images.subarray(768)));
     const refs = await ds.split('val').references();
     const gen = generateSynthetic('captioning', 7, { train: 150, val: 30, test: 20 });
     expect(refs.get('val-000004')).toEqual(gen.val[4]!.targets);
+    expect((await train.references()).get(imageIdOf(ids[1]!))).toEqual(gen.train[0]!.targets);
     const rec = await ds.split('val').record(4);
     expect(rec.target![0]).toBe(SPECIAL_TOKENS.BOS);
     expect(ds.tokenizer.decode(rec.target!)).toBe(gen.val[4]!.targets[0]);
@@ -213,6 +225,14 @@ describe('integrity', () => {
     await expect(prepareData({ ...small, task: 'vqa', tokenizer: { maxVocab: 3 } }, dir)).rejects.toThrow(/maxVocab = 3/);
     expect(existsSync(path.join(dir, 'manifest.json'))).toBe(false);
     await expect(openDataset(dir)).rejects.toThrow(/manifest\.json not found.*did not finish/);
+  });
+
+  it('a smaller re-prepare removes the shards the new manifest no longer lists', async () => {
+    expect(existsSync(path.join(dir, 'train/shard-00003.bin'))).toBe(true);
+    await prepareData({ ...small, task: 'vqa', shardSize: 100 }, dir);
+    expect(existsSync(path.join(dir, 'train/shard-00001.bin'))).toBe(true);
+    expect(existsSync(path.join(dir, 'train/shard-00002.bin'))).toBe(false);
+    await expect(openDataset(dir).then((ds) => ds.split('train').verify())).resolves.toBeUndefined();
   });
 
   it('a manifest that is not a manifest is refused with the field', async () => {

@@ -1,4 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { SPECIAL_TOKENS, SPECIAL_TOKEN_STRINGS } from '../../../trainer/data/batch';
+import { openDataset } from '../../../trainer/data/dataset';
+import { prepareData } from '../../../trainer/data/prepare';
 import { DataError } from '../../../trainer/data/errors';
 import { buildWordTokenizer, loadWordPieceVocab, splitWords, tokenizerFromJson } from '../../../trainer/data/tokenizer';
 
@@ -75,5 +80,32 @@ describe('WordPiece tokenizer', () => {
   it('refuses a vocab.txt holding only special tokens', () => {
     expect(() => loadWordPieceVocab('[PAD]\n[UNK]\n[CLS]\n', true, 'my-vocab.txt')).toThrow(/my-vocab\.txt.*no token besides the special tokens/);
     expect(() => loadWordPieceVocab('', true)).toThrow(DataError);
+  });
+});
+
+describe('a WordPiece vocab given to prepareData', () => {
+  it('replaces the built vocabulary and is saved with the data', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'amad-wp-'));
+    try {
+      const vocab = path.join(dir, 'vocab.txt');
+      writeFileSync(vocab, ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'the', 'red', 'sh', '##ape', 'is', 'left', 'of', 'blue', 'one'].join('\n'));
+      const summary = await prepareData(
+        { format: 'synthetic', task: 'translation', seed: 1, train: 20, val: 5, test: 5, imageSize: 8, tokenizer: { wordpieceVocab: vocab } },
+        path.join(dir, 'out'),
+      );
+      expect(summary.vocabSize).toBe(4 + 9);
+      const ds = await openDataset(path.join(dir, 'out'));
+      expect(ds.manifest.tokenizer.kind).toBe('wordpiece');
+      expect(ds.tokenizer.tokenize('the red shape')).toEqual(['the', 'red', 'sh', '##ape']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('BERT basic tokenisation details', () => {
+  it('drops format characters and splits CJK ideographs into single tokens', () => {
+    const tok = loadWordPieceVocab(['[PAD]', '[UNK]', 'red', '中', '文'].join('\n'), true);
+    expect(tok.basicTokenize('re\u200bd 中文!')).toEqual(['red', '中', '文', '!']);
   });
 });

@@ -62,12 +62,15 @@ function row(i: DecodeInputs, b: number): DecodeInputs {
 
 /**
  * A model whose decoder is not uniform: the LM head's weights are scaled up so the next-token
- * distributions are peaked and depend on the prefix (a freshly initialised head is nearly flat).
+ * distributions are peaked and depend on the prefix (a freshly initialised head is nearly flat);
+ * `eosShift` lowers the EOS logit so that longer sequences compete with stopping early.
  */
-function sharpModel(c: ModelConfig, seed: number): VLModel {
+function sharpModel(c: ModelConfig, seed: number, eosShift = 0): VLModel {
   const m = new VLModel(c, { seed });
   for (const { name, tensor } of m.namedWeights()) {
-    if (name.includes('lmHead')) tensor.assign(tf.tidy(() => tf.mul(tensor, 8)));
+    if (!name.includes('lmHead')) continue;
+    if (tensor.rank === 2) tensor.assign(tf.tidy(() => tf.mul(tensor, 8))); // [width, vocab]
+    else tensor.assign(tf.tidy(() => tf.sub(tensor, tf.mul(tf.oneHot(EOS, c.vocabSize), eosShift)))); // bias [vocab]
   }
   return m;
 }
@@ -186,24 +189,110 @@ describe('beam search against exhaustive search', () => {
     }
   }
 
-  test.each([0, 1.5])('finds the sequence of maximal log P / lp(len) (α = %p)', (alpha) => {
-    const model = sharpModel(c, 21);
+  /** The exhaustive winner per example and α, and the beam search result. */
+  function compare(alpha: number): { exhaustive: number[][]; found: number[][] } {
+    const model = sharpModel(c, 22, 1.5);
     const inputs = decodeInputs(c, 2, 9);
+    const exhaustive: number[][] = [];
+    const found: number[][] = [];
     for (let b = 0; b < 2; b++) {
       const one = row(inputs, b);
       const many: DecodeInputs = { images: tf.tile(one.images, [all.length, 1, 1, 1]), text: tf.tile(one.text, [all.length, 1]) };
       const scores = sequenceLogProbs(model, many, all);
       const ranked = scores.map((s, i) => s / lengthPenalty(all[i]!.length, alpha));
       const bestIndex = ranked.indexOf(Math.max(...ranked));
-      const [found] = beamSearchScored(model, one, { beamSize: 40, lengthPenalty: alpha });
-      expect(found!.logProb / lengthPenalty(found!.tokens.length, alpha)).toBeCloseTo(ranked[bestIndex]!, 4);
-      // The exhaustive winner is unique here (no near-tie), so the ids must match too.
+      const [hyp] = beamSearchScored(model, one, { beamSize: 40, lengthPenalty: alpha });
+      expect(hyp!.logProb / lengthPenalty(hyp!.tokens.length, alpha)).toBeCloseTo(ranked[bestIndex]!, 4);
+      // Ids must match too unless the top two are a near-tie (float32 noise could swap them).
       const sorted = [...ranked].sort((x, y) => y - x);
-      if (sorted[0]! - sorted[1]! > 1e-3) expect(Array.from(found!.tokens)).toEqual(all[bestIndex]);
+      if (sorted[0]! - sorted[1]! > 1e-3) expect(Array.from(hyp!.tokens)).toEqual(all[bestIndex]);
+      exhaustive.push(all[bestIndex]!);
+      found.push(Array.from(hyp!.tokens));
       disposeInputs(one);
       disposeInputs(many);
     }
     model.dispose();
+    disposeInputs(inputs);
+    return { exhaustive, found };
+  }
+
+  test('finds the sequence of maximal log P / lp(len), for α = 0 and α = 3; here α changes the winner', () => {
+    const plain = compare(0);
+    const penalised = compare(3);
+    // Guard on the test itself: the length penalty must matter for these inputs, else α > 0 proves nothing.
+    expect(penalised.exhaustive).not.toEqual(plain.exhaustive);
+  });
+});
+
+/**
+ * A stand-in for VLModel whose next-token distribution is a script: `next(key, prefix)` gives the
+ * probabilities of the tokens after `prefix` (ids without BOS) for the example whose first text
+ * id is `key`; unlisted tokens get ~0. It records the rows of every decoder call.
+ */
+function scriptedModel(vocabSize: number, maxTargetLength: number, next: (key: number, prefix: number[]) => Record<number, number>) {
+  const rowsPerCall: number[] = [];
+  const config = decoderConfig('single-stream', { vocabSize, maxTargetLength });
+  const apply = (inputs: { text: tf.Tensor2D; decoderInput?: tf.Tensor2D }) => {
+    const ids = inputs.decoderInput!.arraySync();
+    const keys = inputs.text.arraySync().map((r) => r[0]!);
+    const t = ids[0]!.length;
+    rowsPerCall.push(ids.length);
+    const logits = ids.map((prefix, r) =>
+      Array.from({ length: t }, (_, pos) => {
+        const probs = pos === t - 1 ? next(keys[r]!, prefix.slice(1)) : {};
+        return Array.from({ length: vocabSize }, (_, v) => Math.log(probs[v] ?? 1e-12));
+      }),
+    );
+    return { lmLogits: tf.tensor3d(logits), encoderOutput: tf.zeros([ids.length, 1, 1]) as tf.Tensor3D, attention: {}, qkv: {}, queryMask: {} };
+  };
+  return { model: { config, apply } as unknown as VLModel, rowsPerCall };
+}
+
+function scriptedInputs(keys: number[]): DecodeInputs {
+  return { images: tf.zeros([keys.length, 8, 8, 3]) as tf.Tensor4D, text: tf.tensor2d(keys.map((k) => [k, 0, 0, 0, 0]), [keys.length, 5], 'int32') };
+}
+
+describe('beam search bookkeeping on a scripted distribution', () => {
+  const [A, B, C] = [4, 5, 6];
+
+  test('a hypothesis that finished first is not final while a longer one can still win under the length penalty', () => {
+    // After BOS: EOS 0.5, A 0.4, B 0.1; after A: A 0.95; after A A: EOS 0.99.
+    // α = 0: [EOS] (log 0.5) beats [A A EOS] (log 0.376). α = 2: lp(1) = 1, lp(3) = (8/6)² → the longer one wins.
+    const { model } = scriptedModel(8, 4, (_, p) => (p.length === 0 ? { [EOS]: 0.5, [A]: 0.4, [B]: 0.1 } : p.length === 1 ? { [A]: 0.95, [EOS]: 0.05 } : { [EOS]: 0.99, [A]: 0.01 }));
+    const inputs = scriptedInputs([1]);
+    expect(Array.from(beamSearch(model, inputs, { beamSize: 2, lengthPenalty: 0 })[0]!)).toEqual([EOS]);
+    expect(Array.from(beamSearch(model, inputs, { beamSize: 2, lengthPenalty: 2 })[0]!)).toEqual([A, A, EOS]);
+    disposeInputs(inputs);
+  });
+
+  test('finished examples and finished hypotheses take no decoder rows', () => {
+    // Example key 1 stops at once; key 2 writes A A EOS.
+    const { model, rowsPerCall } = scriptedModel(8, 4, (key, p) => (key === 1 || p.length === 2 ? { [EOS]: 0.9, [A]: 0.1 } : { [A]: 0.9, [EOS]: 0.1 }));
+    const inputs = scriptedInputs([1, 2]);
+    expect(greedyDecode(model, inputs).map((x) => Array.from(x))).toEqual([[EOS], [A, A, EOS]]);
+    expect(rowsPerCall).toEqual([2, 1, 1]);
+    rowsPerCall.length = 0;
+    beamSearch(model, inputs, { beamSize: 2 });
+    // Step 1: one row per example. Example 1 is then settled ([EOS] 0.9 beats any [A …] ≤ 0.1); example 2
+    // keeps [A] and the finished [EOS], so steps 2 and 3 decode only its one live beam.
+    expect(rowsPerCall).toEqual([2, 1, 1]);
+    disposeInputs(inputs);
+  });
+
+  test('beam search is a heuristic: greedy\'s prefix can be pushed out of the beam by prefixes that end worse', () => {
+    // Greedy: A (0.5), then one of four tokens (0.25 each), then EOS: P = 0.125.
+    // Beam 2 keeps B B' and B C (0.15 each > 0.125), whose continuations are all unlikely (≤ 1/9).
+    const spread = Object.fromEntries([EOS, 4, 5, 6, 7, 8, 9, 10, 11].map((v) => [v, 1 / 9]));
+    const { model } = scriptedModel(12, 3, (_, p) => {
+      if (p.length === 0) return { [A]: 0.5, [B]: 0.3, [C]: 0.2 };
+      if (p[0] === A) return p.length === 1 ? { 7: 0.25, 8: 0.25, 9: 0.25, 10: 0.25 } : { [EOS]: 1 };
+      return p.length === 1 ? { [B]: 0.5, [C]: 0.5 } : spread;
+    });
+    const inputs = scriptedInputs([1]);
+    const [greedy] = greedyDecodeScored(model, inputs);
+    const [beam] = beamSearchScored(model, inputs, { beamSize: 2 });
+    expect(greedy!.logProb).toBeCloseTo(Math.log(0.125), 5);
+    expect(beam!.logProb).toBeLessThan(greedy!.logProb);
     disposeInputs(inputs);
   });
 });

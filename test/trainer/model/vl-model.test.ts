@@ -179,6 +179,28 @@ describe('VLModel behaviour', () => {
     model.dispose();
   });
 
+  it('computes gradients when the forward pass runs inside an inner tidy (only saved tensors survive it)', () => {
+    const model = new VLModel(config, { name: 'inner-tidy' });
+    const inputs = tinyInputs(config);
+    const labels = tf.oneHot(tf.tensor1d([0, 2], 'int32'), config.numAnswers);
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(
+        () =>
+          tf.tidy(() => {
+            const out = model.apply(inputs, { training: true, dropoutSeed: 1 });
+            return tf.add(tf.losses.softmaxCrossEntropy(labels, out.answerLogits!), tf.mean(tf.square(out.lmLogits!))) as tf.Scalar;
+          }),
+        model.trainableWeights,
+      );
+      expect(Number.isFinite(value.dataSync()[0])).toBe(true);
+      expect(Object.keys(grads)).toHaveLength(model.trainableWeights.length);
+      expect(tf.sum(tf.abs(grads[model.trainableWeights[0].name])).dataSync()[0]).toBeGreaterThan(0);
+    });
+    tf.dispose(labels);
+    disposeInputs(inputs);
+    model.dispose();
+  });
+
   it('names weights without the instance prefix, identically across instances, and counts parameters', () => {
     const a = new VLModel(config, { name: 'names-a', seed: 1 });
     const b = new VLModel(config, { name: 'names-b', seed: 2 });

@@ -77,6 +77,12 @@ const cases: { name: string; fast: Op; plain: Op; inputs: () => tf.Tensor[] }[] 
     inputs: () => [probeTensor([6, 5], 1), probeTensor([5, 4], 2), probeTensor([4], 3)],
   },
   {
+    name: 'linear with bias, output wider than input (bias gradient from the augmented product)',
+    fast: ([x, w, b]) => linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D),
+    plain: ([x, w, b]) => tf.add(tf.matMul(x, w), b),
+    inputs: () => [probeTensor([6, 3], 1), probeTensor([3, 7], 2), probeTensor([7], 3)],
+  },
+  {
     name: 'linear without bias',
     fast: ([x, w]) => linear(x as tf.Tensor2D, w as tf.Tensor2D),
     plain: ([x, w]) => tf.matMul(x, w),

@@ -10,7 +10,7 @@ import { makeCaptions } from './captions';
 import { renderScene } from './raster';
 import { makeTranslationExample } from './translation';
 import { makeVqaExample, type VqaQuestionType } from './vqa';
-import { sceneKey, type Scene, type Shape } from './world';
+import { randomScene, sceneKey, type Scene, type Shape } from './world';
 
 export type SyntheticTask = 'vqa' | 'captioning' | 'translation';
 import { SPLITS, type SplitName } from '../source';
@@ -48,7 +48,7 @@ export function syntheticExample(task: SyntheticTask, seed: number, index: numbe
       return { scene: q.scene, noiseSeed, text: q.question, targets: [], answer: q.answer, questionType: q.type };
     }
     case 'captioning': {
-      const { scene } = makeVqaExample(rng); // any scene distribution works; reuse the VQA one (1–4 objects)
+      const scene = randomScene(rng); // 1–4 objects, attributes uniform
       return { scene, noiseSeed, text: '', targets: makeCaptions(rng, scene, CAPTIONS_PER_IMAGE) };
     }
     case 'translation': {

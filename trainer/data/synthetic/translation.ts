@@ -10,7 +10,7 @@ import type { Prng } from '../prng';
 import { nounPhrase, prepositionalPhrase, COLOUR_STEMS, SIZE_STEMS } from './german';
 import {
   COLOURS, MAX_OBJECTS, placeObjects, randomSpec, relationsOf,
-  type Colour, type ObjectSpec, type Relation, type Scene, type Shape,
+  type Colour, type ObjectSpec, type Relation, type Scene, type SceneObject, type Shape,
 } from './world';
 
 export interface SyntheticTranslation {
@@ -53,7 +53,7 @@ export function makeTranslationExample(rng: Prng): SyntheticTranslation {
     // Relation between two referents: nominative subject, dative object of the preposition.
     const specs = referentSpecs(rng, 2);
     const scene = placeObjects(rng, specs);
-    const [a, b] = scene.objects as [(typeof scene.objects)[0], (typeof scene.objects)[0]];
+    const [a, b] = scene.objects as readonly [SceneObject, SceneObject];
     const rel = rng.pick(relationsOf(a, b));
     const source = `the ${a.colour} ${noun} is ${rng.pick(EN_RELATION[rel])} the ${b.colour} one`;
     const subject = nounPhrase({ shape: a.shape, adjectives: [COLOUR_STEMS[a.colour]], definite: true, grammaticalCase: 'nom' });

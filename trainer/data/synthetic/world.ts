@@ -106,16 +106,6 @@ export function relationsOf(a: SceneObject, b: SceneObject): Relation[] {
 
 export const INVERSE_RELATION: Readonly<Record<Relation, Relation>> = { left: 'right', right: 'left', above: 'below', below: 'above' };
 
-/** Objects whose value of `key` no other object shares (they can be named by it alone). */
-export function uniqueBy<K extends 'shape' | 'colour' | 'size'>(scene: Scene, key: K): SceneObject[] {
-  return scene.objects.filter((o) => scene.objects.filter((p) => p[key] === o[key]).length === 1);
-}
-
-/** Objects named unambiguously by colour and shape together. */
-export function uniqueByColourShape(scene: Scene): SceneObject[] {
-  return scene.objects.filter((o) => scene.objects.filter((p) => p.colour === o.colour && p.shape === o.shape).length === 1);
-}
-
 /**
  * Canonical description of what the image shows (pixels are a function of it and of the
  * noise seed). Splits are routed by its hash, so two examples with the same scene always land
