@@ -6,7 +6,8 @@
  *  1. teacher-cache bytes per example (teacher 8 heads, 4 mapped fusion layers, Q = K = 80 =
  *     64 patches + 16 tokens, 64 answer logits) for float32 and float16, from the files the
  *     writer actually produces, plus write/read throughput;
- *  2. wall time of one attention-loss forward + backward (d loss / d student maps) per module
+ *  2. wall time of one attention-loss forward + backward (d loss / d student maps, and / d W, b
+ *     of the projection for 'projected') per module
  *     and variant, B = 32, Ht = 8, Hs ∈ {2, 4}: the current implementation and, interleaved
  *     rep by rep so that both see the same machine load, the op-by-op reference it replaced
  *     (test/trainer/distill/reference-attention-loss.ts; same results to float32 rounding).
@@ -146,11 +147,13 @@ function benchLoss(
   const teacher = tf.softmax(tf.randomNormal([B, HEADS, q, q], 0, 2, 'float32', 1)) as tf.Tensor4D;
   const student = tf.softmax(tf.randomNormal([B, Hs, q, q], 0, 2, 'float32', 2)) as tf.Tensor4D;
   const projection = variant === 'projected' ? createProjection(`bench-${Hs}-${q}`, q * q) : undefined;
+  // Gradients w.r.t. the student maps and, for 'projected', its trained W and b (as in training).
+  const xs: tf.Tensor[] = [student, ...(projection ? [projection.W, projection.b] : [])];
   const step = (fn: LossFn) =>
     tf.tidy(() => {
-      const { value, grad } = tf.valueAndGrad((s: tf.Tensor) => fn(teacher, s as tf.Tensor4D, { variant, projection }))(student);
+      const { value, grads } = tf.valueAndGrads((s: tf.Tensor) => fn(teacher, s as tf.Tensor4D, { variant, projection }))(xs);
       value.dataSync();
-      grad.dataSync();
+      for (const g of grads) g.dataSync();
     });
   const wall = impls.map(() => [] as number[]);
   const cpu = impls.map(() => [] as number[]);

@@ -35,9 +35,9 @@ interface Exit {
   readonly stderr: string;
 }
 
-/** Starts `node --import tsx trainer/main.ts --job <run>/spec.json --role teacher` from the repo root. */
-function startTrainer(runUri: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'trainer/main.ts', '--job', runLayout(runUri).spec, '--role', 'teacher'], {
+/** Starts `node --import tsx trainer/main.ts --job <run>/spec.json --role teacher [extra]` from the repo root. */
+function startTrainer(runUri: string, args: readonly string[] = ['--role', 'teacher']) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'trainer/main.ts', '--job', runLayout(runUri).spec, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, AMAD_BACKEND: 'wasm', AMAD_QUIET_BACKEND: '1' },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -145,4 +145,14 @@ test('SIGTERM checkpoints and exits 75; the retry resumes to the same weights as
   expect(thirdExit.stderr).toContain('job already complete');
   expect(readMarker(interrupted).committedAt).toBe(marker.committedAt);
   expect(statSync(binPath).mtimeMs).toBe(mtime);
+});
+
+test('a job the spec does not name fails with exit 1 (not retried) and says which students exist', async () => {
+  // Prepare
+  const runUri = await makeRun('bad-student');
+  // Act
+  const exit = await startTrainer(runUri, ['--role', 'student', '--student', 'nobody', '--seed', '0']).exited;
+  // Assert
+  expect(exit.code).toBe(1);
+  expect(exit.stderr).toContain('--student nobody is not in the spec (students: small)');
 });

@@ -1,23 +1,24 @@
 /**
  * AMAD's default `kl` variant (METHOD.md Eq. 2 and 9) for one attention module as ONE op with an
- * analytic gradient. Same definition as composing the tf ops one by one; it exists for speed
- * on the wasm backend, where tf's automatic gradient of that composition cost ~100 ms per
- * module at B = 32, Ht = 8, Hs = 2, Q = K = 80 (bench/distill-overhead.ts). What makes it slow,
- * and what this op does instead (measured on wasm, TFJS-NOTES.md and bench/):
+ * analytic gradient. Same definition, and the same results to float32 rounding, as composing
+ * tf ops one by one with tf's automatic gradient (test/trainer/distill/reference-attention-loss.ts),
+ * which cost ~100 ms per module on wasm at B = 32, Ht = 8, Hs = 2, Q = K = 80; this op about half
+ * of that (bench/distill-overhead.ts). What made it slow, and what this op does instead (measured
+ * on wasm; TFJS-NOTES.md):
  *
- *  - `log` is a scalar loop (~10× a multiply): the KL takes ONE log per teacher element,
- *    `log((p + ε) / (M + ε))`, instead of `log(p + ε) − log(M + ε)`.
- *  - every tensor that tf saves for a backward pass is COPIED on wasm (Identity kernel), and
- *    autodiff saves most teacher-sized ([B, Ht, Q, K]) intermediates. Here the loss output is a
- *    scalar, so dL/d(student) is dy · g for a g computed in the forward pass: only g
+ *  - `log` is a scalar loop (~10× a multiply; the largest single cost left): the KL takes ONE
+ *    log per teacher element, `log((p + ε) / (M + ε))`, instead of `log(p + ε) − log(M + ε)`.
+ *  - every tensor tf saves for a backward pass is copied by the stock wasm Identity kernel, and
+ *    autodiff saves most teacher-sized ([B, Ht, Q, K]) intermediates. Here the output is a
+ *    scalar, so d loss / d student is dy · g for a g computed in the forward pass: only g
  *    (student-sized) is saved, and no teacher-sized tensor outlives the forward pass.
- *  - a batched matMul with an inner dimension of Hs (the mix M_i = Σ_j a_ij S_j) is a slow
- *    scalar loop; Hs broadcast multiply-adds are not.
- *  - the teacher is never normalised as a whole (t/‖t‖ is a teacher-sized pass): the cosine
- *    divides the small [B, Ht, Hs] dot products by the norms instead.
- *  - padded query rows are never zeroed in the teacher-sized tensor: the student's padded rows
- *    are zero, so they drop out of the dot products and the mix; KL rows and gradient rows are
- *    masked afterwards, at [B, Ht, Q] and student size.
+ *  - a batched matMul with inner dimension Hs (the mix M_i = Σ_j a_ij s_j) is a slow scalar
+ *    loop; Hs broadcast multiply-adds are not. The reductions over n = Q·K (dot products) and
+ *    over teacher heads (gradient) stay batched matMuls: the alternatives measured no faster.
+ *  - the teacher is never normalised or masked as a whole (each a teacher-sized pass): cosines
+ *    divide the small [B, Ht, Hs] dot products by the norms; the student's padded rows are
+ *    zero, so they drop out of the dot products and the mix, and KL rows and gradient rows are
+ *    masked afterwards, at [B, Ht, Q] and at student size.
  *
  * Definitions (per example; METHOD.md "Notation", "Soft alignment weights", "Variants" 2):
  *   t̃_i = A_t[i] ⊙ m, s̃_j = A_s[j] ⊙ m                 (m = query-row mask, 1 = real row)
@@ -131,8 +132,9 @@ function alignedKlForward(
   const c = rowsPerExample === null ? tf.scalar(1 / (B * Ht * Q)) : tf.reshape(tf.div(1 / (B * Ht), rowsPerExample), [B, 1, 1]); // [B, 1, 1] or scalar
   const g3D = tf.div(teacher3D, mixPlusEps) as tf.Tensor3D; // G [B, Ht, n]
   // Through the mix: d/ds̃_j = Σ_i (−c a_ij) G_i, a [Hs, Ht] @ [Ht, n] product per example.
-  const mixCoefT = tf.transpose(tf.mul(weights, tf.neg(c)), [0, 2, 1]) as tf.Tensor3D; // [B, Hs, Ht]
-  let grad3D = tf.matMul(mixCoefT, g3D); // [B, Hs, n]
+  // (transposeA: measured faster on wasm than the same product with an explicit transpose.)
+  const mixCoef = tf.mul(weights, tf.neg(c)) as tf.Tensor3D; // [B, Ht, Hs]
+  let grad3D = tf.matMul(mixCoef, g3D, true, false); // [B, Hs, n]
   if (!detachWeights) {
     // Through a_ij: d loss / d a_ij = −c Σ_n G_i s̃_j.
     const dWeights = tf.mul(tf.matMul(g3D, studentT), tf.neg(c)); // [B, Ht, Hs]
@@ -140,11 +142,11 @@ function alignedKlForward(
     const dCosine = tf.div(tf.mul(weights, tf.sub(dWeights, tf.sum(tf.mul(weights, dWeights), -1, true))), temperature); // [B, Ht, Hs]
     // w_ij = t̃_i·s̃_j / (‖t̃_i‖ ‖s̃_j‖): d w_ij / d s̃_j = t̃_i / (‖t̃_i‖ ‖s̃_j‖) − w_ij s̃_j / ‖s̃_j‖²,
     // the second term only where the norm is not floored (d max(x, floor) / dx = [x ≥ floor]).
-    const teacherCoefT = tf.transpose(tf.div(dCosine, tf.mul(teacherNorm, studentNorm)), [0, 2, 1]) as tf.Tensor3D; // [B, Hs, Ht]
+    const teacherCoef = tf.div(dCosine, tf.mul(teacherNorm, studentNorm)) as tf.Tensor3D; // [B, Ht, Hs]
     const unfloored = tf.cast(tf.greaterEqual(studentSq, SQUARED_NORM_FLOOR), 'float32'); // [B, Hs]
     const radialCoef = tf.div(tf.mul(tf.sum(tf.mul(dCosine, cosine), 1), unfloored), tf.maximum(studentSq, SQUARED_NORM_FLOOR)); // [B, Hs]
     // t̃_i = t_i ⊙ m: the mask is applied to the student-sized result below.
-    const viaTeacher = tf.matMul(teacherCoefT, teacher3D); // [B, Hs, n]
+    const viaTeacher = tf.matMul(teacherCoef, teacher3D, true, false); // [B, Hs, n]
     grad3D = tf.sub(tf.add(grad3D, viaTeacher), tf.mul(tf.reshape(radialCoef, [B, Hs, 1]), student3D));
   }
   const grad = tf.reshape(grad3D, [B, Hs, Q, K]); // d loss / d s̃

@@ -62,9 +62,36 @@ export function projectMaps(maps: tf.Tensor4D, params: ProjectionParams): tf.Ten
     () => `projected variant: module "${params.moduleName}" has projection size n = ${params.n} but its maps are ${Q}×${K} = ${Q * K}; create the projection with n = Q·K`,
   );
   return tf.tidy(() => {
-    const flat = tf.reshape(maps, [B * H, Q * K]); // [B·H, n]
-    const projected = tf.relu(tf.add(tf.matMul(flat, params.W), params.b)); // [B·H, n]
+    const flat = tf.reshape(maps, [B * H, Q * K]) as tf.Tensor2D; // [B·H, n]
+    const projected = tf.relu(affineRows(flat, params.W, params.b)); // [B·H, n]
     const rows = tf.reshape(projected, [B, H, Q, K]);
     return tf.div(rows, tf.add(tf.sum(rows, -1, true), KL_EPSILON)) as tf.Tensor4D;
   });
+}
+
+/**
+ * `x @ W + b` for x `[N, n]`, W `[n, n]`, b `[n]` (N = B·H small, n up to 4096), with a
+ * gradient of 2-D untransposed matMuls whose right operand is small. Why (wasm, n = 4096,
+ * N = 64): tf's own MatMul gradient uses transpose flags (a scalar loop, ~2 GFLOP/s, for
+ * 2 GFLOP per product), and `dy @ Wᵀ` written out would transpose W (16.8 M elements) and then
+ * have XNNPACK repack it, since XNNPACK packs the right operand of every product. Here
+ * dx = (W @ dyᵀ)ᵀ and dW = xᵀ @ dy only transpose and pack `[N, n]` tensors.
+ */
+function affineRows(x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, wIn, bIn, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    save([xIn, wIn]);
+    return {
+      value: tf.add(tf.matMul(xIn, wIn), bIn), // [N, n]
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const dyT = tf.transpose(dy as tf.Tensor2D); // [n, N]
+        const dx = tf.transpose(tf.matMul(ws, dyT)); // ([n, n] @ [n, N])ᵀ = dy @ Wᵀ, [N, n]
+        const dW = tf.matMul(tf.transpose(xs), dy as tf.Tensor2D); // [n, N] @ [N, n]
+        const db = tf.sum(dyT, 1); // [n]: a last-axis sum (native on wasm), not a column sum
+        return [dx, dW, db];
+      },
+    };
+  });
+  return op(x, W, b) as tf.Tensor2D;
 }

@@ -5,7 +5,7 @@
  * the Batch container (trainer/main.ts) and `amad train` / `amad distill` run.
  */
 import * as tf from '@tensorflow/tfjs';
-import { joinUri } from '../../contract/storage';
+import { joinUri, storageFor } from '../../contract/storage';
 import { openDataset, type PreparedDataset } from '../data/dataset';
 import {
   attentionDistillationLoss,
@@ -34,7 +34,7 @@ import { meanAlignmentWeights } from './alignment';
 import { attentionMapShape } from './map-shape';
 import type { Batch } from '../data/batch';
 import { batchTensors, fitConfigToData, groundTruthLoss, quickValidate, type Task } from './task';
-import { CachedTeacher, OnlineTeacher, type TeacherSignal, type TeacherTensors } from './teacher-signal';
+import { cacheDirForShard, CachedTeacher, OnlineTeacher, type TeacherSignal, type TeacherTensors } from './teacher-signal';
 
 /** The attention term of a student; `none` = logit distillation and ground truth only. */
 export type DistillVariant = 'none' | AttentionVariant | 'relation';
@@ -236,6 +236,17 @@ interface DistillSetup {
  * Opens the run's teacher cache, which holds the layers `held` (all students' mappings), after
  * checking it has every layer this student's mapping `needed` reads.
  */
+/**
+ * The layers a cache holds, from its first shard's manifest (for a cache given without its spec,
+ * as `amad distill --cache` does); every shard's manifest is checked against them on open.
+ */
+async function layersInCache(cacheUri: string, data: PreparedDataset): Promise<CachedLayer[]> {
+  const first = data.split('train').entry.shards[0];
+  const uri = joinUri(cacheDirForShard(cacheUri, first.file), 'manifest.json');
+  if (!(await storageFor(uri).exists(uri))) throw new Error(`no teacher cache at ${uri}: run the cache stage first, or train without --cache`);
+  return (JSON.parse((await storageFor(uri).get(uri)).toString('utf8')) as { layers: CachedLayer[] }).layers;
+}
+
 async function openCache(cacheUri: string, held: readonly CachedLayer[], needed: readonly CachedLayer[], teacher: LoadedModel, data: PreparedDataset, name: string): Promise<CachedTeacher> {
   const key = (l: CachedLayer) => `${l.kind}/${l.teacherLayer}`;
   const heldKeys = new Set(held.map(key));
@@ -255,7 +266,7 @@ async function setUpDistillation(d: NonNullable<TrainJobArgs['distill']>, teache
   // The relation baseline needs the teacher's Q/K/V, which the cache does not hold: it always runs the teacher online.
   const layers = o.variant === 'relation' ? [] : cachedLayersOf(pairs);
   const signal: TeacherSignal =
-    d.cacheUri && o.variant !== 'relation' ? await openCache(d.cacheUri, d.cacheLayers?.(teacher.model.config, data) ?? layers, layers, teacher, data, name) : new OnlineTeacher(teacher.model, layers);
+    d.cacheUri && o.variant !== 'relation' ? await openCache(d.cacheUri, d.cacheLayers?.(teacher.model.config, data) ?? (await layersInCache(d.cacheUri, data)), layers, teacher, data, name) : new OnlineTeacher(teacher.model, layers);
   const projections = new Map<string, ProjectionParams>();
   if (o.variant === 'projected') {
     for (const p of pairs) {

@@ -33,9 +33,12 @@ export function sumRows(m: tf.Tensor2D): tf.Tensor1D {
  * one packed copy. Measured (fresh operands, [2560, 128] x): packing ≈ 2.2 ms vs the product
  * ≈ 3.5 ms; [128,2560]@[2560,512] 21.7 ms vs [512,2560]@[2560,128] 13.7 ms.
  */
+function packX(x: tf.Tensor2D, dy: tf.Tensor2D): boolean {
+  return dy.shape[1] >= x.shape[1];
+}
+
 function weightGrad(x: tf.Tensor2D, dy: tf.Tensor2D): tf.Tensor2D {
-  const [inSize, outSize] = [x.shape[1], dy.shape[1]];
-  if (outSize >= inSize) return tf.transpose(tf.matMul(tf.transpose(dy), x)); // ([out, N] @ [N, in])ᵀ, packs x
+  if (packX(x, dy)) return tf.transpose(tf.matMul(tf.transpose(dy), x)); // ([out, N] @ [N, in])ᵀ, packs x
   return tf.matMul(tf.transpose(x), dy); // [in, N] @ [N, out], packs dy
 }
 
@@ -50,17 +53,12 @@ const linearWithBias = customOp(([x, w, b], save) => {
       const [xs, ws] = saved as tf.Tensor2D[];
       const dy2D = dy as tf.Tensor2D; // [N, out]
       const dx = tf.matMul(dy2D, tf.transpose(ws)); // [N, in]
-      const [n, inSize] = xs.shape;
-      const outSize = dy2D.shape[1];
-      if (outSize > inSize) {
-        // Wide output (the MLP's first layer): the bias gradient Σ_n dy[n] would be a costly
-        // reduction over [N, out]; a column of ones appended to x makes it the last column of
-        // the dW product instead: dyᵀ @ [x | 1] = [dWᵀ | db].
-        const xAug = tf.concat([xs, tf.ones([n, 1])], 1) as tf.Tensor2D; // [N, in + 1]
-        const g = tf.transpose(tf.matMul(tf.transpose(dy2D), xAug)); // [in + 1, out]
-        return [dx, g.slice([0, 0], [inSize, outSize]), g.slice([inSize, 0], [1, outSize]).reshape([outSize])];
+      if (packX(xs, dy2D)) {
+        const dyT = tf.transpose(dy2D); // [out, N]
+        // dyᵀ is at hand: the bias gradient is a last-axis sum (native on wasm), not a column sum.
+        return [dx, tf.transpose(tf.matMul(dyT, xs)), tf.sum(dyT, 1)]; // dx, dW [in, out], db [out]
       }
-      return [dx, weightGrad(xs, dy2D), sumRows(dy2D)];
+      return [dx, tf.matMul(tf.transpose(xs), dy2D), sumRows(dy2D)]; // packs dy
     },
   };
 });

@@ -7,9 +7,19 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AttentionLossOptions, AttentionVariant, ProjectionParams } from '../../../trainer/distill';
-import { projectMaps } from '../../../trainer/distill/projection';
 
 const KL_EPSILON = 1e-8;
+
+/** The projection of the `projected` variant as it was: `ReLU(s · W + b)`, row-renormalised. */
+function projectMaps(maps: tf.Tensor4D, params: ProjectionParams): tf.Tensor4D {
+  const [B, H, Q, K] = maps.shape;
+  return tf.tidy(() => {
+    const flat = tf.reshape(maps, [B * H, Q * K]); // [B·H, n]
+    const projected = tf.relu(tf.add(tf.matMul(flat, params.W), params.b)); // [B·H, n]
+    const rows = tf.reshape(projected, [B, H, Q, K]);
+    return tf.div(rows, tf.add(tf.sum(rows, -1, true), KL_EPSILON)) as tf.Tensor4D;
+  });
+}
 const SQUARED_NORM_FLOOR = 1e-24;
 
 /**

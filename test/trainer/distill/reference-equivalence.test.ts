@@ -1,7 +1,9 @@
 /**
  * The performance rewrite of attentionDistillationLoss must not change any result beyond
  * float32 rounding: every variant, through the public function, against the op-by-op
- * reference implementation it replaced (reference-attention-loss.ts), loss and gradient.
+ * reference implementation it replaced (reference-attention-loss.ts), loss and gradients
+ * (student maps; for 'projected' also the projection's W and b, whose product has its own
+ * hand-written gradient in projection.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../trainer/backend';
@@ -34,11 +36,16 @@ describe.each([
     const student = randomMaps([3, 3, 6, 7], 12);
     const queryMask = mask === null ? null : (tf.tensor2d(mask.map((r) => [...r])) as tf.Tensor2D);
     const options: AttentionLossOptions = { variant, queryMask, temperature: 0.7, ...(variant === 'projected' ? { projection } : {}) };
-    const fast = tf.valueAndGrad((s: tf.Tensor) => attentionDistillationLoss(teacher, s as tf.Tensor4D, options))(student);
-    const reference = tf.valueAndGrad((s: tf.Tensor) => referenceAttentionLoss(teacher, s as tf.Tensor4D, options))(student);
+    // Gradients w.r.t. the student maps, and the projection's W and b for 'projected'.
+    const xs: tf.Tensor[] = [student, ...(variant === 'projected' ? [projection.W, projection.b] : [])];
+    const fast = tf.valueAndGrads((s: tf.Tensor) => attentionDistillationLoss(teacher, s as tf.Tensor4D, options))(xs);
+    const reference = tf.valueAndGrads((s: tf.Tensor) => referenceAttentionLoss(teacher, s as tf.Tensor4D, options))(xs);
     const [got, want] = [fast.value.dataSync()[0], reference.value.dataSync()[0]];
     expect(Math.abs(got - want) / want).toBeLessThan(1e-5);
-    expect(relativeDiff(fast.grad, reference.grad)).toBeLessThan(1e-5);
-    tf.dispose([teacher, student, queryMask ?? [], fast.value, fast.grad, reference.value, reference.grad]);
+    fast.grads.forEach((g, k) => {
+      expect(g.shape).toEqual(xs[k].shape);
+      expect(relativeDiff(g, reference.grads[k])).toBeLessThan(1e-5);
+    });
+    tf.dispose([teacher, student, queryMask ?? [], fast.value, ...fast.grads, reference.value, ...reference.grads]);
   });
 });

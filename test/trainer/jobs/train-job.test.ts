@@ -230,7 +230,7 @@ describe('teacher cache', () => {
   test('refuses a cache written for other layers than the student expects', async () => {
     const missing = uncachedLayer();
     await expect(runTrainJob(studentArgs('other-layers', { variant: 'kl', layerMap: { fusionSelf: [[0, missing]] } }, cache32))).rejects.toThrow(
-      new RegExp(`layers \\[fusionSelf/\\d\\] ≠ expected \\[fusionSelf/${missing}\\]`),
+      new RegExp(`needs teacher layer\\(s\\) fusionSelf/${missing}, which the teacher cache does not hold`),
     );
   });
 });

@@ -1,0 +1,68 @@
+/**
+ * The experiment of the paper, as job specs: for each task, one 8-head teacher and students
+ * with fewer heads under every attention objective — ground truth only, + logit KD, +
+ * one-to-one, + mean-head, + MiniLMv2 relations, + AMAD kl / mse / token — with the same
+ * student size, data, steps and seeds. `quick` shrinks data and steps (the < 20 min version).
+ */
+import type { JobSpecInput } from '../contract/spec';
+import type { ArchitectureInput } from '../trainer/model/config';
+
+export type ExperimentTask = 'vqa' | 'captioning' | 'translation';
+export const EXPERIMENT_TASKS: readonly ExperimentTask[] = ['vqa', 'captioning', 'translation'];
+
+/** Variant name → distillation options (the objective of METHOD.md with these weights). */
+export const VARIANTS: Record<string, { variant: NonNullable<JobSpecInput['students'][number]['distill']>['variant']; alphaKd: number; alphaAttn: number }> = {
+  'gt-only': { variant: 'none', alphaKd: 0, alphaAttn: 0 },
+  'logit-kd': { variant: 'none', alphaKd: 1, alphaAttn: 0 },
+  'one-to-one': { variant: 'one-to-one', alphaKd: 1, alphaAttn: 1 },
+  'mean-head': { variant: 'mean-head', alphaKd: 1, alphaAttn: 1 },
+  minilmv2: { variant: 'relation', alphaKd: 1, alphaAttn: 1 },
+  'amad-kl': { variant: 'kl', alphaKd: 1, alphaAttn: 1 },
+  'amad-mse': { variant: 'mse', alphaKd: 1, alphaAttn: 1 },
+  'amad-token': { variant: 'token', alphaKd: 1, alphaAttn: 1 },
+};
+
+/** Architecture per task: the fusion style and decoder the task needs (teacher and students alike). */
+function architecture(task: ExperimentTask, width: number, heads: number): ArchitectureInput {
+  const h = { vision: heads, fusion: heads, decoder: heads };
+  const base = { width, mlpWidth: 4 * width, patchSize: 8, heads: h, dropout: 0 };
+  switch (task) {
+    case 'vqa': // VL-T5-like: one joint encoder over [patches ; question]
+      return { ...base, fusion: 'single-stream', fusionLayers: 2 } as const;
+    case 'captioning': // a ViT encoder and a text decoder
+      return { ...base, fusion: 'single-stream', visionLayers: 2, fusionLayers: 0, decoderLayers: 2 } as const;
+    case 'translation': // BLIP-like: source text cross-attends to the image, then a decoder
+      return { ...base, fusion: 'two-stream', visionLayers: 1, fusionLayers: 2, decoderLayers: 2 } as const;
+  }
+}
+
+export interface ExperimentOptions {
+  readonly quick: boolean;
+  /** Student head counts (the paper's question: fewer heads than the teacher's 8). */
+  readonly studentHeads?: readonly number[];
+}
+
+export function experimentSpec(task: ExperimentTask, o: ExperimentOptions): JobSpecInput {
+  const q = o.quick;
+  const heads = o.studentHeads ?? (q ? [2] : [2, 4]);
+  const teacherTrain = { steps: q ? 400 : 3000, batchSize: 32, lr: 0.003, warmupSteps: q ? 30 : 150, evalEvery: q ? 200 : 500, checkpointEvery: q ? 200 : 500, seed: 0 };
+  const studentTrain = { steps: q ? 200 : 1500, batchSize: 32, lr: 0.003, warmupSteps: q ? 20 : 100, evalEvery: q ? 100 : 500, checkpointEvery: q ? 100 : 500, logAlignmentEvery: q ? 25 : 100 };
+  return {
+    version: 1,
+    runId: `experiments-${task}${q ? '-quick' : ''}`,
+    data: { format: 'synthetic', task, seed: 11, train: q ? 2000 : 10000, val: q ? 200 : 500, test: q ? 300 : 1000, imageSize: 32, maxTextLength: 12, maxTargetLength: 14, shardSize: q ? 1000 : 2500 },
+    teacher: { model: architecture(task, 64, 8), train: teacherTrain },
+    students: heads.flatMap((h) =>
+      Object.entries(VARIANTS).map(([name, v]) => ({
+        name: `${name}-h${h}`,
+        model: architecture(task, 32, h),
+        distill: { variant: v.variant, alphaGt: 1, alphaKd: v.alphaKd, alphaAttn: v.alphaAttn, tauKd: 2, ...(v.variant === 'relation' ? { relationHeads: h } : {}) },
+        train: studentTrain,
+        seeds: [0, 1, 2],
+      })),
+    ),
+    cache: { enabled: true, dtype: 'float16', shardSize: q ? 1000 : 2500 },
+    evaluation: { split: 'test', latency: { warmup: 2, runs: q ? 5 : 20 } },
+    compute: { maxParallelJobs: 2 },
+  };
+}

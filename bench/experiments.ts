@@ -1,0 +1,175 @@
+/**
+ * `npm run experiments [-- --quick] [--tasks vqa,captioning,translation] [--root <dir>]`
+ *
+ * Runs the paper's comparison (bench/experiments-spec.ts) through the local pipeline — the same
+ * state machine as `amad run` — one run per task, then writes docs/RESULTS.md from the runs'
+ * evaluation files: per task and student head count, mean ± std over seeds of the task metric
+ * for every variant, the teacher, the speed-up, paired comparisons with AMAD, the exact command,
+ * commit, machine and date. Completed stages are reused (the runs resume), so an interrupted
+ * experiment continues where it stopped.
+ */
+import { execSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import '../cli/polyfills';
+import { runLayout, runUriFor, studentModelId, TEACHER_MODEL_ID } from '../contract/layout';
+import { toUri } from '../contract/storage';
+import { runCommand } from '../cli/commands/run';
+import { defaultDeps } from '../cli/commands/deps';
+import { EvalResultSchema, type EvalResult } from '../trainer/eval/result-schema';
+import { pairedComparison, summarizeSeeds } from '../trainer/eval';
+import { EXPERIMENT_TASKS, experimentSpec, VARIANTS, type ExperimentTask } from './experiments-spec';
+
+interface Args {
+  quick: boolean;
+  tasks: ExperimentTask[];
+  root: string;
+  out: string;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const a: Args = { quick: false, tasks: [...EXPERIMENT_TASKS], root: 'runs-experiments', out: 'docs/RESULTS.md' };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    if (flag === '--quick') a.quick = true;
+    else if (flag === '--tasks') a.tasks = (argv[++i] ?? '').split(',').filter(Boolean) as ExperimentTask[];
+    else if (flag === '--root') a.root = argv[++i];
+    else if (flag === '--out') a.out = argv[++i];
+    else throw new Error(`unknown argument ${flag} (use --quick, --tasks vqa,captioning,translation, --root <dir>, --out <file>)`);
+  }
+  for (const t of a.tasks) if (!EXPERIMENT_TASKS.includes(t)) throw new Error(`--tasks: unknown task "${t}" (${EXPERIMENT_TASKS.join(', ')})`);
+  return a;
+}
+
+async function readEval(runUri: string, modelId: string): Promise<EvalResult | undefined> {
+  const file = fileURLToPath(runLayout(runUri).evalFile(modelId));
+  if (!existsSync(file)) return undefined;
+  return EvalResultSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+}
+
+const fmt = (x: number, scale: number) => (x * scale).toFixed(scale === 100 ? 1 : 3);
+
+interface TaskResult {
+  readonly task: ExperimentTask;
+  readonly status: number;
+  readonly minutes: number;
+  readonly markdown: string;
+}
+
+async function summariseTask(task: ExperimentTask, quick: boolean, root: string, status: number, minutes: number): Promise<TaskResult> {
+  const spec = experimentSpec(task, { quick });
+  const runUri = runUriFor(toUri(root), spec.runId!);
+  const teacher = await readEval(runUri, TEACHER_MODEL_ID);
+  const lines: string[] = [`## ${task}${quick ? ' (quick)' : ''}`, ''];
+  if (!teacher) {
+    lines.push(`No teacher evaluation: the run did not finish (exit status ${status}). See ${path.join(root, 'runs', spec.runId!)}/failure.json.`, '');
+    return { task, status, minutes, markdown: lines.join('\n') };
+  }
+  const metric = teacher.primaryMetric;
+  const scale = metric === 'ciderD' || metric === 'cider' ? 1 : 100;
+  const unit = scale === 100 ? ' (%)' : '';
+  const teacherLatency = teacher.cost.latency.batch32.p50;
+  lines.push(
+    `Metric: **${metric}**${unit} on the test split (${teacher.count} examples), mean ± sample std over seeds; speed-up = teacher p50 latency / student p50 latency at batch 32 (${teacher.cost.latency.backend}). ` +
+      `Teacher: ${fmt(teacher.metrics[metric], scale)} (8 heads, ${(teacher.cost.params / 1e3).toFixed(0)} k params, ${teacherLatency.toFixed(1)} ms per batch of 32).`,
+    '',
+  );
+  const headsList = [...new Set(spec.students.map((s) => Number(s.name.match(/-h(\d+)$/)![1])))];
+  const losses: string[] = [];
+  for (const h of headsList) {
+    lines.push(`### Students with ${h} heads`, '', `| variant | ${metric}${unit} | n | Δ vs AMAD kl (paired) | p (two-sided) | params | speed-up |`, '|---|---:|---:|---:|---:|---:|---:|');
+    const perVariant = new Map<string, { seeds: number[]; values: number[]; latency?: number; params?: number }>();
+    for (const name of Object.keys(VARIANTS)) {
+      const student = spec.students.find((s) => s.name === `${name}-h${h}`)!;
+      const entry = { seeds: [] as number[], values: [] as number[], latency: undefined as number | undefined, params: undefined as number | undefined };
+      for (const seed of student.seeds ?? [0]) {
+        const e = await readEval(runUri, studentModelId(student.name, seed));
+        if (!e) continue;
+        entry.seeds.push(seed);
+        entry.values.push(e.metrics[metric]);
+        entry.latency ??= e.cost.latency.batch32.p50;
+        entry.params ??= e.cost.params;
+      }
+      perVariant.set(name, entry);
+    }
+    const amad = perVariant.get('amad-kl')!;
+    for (const [name, v] of perVariant) {
+      if (v.values.length === 0) {
+        lines.push(`| ${name} | failed or missing | 0 | | | | |`);
+        continue;
+      }
+      const s = summarizeSeeds(v.values);
+      let delta = '';
+      let p = '';
+      if (name !== 'amad-kl') {
+        const shared = v.seeds.filter((seed) => amad.seeds.includes(seed));
+        if (shared.length >= 2) {
+          const c = pairedComparison(
+            shared.map((seed) => amad.values[amad.seeds.indexOf(seed)]),
+            shared.map((seed) => v.values[v.seeds.indexOf(seed)]),
+          );
+          delta = `${c.meanDiff >= 0 ? '+' : ''}${fmt(c.meanDiff, scale)}`;
+          p = Number.isFinite(c.p) ? c.p.toFixed(3) : '–';
+          if (c.meanDiff <= 0) losses.push(`${h} heads: AMAD kl did **not** beat ${name} (Δ ${delta}, p ${p}).`);
+          else if (!(c.p < 0.05)) losses.push(`${h} heads: AMAD kl's lead over ${name} (Δ ${delta}) is not significant (p ${p}, n = ${shared.length}).`);
+        }
+      }
+      const speedup = v.latency ? (teacherLatency / v.latency).toFixed(2) + '×' : '–';
+      lines.push(`| ${name} | ${fmt(s.mean, scale)} ± ${fmt(s.std, scale)} | ${s.n} | ${delta} | ${p} | ${((v.params ?? 0) / 1e3).toFixed(0)} k | ${speedup} |`);
+    }
+    lines.push('');
+  }
+  lines.push('Where AMAD did not win:', '', ...(losses.length ? losses.map((l) => `- ${l}`) : ['- nowhere in this run (every baseline below AMAD kl with p < 0.05).']), '');
+  lines.push(`Report: \`${path.join(root, 'runs', spec.runId!, 'report', 'index.html')}\` (regenerated by the command; \`runs-experiments/\` is not committed). Run time: ${minutes.toFixed(1)} min.`, '');
+  return { task, status, minutes, markdown: lines.join('\n') };
+}
+
+function commitOf(): string {
+  try {
+    const sha = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const dirty = execSync('git status --porcelain --untracked-files=no', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() ? ' (with uncommitted changes)' : '';
+    return sha + dirty;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function run(argv: readonly string[]): Promise<void> {
+  const args = parseArgs(argv);
+  mkdirSync(path.join(args.root, 'specs'), { recursive: true });
+  const results: TaskResult[] = [];
+  for (const task of args.tasks) {
+    const spec = experimentSpec(task, { quick: args.quick });
+    const file = path.join(args.root, 'specs', `${spec.runId}.json`);
+    writeFileSync(file, JSON.stringify(spec, null, 2));
+    const t0 = Date.now();
+    const status = await runCommand({ spec: file, resume: true, root: args.root }, defaultDeps());
+    results.push(await summariseTask(task, args.quick, args.root, status, (Date.now() - t0) / 60000));
+  }
+  const cpus = os.cpus();
+  const header = [
+    '# Results: AMAD vs. the baselines, students with fewer heads',
+    '',
+    `Generated by \`npm run experiments${argv.length ? ' -- ' + argv.join(' ') : ''}\` at commit ${commitOf()} on ${new Date().toISOString().slice(0, 10)}, ` +
+      `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, TensorFlow.js backend ${process.env.AMAD_BACKEND ?? 'auto'}. ` +
+      `Total ${results.reduce((m, r) => m + r.minutes, 0).toFixed(1)} min.`,
+    '',
+    'Every variant trains the same student (same width, depth, heads, data, steps and seeds) from the same teacher; only the distillation objective differs ' +
+      '(bench/experiments-spec.ts). Δ is the mean over seeds of (AMAD kl − variant) on the same seed; p is the two-sided paired t-test over seeds. ' +
+      'With 3 seeds, only large, consistent differences reach p < 0.05.',
+    '',
+  ];
+  mkdirSync(path.dirname(args.out), { recursive: true });
+  writeFileSync(args.out, [...header, ...results.map((r) => r.markdown)].join('\n'));
+  process.stdout.write(`wrote ${args.out}\n`);
+  if (results.some((r) => r.status !== 0)) process.exitCode = 1;
+}
+
+if (require.main === module) {
+  run(process.argv.slice(2)).catch((e: unknown) => {
+    process.stderr.write(`error: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  });
+}
