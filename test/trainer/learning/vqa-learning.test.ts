@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { toUri } from '../../../contract/storage';
+import { storageFor, toUri } from '../../../contract/storage';
 import { initBackend } from '../../../trainer/backend';
 import { openDataset } from '../../../trainer/data/dataset';
 import { prepareData } from '../../../trainer/data/prepare';
@@ -56,4 +56,38 @@ test('a small teacher learns synthetic VQA: ≥ 1.8× the majority baseline and 
   process.stdout.write(`synthetic VQA: accuracy ${withImages.toFixed(3)}, blank images ${blank.toFixed(3)}, majority baseline ${majority.toFixed(3)}\n`);
   expect(withImages).toBeGreaterThanOrEqual(1.8 * majority);
   expect(withImages - blank).toBeGreaterThanOrEqual(0.08);
+});
+
+test('a 2-head student distilled with AMAD lowers its attention loss and reaches the teacher ballpark (≥ 80% of its accuracy)', async () => {
+  await initBackend();
+  const dir = mkdtempSync(path.join(tmpdir(), 'vqa-distill-'));
+  const dataUri = toUri(path.join(dir, 'data'));
+  await prepareData({ format: 'synthetic', task: 'vqa', seed: 5, train: 3000, val: 100, test: 400, imageSize: 32, maxTextLength: 12 }, dataUri);
+  const teacherDir = toUri(path.join(dir, 'teacher'));
+  const train = TrainOptionsSchema.parse({ steps: 500, batchSize: 32, lr: 0.003, warmupSteps: 30, evalEvery: 0, checkpointEvery: 0, evalExamples: 100, logAlignmentEvery: 50 });
+  await runTrainJob({
+    dataUri,
+    model: { width: 64, mlpWidth: 256, patchSize: 8, fusionLayers: 2, heads: { vision: 8, fusion: 8, decoder: 8 }, dropout: 0 },
+    train,
+    modelDir: teacherDir,
+    checkpointDir: toUri(path.join(dir, 'teacher-ckpt')),
+    name: 'teacher',
+  });
+  const studentDir = toUri(path.join(dir, 'student'));
+  await runTrainJob({
+    dataUri,
+    model: { width: 32, mlpWidth: 128, patchSize: 8, fusionLayers: 2, heads: { vision: 2, fusion: 2, decoder: 2 }, dropout: 0 },
+    train: { ...train, steps: 300 },
+    modelDir: studentDir,
+    checkpointDir: toUri(path.join(dir, 'student-ckpt')),
+    name: 'student',
+    distill: { teacherDir, options: { variant: 'kl', temperature: 1, detachWeights: false, alphaGt: 1, alphaKd: 1, alphaAttn: 1, tauKd: 2 } },
+  });
+  const log = (await storageFor(studentDir).get(`${studentDir}/train-log.jsonl`)).toString().trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+  const attn = (from: number, to: number) => log.slice(from, to).reduce((s, l) => s + l['loss.attn'], 0) / (to - from);
+  const teacherAcc = await testAccuracy(teacherDir, dataUri, false);
+  const studentAcc = await testAccuracy(studentDir, dataUri, false);
+  process.stdout.write(`AMAD student: attention loss ${attn(0, 20).toFixed(4)} → ${attn(log.length - 20, log.length).toFixed(4)}, accuracy ${studentAcc.toFixed(3)} vs teacher ${teacherAcc.toFixed(3)}\n`);
+  expect(attn(log.length - 20, log.length)).toBeLessThan(attn(0, 20));
+  expect(studentAcc).toBeGreaterThanOrEqual(0.8 * teacherAcc);
 });
