@@ -5,9 +5,10 @@
  *   (a) ground truth only   (b) + logit KD from the cache   (c) + AMAD kl from the cache
  *   (d) + AMAD kl with the online teacher
  * plus the teacher cache's bytes per example (float32, float16) and the float16 effect on the
- * loss (first-step loss of (c) from a float16 vs a float32 cache).
+ * attention loss (first-step AMAD term of (c) from a float16 vs a float32 cache, teacher trained
+ * for --teacher-steps so that its maps are not near-uniform).
  *
- * Run: `npx tsx bench/run.ts distill-step [--steps 8] [--warmup 3]` (or `npm run bench -- distill-step`).
+ * Run: `npx tsx bench/run.ts distill-step [--steps 8] [--warmup 3] [--teacher-steps 40]` (or `npm run bench -- distill-step`).
  * Prints a table, then one JSON line per measurement; ms/step is the median of the steps after
  * warm-up as the training log records them (batch assembly + teacher signal + loss + backward + AdamW).
  */
@@ -32,14 +33,15 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-function stepTimes(modelDir: string): { ms: number[]; firstLoss: number } {
-  const lines = readFileSync(path.join(modelDir, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msPerStep: number; loss: number });
-  return { ms: lines.map((l) => l.msPerStep), firstLoss: lines[0].loss };
+function stepTimes(modelDir: string): { ms: number[]; firstLoss: number; firstAttnLoss: number } {
+  const lines = readFileSync(path.join(modelDir, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msPerStep: number; loss: number; 'loss.attn'?: number });
+  return { ms: lines.map((l) => l.msPerStep), firstLoss: lines[0].loss, firstAttnLoss: lines[0]['loss.attn'] ?? 0 };
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { steps: { type: 'string', default: '8' }, warmup: { type: 'string', default: '3' } } });
+  const { values } = parseArgs({ args: argv, options: { steps: { type: 'string', default: '8' }, warmup: { type: 'string', default: '3' }, 'teacher-steps': { type: 'string', default: '40' } } });
   const steps = Number(values.steps);
+  const teacherSteps = Number(values['teacher-steps']);
   const warmup = Number(values.warmup);
   const backend = await initBackend();
   const dir = mkdtempSync(path.join(tmpdir(), 'distill-step-'));
@@ -50,8 +52,9 @@ export async function run(argv: string[]): Promise<void> {
     const data = await openDataset(dataUri);
     const train = TrainOptionsSchema.parse({ steps: total, batchSize: 32, evalEvery: 0, checkpointEvery: 0, evalExamples: 32, warmupSteps: 1, logAlignmentEvery: 1_000_000 });
     const teacherDir = toUri(path.join(dir, 'teacher'));
-    // One step is enough: the timing does not depend on what the teacher has learned.
-    await runTrainJob({ dataUri, model: arch(8), train: { ...train, steps: 1 }, modelDir: teacherDir, checkpointDir: toUri(path.join(dir, 'teacher-ckpt')), name: 'bench-teacher' });
+    // The timing does not depend on what the teacher has learned, but the float16 effect does:
+    // an untrained teacher's maps are near-uniform, so train it a little.
+    await runTrainJob({ dataUri, model: arch(8), train: { ...train, steps: teacherSteps, lr: 3e-3 }, modelDir: teacherDir, checkpointDir: toUri(path.join(dir, 'teacher-ckpt')), name: 'bench-teacher' });
 
     const kl: StudentDistillOptions = { variant: 'kl', temperature: 1, detachWeights: false, alphaGt: 1, alphaKd: 1, alphaAttn: 1, tauKd: 2 };
     const spec = parseJobSpec({
@@ -82,7 +85,7 @@ export async function run(argv: string[]): Promise<void> {
       { name: 'student-amad-online', label: '(d) + AMAD kl, online teacher', distill: { options: kl } },
       { name: 'student-amad-cached-fp16', label: '(c) with a float16 cache', distill: { options: kl, cache: caches.float16 } },
     ];
-    const results: { name: string; label: string; msPerStep: number; firstLoss: number }[] = [];
+    const results: { name: string; label: string; msPerStep: number; firstLoss: number; firstAttnLoss: number }[] = [];
     for (const r of runs) {
       const modelDir = path.join(dir, r.name);
       await runTrainJob({
@@ -94,23 +97,24 @@ export async function run(argv: string[]): Promise<void> {
         name: r.name,
         ...(r.distill ? { distill: { teacherDir, options: r.distill.options, cacheUri: r.distill.cache } } : {}),
       });
-      const { ms, firstLoss } = stepTimes(modelDir);
-      results.push({ name: r.name, label: r.label, msPerStep: median(ms.slice(warmup)), firstLoss });
+      const { ms, firstLoss, firstAttnLoss } = stepTimes(modelDir);
+      results.push({ name: r.name, label: r.label, msPerStep: median(ms.slice(warmup)), firstLoss, firstAttnLoss });
     }
     const byName = Object.fromEntries(results.map((r) => [r.name, r]));
     const b = byName['student-logit-kd-cached'].msPerStep;
     const c = byName['student-amad-cached'].msPerStep;
     const d = byName['student-amad-online'].msPerStep;
-    const fp16Effect = Math.abs(byName['student-amad-cached-fp16'].firstLoss - byName['student-amad-cached'].firstLoss) / byName['student-amad-cached'].firstLoss;
+    // The attention term alone: the total is dominated by the cross-entropy, whose float32 sum hides the change.
+    const fp16Effect = Math.abs(byName['student-amad-cached-fp16'].firstAttnLoss - byName['student-amad-cached'].firstAttnLoss) / byName['student-amad-cached'].firstAttnLoss;
 
     console.log(`backend ${backend}, batch 32, median of ${steps} steps after ${warmup} warm-up (tf ${tf.version.tfjs})`);
-    console.table(results.map((r) => ({ run: r.label, 'ms/step': r.msPerStep.toFixed(1), 'first-step loss': r.firstLoss.toFixed(6) })));
+    console.table(results.map((r) => ({ run: r.label, 'ms/step': r.msPerStep.toFixed(1), 'first-step loss': r.firstLoss.toFixed(6), 'first-step attention loss': r.firstAttnLoss.toExponential(6) })));
     console.log(`AMAD overhead over (b): ${(((c - b) / b) * 100).toFixed(1)}% (target ≤ 10%); cached vs online: ${(d / c).toFixed(2)}× (target ≥ 1.3×)`);
-    console.log(`cache bytes/example: float32 ${cacheBytes.float32.toFixed(0)}, float16 ${cacheBytes.float16.toFixed(0)}; float16 changes the first-step loss by ${(fp16Effect * 100).toExponential(2)}% (relative)`);
+    console.log(`cache bytes/example: float32 ${cacheBytes.float32.toFixed(0)}, float16 ${cacheBytes.float16.toFixed(0)}; float16 changes the first-step AMAD attention loss by ${fp16Effect.toExponential(2)} (relative)`);
     for (const r of results) console.log(JSON.stringify({ name: r.name, backend, batch: 32, msPerStep: +r.msPerStep.toFixed(1), stepsPerSecond: +(1000 / r.msPerStep).toFixed(3) }));
     console.log(JSON.stringify({ name: 'amad-overhead-vs-logit-kd', backend, ratio: +(c / b).toFixed(3) }));
     console.log(JSON.stringify({ name: 'cached-vs-online-speedup', backend, ratio: +(d / c).toFixed(3) }));
-    console.log(JSON.stringify({ name: 'teacher-cache-bytes-per-example', float32: Math.round(cacheBytes.float32), float16: Math.round(cacheBytes.float16), float16LossRelativeChange: fp16Effect }));
+    console.log(JSON.stringify({ name: 'teacher-cache-bytes-per-example', float32: Math.round(cacheBytes.float32), float16: Math.round(cacheBytes.float16), float16AttentionLossRelativeChange: fp16Effect }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -19,7 +19,7 @@ import { prepareData } from '../trainer/data/prepare';
 import { runTrainJob, type TrainJobResult } from '../trainer/jobs/train-job';
 import { TrainingInterrupted } from '../trainer/train/loop';
 import { registerPipelineCommands } from './commands';
-import { DistillConfigSchema, readConfigFile, TrainConfigSchema, type TrainConfig } from './train-config';
+import { DistillConfigSchema, readConfigFile, TrainConfigSchema, type DistillConfig, type TrainConfig } from './train-config';
 import { trainProgress } from './train-progress';
 
 const EXIT_INTERRUPTED = 75;
@@ -47,12 +47,14 @@ function stopOnSignal(): () => boolean {
   return () => stop;
 }
 
-async function trainCommand(file: string): Promise<void> {
-  const cfg = readConfigFile(file, TrainConfigSchema);
+/** `amad train` and `amad distill`: one training job with a progress bar; Ctrl-C checkpoints. */
+async function trainingCommand(file: string, role: 'train' | 'distill'): Promise<void> {
+  const d: DistillConfig | undefined = role === 'distill' ? readConfigFile(file, DistillConfigSchema) : undefined;
+  const cfg: TrainConfig = d ?? readConfigFile(file, TrainConfigSchema);
   await initBackend();
   const dataUri = await resolveData(cfg);
   const out = toUri(cfg.out);
-  const progress = trainProgress('train');
+  const progress = trainProgress(d ? `distill ${d.distill.variant}` : 'train');
   try {
     const r = await runTrainJob({
       dataUri,
@@ -60,32 +62,8 @@ async function trainCommand(file: string): Promise<void> {
       train: cfg.train,
       modelDir: joinUri(out, 'model'),
       checkpointDir: joinUri(out, 'checkpoints'),
-      name: 'model',
-      onStep: progress.onStep,
-      shouldStop: stopOnSignal(),
-    });
-    progress.stop();
-    printResult(r);
-  } finally {
-    progress.stop();
-  }
-}
-
-async function distillCommand(file: string): Promise<void> {
-  const cfg = readConfigFile(file, DistillConfigSchema);
-  await initBackend();
-  const dataUri = await resolveData(cfg);
-  const out = toUri(cfg.out);
-  const progress = trainProgress(`distill ${cfg.distill.variant}`);
-  try {
-    const r = await runTrainJob({
-      dataUri,
-      model: cfg.model,
-      train: cfg.train,
-      modelDir: joinUri(out, 'model'),
-      checkpointDir: joinUri(out, 'checkpoints'),
-      name: 'student',
-      distill: { teacherDir: toUri(cfg.teacher), options: cfg.distill, cacheUri: cfg.cache ? toUri(cfg.cache) : undefined },
+      name: d ? 'student' : 'model',
+      ...(d ? { distill: { teacherDir: toUri(d.teacher), options: d.distill, cacheUri: d.cache ? toUri(d.cache) : undefined } } : {}),
       onStep: progress.onStep,
       shouldStop: stopOnSignal(),
     });
@@ -138,12 +116,12 @@ export function buildProgram(): Command {
     .command('train')
     .description('train one model (teacher or student alone) from ground truth')
     .requiredOption('--config <file>', 'train config JSON: { data, model, train, out }')
-    .action(action((o: { config: string }) => trainCommand(o.config)));
+    .action(action((o: { config: string }) => trainingCommand(o.config, 'train')));
   program
     .command('distill')
     .description('distil one student from a trained teacher (online or from a teacher cache)')
     .requiredOption('--config <file>', 'distill config JSON: { data, teacher, model, distill, train, out, cache? }')
-    .action(action((o: { config: string }) => distillCommand(o.config)));
+    .action(action((o: { config: string }) => trainingCommand(o.config, 'distill')));
   registerPipelineCommands(program);
   return program;
 }
