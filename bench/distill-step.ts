@@ -114,6 +114,8 @@ export async function run(argv: string[]): Promise<void> {
     for (const r of results) console.log(JSON.stringify({ name: r.name, backend, batch: 32, msPerStep: +r.msPerStep.toFixed(1), stepsPerSecond: +(1000 / r.msPerStep).toFixed(3) }));
     console.log(JSON.stringify({ name: 'amad-overhead-vs-logit-kd', backend, ratio: +(c / b).toFixed(3) }));
     console.log(JSON.stringify({ name: 'cached-vs-online-speedup', backend, ratio: +(d / c).toFixed(3) }));
+    // Peak resident memory of the whole benchmark process (every run above, the online teacher included).
+    console.log(JSON.stringify({ name: 'distill-step-peak-rss', backend, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }));
     console.log(JSON.stringify({ name: 'teacher-cache-bytes-per-example', float32: Math.round(cacheBytes.float32), float16: Math.round(cacheBytes.float16), float16AttentionLossRelativeChange: fp16Effect }));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -15,7 +15,7 @@ import { openDataset } from '../data/dataset';
 import type { ShardRecord } from '../data/shard-format';
 import { EvalResultSchema, type EvalResult } from '../eval/result-schema';
 import { loadModel } from '../model-io';
-import { numPatches } from '../model/config';
+import { numPatches, type ModelConfig } from '../model/config';
 import { encodeRgbImage, parseReportData, renderReport, type ReportDataInput } from '../report';
 import { batchTensors } from '../jobs/task';
 
@@ -286,6 +286,7 @@ async function attentionSamplesOf(a: ReportInputs, data: PreparedDataset, record
   const batch = await data.split(a.spec.evaluation.split).batch(await indicesOf(data, a.spec, picked.map((r) => r.id)));
   const maps = new Map<string, number[][][][]>(); // modelId → [example][head][gridRow][gridCol]
   const layerOf = new Map<string, number>();
+  const captionOf = new Map<string, string>();
   for (const modelId of modelIds) {
     const uri = modelId === TEACHER_MODEL_ID && 'checkpoint' in a.spec.teacher ? a.spec.teacher.checkpoint : layout.model(modelId);
     const { model } = await loadModel(uri, { name: `report-${modelId.replace(/\W/g, '-')}` });
@@ -293,15 +294,16 @@ async function attentionSamplesOf(a: ReportInputs, data: PreparedDataset, record
       const c = model.config;
       const P = numPatches(c);
       const grid = Math.sqrt(P);
+      const view = attentionView(c);
+      if (!view) continue;
       const perExample = tf.tidy(() => {
         const bt = batchTensors(batch, c);
         const out = model.apply(bt.inputs, { training: false, returnAttention: true });
-        const kind = c.fusion === 'single-stream' ? 'fusionSelf' : 'crossImage';
-        const layers = out.attention[kind] ?? [];
+        const layers = out.attention[view.kind] ?? [];
         const m = layers[layers.length - 1]; // [B, H, Q, K]
-        const row = c.fusion === 'single-stream' ? P : 0; // the first text token's query row
-        const sel = m.slice([0, 0, row, 0], [m.shape[0], m.shape[1], 1, P]).reshape([m.shape[0], m.shape[1], grid, grid]);
+        const sel = m.slice([0, 0, view.row, 0], [m.shape[0], m.shape[1], 1, P]).reshape([m.shape[0], m.shape[1], grid, grid]);
         layerOf.set(modelId, layers.length - 1);
+        captionOf.set(modelId, view.what);
         return sel.arraySync() as number[][][][];
       });
       maps.set(modelId, perExample);
@@ -313,10 +315,22 @@ async function attentionSamplesOf(a: ReportInputs, data: PreparedDataset, record
   return picked.map((r, b) => ({
     exampleId: r.id,
     image: encodeRgbImage(r.image, S, S),
-    caption: `${data.manifest.task === 'captioning' ? 'first text position' : `"${data.tokenizer.decode(r.text)}": first token`} → image patches, last fusion layer`,
+    caption: `${data.manifest.task === 'captioning' ? '' : `"${data.tokenizer.decode(r.text)}": `}${captionOf.get(TEACHER_MODEL_ID) ?? captionOf.values().next().value ?? ''}`,
     kind: 'patch-grid' as const,
     maps: modelIds.filter((id) => maps.has(id)).map((id) => ({ modelId: id === TEACHER_MODEL_ID ? id : id.split('/')[0], layer: layerOf.get(id) ?? 0, heads: maps.get(id)![b] })),
   }));
+}
+
+/**
+ * Which attention row over the image patches a model shows: the first text token's row of the
+ * joint self-attention (single-stream), of the text→image cross-attention (two-stream), or the
+ * first decoder position's cross-attention (image-only encoders, e.g. captioning).
+ */
+function attentionView(c: ModelConfig): { kind: 'fusionSelf' | 'crossImage' | 'decoderCross'; row: number; what: string } | undefined {
+  if (c.fusionLayers > 0 && c.fusion === 'single-stream') return { kind: 'fusionSelf', row: numPatches(c), what: 'first text token → image patches, last fusion layer' };
+  if (c.fusionLayers > 0) return { kind: 'crossImage', row: 0, what: 'first text token → image patches, last text→image cross-attention' };
+  if (c.decoderLayers > 0) return { kind: 'decoderCross', row: 0, what: 'first generated position → image patches, last decoder cross-attention' };
+  return undefined;
 }
 
 async function indicesOf(data: PreparedDataset, spec: JobSpec, ids: readonly string[]): Promise<number[]> {
