@@ -8,7 +8,9 @@
  * - an explicit `[student, teacher][]` list.
  */
 import { z } from 'zod';
-import { attentionLayerCounts, type AttentionKind, type ModelConfig } from '../model';
+// From config/types only (no tfjs): the job-spec validation imports this module.
+import { attentionLayerCounts, type ModelConfig } from '../model/config';
+import type { AttentionKind } from '../model/types';
 
 /**
  * The model's attention kinds (trainer/model ATTENTION_KINDS) as a literal tuple for z.enum,

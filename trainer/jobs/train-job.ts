@@ -28,7 +28,7 @@ import type { ModelConfig, ModelConfigInput } from '../model/config';
 import { loadModel, saveModel, type LoadedModel } from '../model-io';
 import { trainLoop, type LossParts, type NamedVariable, type StepInfo, type TrainResult } from '../train/loop';
 import type { TrainOptions } from '../train/options';
-import { mixSeed } from '../train/rng';
+import { mixSeeds } from '../data/prng';
 import { StepSampler } from '../train/sampler';
 import { meanAlignmentWeights } from './alignment';
 import { attentionMapShape } from './map-shape';
@@ -121,7 +121,7 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
       }
       return batch;
     };
-    const dropoutSeed = (step: number) => mixSeed(seed, step);
+    const dropoutSeed = (step: number) => mixSeeds(seed, step);
 
     const loss = (batch: Batch, step: number): LossParts => {
       const bt = batchTensors(batch, config);

@@ -12,6 +12,7 @@
  * answer classifier (`numAnswers` > 0) reads the pooled encoder output.
  */
 import { z } from 'zod';
+import type { AttentionKind } from './types';
 
 const positiveInt = (what: string) =>
   z.number({ error: `${what} must be a number` }).int(`${what} must be an integer`).positive(`${what} must be > 0`);
@@ -141,4 +142,15 @@ export function parseModelConfig(input: unknown, what = 'model config'): ModelCo
 /** Number of image patches: (imageSize / patchSize)². */
 export function numPatches(c: ModelConfig): number {
   return (c.imageSize / c.patchSize) ** 2;
+}
+
+/** How many attention modules of each kind a config has (the length of each `attention[kind]` list). */
+export function attentionLayerCounts(config: ModelConfig): Record<AttentionKind, number> {
+  return {
+    visionSelf: config.visionLayers,
+    fusionSelf: config.fusionLayers,
+    crossImage: config.fusion === 'two-stream' ? config.fusionLayers : 0,
+    decoderSelf: config.decoderLayers,
+    decoderCross: config.decoderLayers,
+  };
 }

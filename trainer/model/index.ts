@@ -1,5 +1,5 @@
 /** The model family's public API (see types.ts for the contract). */
-export { VLModel, attentionLayerCounts } from './vl-model';
+export { VLModel } from './vl-model';
 export {
   ATTENTION_KINDS,
   ModelInputError,
@@ -15,6 +15,7 @@ export {
   parseModelConfig,
   formatIssues,
   numPatches,
+  attentionLayerCounts,
   type ModelConfig,
   type ModelConfigInput,
 } from './config';

@@ -41,16 +41,6 @@ import { ModelInputError, type AttentionKind, type ForwardOptions, type ModelInp
 const IMAGE_MODALITY = 0;
 const TEXT_MODALITY = 1;
 
-/** How many attention modules of each kind a config has (the length of each `attention[kind]` list). */
-export function attentionLayerCounts(config: ModelConfig): Record<AttentionKind, number> {
-  return {
-    visionSelf: config.visionLayers,
-    fusionSelf: config.fusionLayers,
-    crossImage: config.fusion === 'two-stream' ? config.fusionLayers : 0,
-    decoderSelf: config.decoderLayers,
-    decoderCross: config.decoderLayers,
-  };
-}
 
 interface DecoderParams {
   readonly positions: tf.Variable<tf.Rank.R2>; // [maxTargetLength, width]

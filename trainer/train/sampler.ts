@@ -3,7 +3,7 @@
  * each epoch's order a permutation seeded by (seed, epoch). Being a pure function of the step,
  * it needs no state in a checkpoint and resumes exactly.
  */
-import { mixSeed, permutation } from './rng';
+import { mixSeeds, Prng } from '../data/prng';
 
 export class StepSampler {
   private cachedEpoch = -1;
@@ -34,7 +34,7 @@ export class StepSampler {
 
   private order(epoch: number): Int32Array {
     if (epoch !== this.cachedEpoch) {
-      this.cachedOrder = permutation(this.numExamples, mixSeed(this.seed, epoch));
+      this.cachedOrder = Int32Array.from(new Prng(mixSeeds(this.seed, epoch)).shuffle(Array.from({ length: this.numExamples }, (_, i) => i)));
       this.cachedEpoch = epoch;
     }
     return this.cachedOrder;

@@ -11,7 +11,7 @@
  */
 import { endianness } from 'node:os';
 import { z } from 'zod';
-import { type AttentionKind } from '../../model';
+import type { AttentionKind } from '../../model/types';
 import { ATTENTION_KIND_ENUM, type MappedPair } from '../layer-map';
 
 export const CACHE_MAGIC = 'AMTC';
