@@ -18,6 +18,7 @@ import type { JobSpecInput } from '../../contract/spec';
 import { MetricsSummarySchema } from '../../trainer/report/summary';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT'; // handler logs would bury the test output
+process.env.AMAD_LOG_LEVEL = 'info'; // the trainer processes' logs are read below ("training job starts")
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const RUN_ID = 'e2e-tiny';

@@ -39,7 +39,8 @@ interface Exit {
 function startTrainer(runUri: string, args: readonly string[] = ['--role', 'teacher']) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'trainer/main.ts', '--job', runLayout(runUri).spec, ...args], {
     cwd: REPO_ROOT,
-    env: { ...process.env, AMAD_BACKEND: 'wasm', AMAD_QUIET_BACKEND: '1' },
+    // info level: the test reads the trainer's "job already complete" line.
+    env: { ...process.env, AMAD_BACKEND: 'wasm', AMAD_QUIET_BACKEND: '1', AMAD_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
