@@ -233,10 +233,6 @@ interface DistillSetup {
 }
 
 /**
- * Opens the run's teacher cache, which holds the layers `held` (all students' mappings), after
- * checking it has every layer this student's mapping `needed` reads.
- */
-/**
  * The layers a cache holds, from its first shard's manifest (for a cache given without its spec,
  * as `amad distill --cache` does); every shard's manifest is checked against them on open.
  */
@@ -247,6 +243,10 @@ async function layersInCache(cacheUri: string, data: PreparedDataset): Promise<C
   return (JSON.parse((await storageFor(uri).get(uri)).toString('utf8')) as { layers: CachedLayer[] }).layers;
 }
 
+/**
+ * Opens the run's teacher cache, which holds the layers `held` (all students' mappings), after
+ * checking it has every layer this student's mapping `needed` reads.
+ */
 async function openCache(cacheUri: string, held: readonly CachedLayer[], needed: readonly CachedLayer[], teacher: LoadedModel, data: PreparedDataset, name: string): Promise<CachedTeacher> {
   const key = (l: CachedLayer) => `${l.kind}/${l.teacherLayer}`;
   const heldKeys = new Set(held.map(key));
@@ -274,7 +274,6 @@ async function setUpDistillation(d: NonNullable<TrainJobArgs['distill']>, teache
       projections.set(`${p.kind}/${p.studentLayer}`, createProjection(`${name}/${p.kind}/${p.studentLayer}`, Q * K));
     }
   }
-  let teacherQKV: ReturnType<VLModel['apply']> | undefined;
   return {
     options: o,
     pairs,
@@ -284,12 +283,12 @@ async function setUpDistillation(d: NonNullable<TrainJobArgs['distill']>, teache
     relationTerms: (bt, out) => {
       // Online teacher forward with Q/K/V (inside the tape, but the teacher's weights are not
       // trained and relationDistillationLoss detaches the teacher side).
-      teacherQKV = teacher.model.apply(bt.inputs, { training: false, returnQKV: true });
+      const teacherQKV = teacher.model.apply(bt.inputs, { training: false, returnQKV: true });
       const R = o.relationHeads ?? student.heads.fusion;
       return pairs
         .filter((p) => p.kind !== 'crossImage' && p.kind !== 'decoderCross')
         .map((p) =>
-          relationDistillationLoss(teacherQKV!.qkv[p.kind]![p.teacherLayer], out.qkv[p.kind]![p.studentLayer], { relationHeads: R, queryMask: out.queryMask[p.kind] ?? null }),
+          relationDistillationLoss(teacherQKV.qkv[p.kind]![p.teacherLayer], out.qkv[p.kind]![p.studentLayer], { relationHeads: R, queryMask: out.queryMask[p.kind] ?? null }),
         );
     },
   };
