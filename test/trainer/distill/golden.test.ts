@@ -8,8 +8,9 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm'; // registers wasm even when AMAD_BACKEND selects cpu
 import { initBackend } from '../../../trainer/backend';
 import { attentionDistillationLoss, type AttentionVariant } from '../../../trainer/distill';
+import { goldenDir } from '../../golden-dir';
 
-const GOLDEN_DIR = process.env.AMAD_GOLDEN_DIR ?? '/work/shared/golden/amad';
+const GOLDEN_DIR = goldenDir('amad', 'AMAD_GOLDEN_DIR');
 
 interface Packed {
   shape: number[];

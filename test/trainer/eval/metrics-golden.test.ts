@@ -7,8 +7,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
 import { cider, ciderD, cocoBleu, corpusBleu, MetricInputError } from '../../../trainer/eval';
+import { goldenDir } from '../../golden-dir';
 
-const GOLDEN_DIR = process.env.AMAD_GOLDEN_METRICS ?? '/work/shared/golden/metrics';
+const GOLDEN_DIR = goldenDir('metrics', 'AMAD_GOLDEN_METRICS');
 
 const PerImage = z.record(z.string(), z.number());
 const GoldenSchema = z.object({
