@@ -1,6 +1,6 @@
 /**
  * Caption/translation metrics against the shared golden corpora (values computed by
- * pycocoevalcap, vrama91/cider and NLTK 3.8; see /work/shared/golden/metrics/README.md).
+ * pycocoevalcap, vrama91/cider and NLTK 3.8; see shared/golden/metrics/README.md beside the repository).
  * The directory is read at test time, never copied.
  */
 import * as fs from 'fs';
