@@ -2,16 +2,11 @@
  * One behavioural contract for every Storage implementation, run against file:// (a temp folder)
  * and s3:// (a real S3 HTTP server, s3rver, on 127.0.0.1 and a free port).
  */
-import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { joinUri, storageFor, StorageNotFoundError, type Storage } from '../../contract/storage';
-import { resetS3StorageForTests } from '../../contract/s3-storage';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const S3rver = require('s3rver');
+import { useLocalS3 } from '../helpers/local-s3';
 
 interface Backend {
   readonly name: string;
@@ -19,36 +14,12 @@ interface Backend {
   root: string;
 }
 
-let tmp: string;
-let s3server: { close(): Promise<void> } | undefined;
-const savedEnv = { ...process.env };
+const s3 = useLocalS3(['contract-bucket']);
 const fileBackend: Backend = { name: 'file', root: '' };
 const s3Backend: Backend = { name: 's3', root: 's3://contract-bucket/prefix' };
 
-beforeAll(async () => {
-  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'amad-storage-'));
-  fileBackend.root = pathToFileURL(path.join(tmp, 'files')).href;
-  const server = new S3rver({
-    address: '127.0.0.1',
-    port: 0, // the OS picks a free port
-    silent: true,
-    directory: path.join(tmp, 's3rver'),
-    configureBuckets: [{ name: 'contract-bucket', configs: [] }],
-  });
-  const addr = (await server.run()) as { port: number };
-  s3server = server;
-  process.env.AMAD_S3_ENDPOINT = `http://127.0.0.1:${addr.port}`;
-  process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
-  process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
-  process.env.AWS_REGION = 'us-east-1';
-  resetS3StorageForTests();
-});
-
-afterAll(async () => {
-  resetS3StorageForTests();
-  await s3server?.close();
-  process.env = savedEnv;
-  await fs.rm(tmp, { recursive: true, force: true });
+beforeAll(() => {
+  fileBackend.root = pathToFileURL(path.join(s3.tmp, 'files')).href;
 });
 
 const streamOf = (...chunks: string[]) => Readable.from(chunks.map((c) => Buffer.from(c)));

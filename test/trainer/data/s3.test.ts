@@ -1,41 +1,16 @@
 /** Public layouts read from an S3 prefix and shards written to S3 (s3rver on 127.0.0.1). */
 import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { resetS3StorageForTests } from '../../../contract/s3-storage';
+import { useLocalS3 } from '../../helpers/local-s3';
 import { storageFor } from '../../../contract/storage';
 import { openDataset } from '../../../trainer/data/dataset';
 import { prepareData } from '../../../trainer/data/prepare';
 import { writeVqaFixture } from './fixtures';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const S3rver = require('s3rver');
-
-let tmp: string;
-let server: { close(): Promise<void> } | undefined;
-const savedEnv = { ...process.env };
-
-beforeAll(async () => {
-  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'amad-data-s3-'));
-  const s = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: path.join(tmp, 's3rver'), configureBuckets: [{ name: 'datasets', configs: [] }] });
-  const addr = (await s.run()) as { port: number };
-  server = s;
-  process.env.AMAD_S3_ENDPOINT = `http://127.0.0.1:${addr.port}`;
-  process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
-  process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
-  process.env.AWS_REGION = 'us-east-1';
-  resetS3StorageForTests();
-});
-
-afterAll(async () => {
-  resetS3StorageForTests();
-  await server?.close();
-  process.env = savedEnv;
-  await fs.rm(tmp, { recursive: true, force: true });
-});
+const s3 = useLocalS3(['datasets']);
 
 it('prepares VQA v2 from an S3 prefix into S3 and reads it back', async () => {
-  const fx = writeVqaFixture(path.join(tmp, 'local'));
+  const fx = writeVqaFixture(path.join(s3.tmp, 'local'));
   // Upload the local fixture under s3://datasets/vqa/…
   const toS3 = (p: string) => `s3://datasets/vqa/${path.relative(fx.root, p).split(path.sep).join('/')}`;
   const walk = async (dir: string): Promise<string[]> => {
