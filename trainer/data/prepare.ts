@@ -7,7 +7,7 @@
  *      VQA: the answer classes from the training labels;
  *   4. per split, load images (a few at a time), encode texts and write fixed-size records to
  *      shards; pixel statistics are accumulated over the training images;
- *   5. write references.json (generation tasks) and tokenizer.json;
+ *   5. write references.json (generation tasks; VQA val/test with several human answers) and tokenizer.json;
  *   6. write manifest.json LAST, with every file's sha256.
  * A prepare that dies anywhere before 6 leaves no manifest, so it never looks complete.
  */
@@ -235,6 +235,7 @@ export async function prepareData(sourceInput: DataSourceInput | DataSource, out
     let kept = 0; // source examples written (VQA: = records)
     let covered = 0;
     let majorityScoreSum = 0;
+    let annotatorsDisagree = false; // VQA: several different human answers somewhere in the split
     const imageCache = new Map<string, Promise<Uint8Array>>();
     for (let start = 0; start < examples.length; start += concurrency) {
       const chunk = examples.slice(start, start + concurrency);
@@ -255,6 +256,9 @@ export async function prepareData(sourceInput: DataSourceInput | DataSource, out
           const answers = ex.answers ?? [];
           const label = ex.label ?? mostFrequentAnswer(answers);
           const enc = encodeAnswers(answers, label, classes!);
+          // Every annotator's answer (VQA v2 has 10): the official accuracy needs them all.
+          references[ex.id] = answers;
+          if (new Set(answers).size > 1) annotatorsDisagree = true;
           if (enc.answerLabel >= 0) covered++;
           if (majority !== undefined) majorityScoreSum += softScores(answers).get(majority) ?? 0;
           await writer.add({ id: ex.id, image, text: text.ids, ...enc });
@@ -280,7 +284,10 @@ export async function prepareData(sourceInput: DataSourceInput | DataSource, out
       throw new DataError('empty-split', `the ${split} split has no examples left after skipping ${examples.length} with missing or undecodable images`);
     }
     let refEntry: SplitEntry['references'];
-    if (task !== 'vqa') {
+    // Generation: every reference per example. VQA: the human answers per question when the
+    // annotators disagree somewhere (real VQA v2), so evaluation uses the official accuracy;
+    // single-answer data such as the synthetic world is scored against its label answer instead.
+    if (task !== 'vqa' || (split !== 'train' && annotatorsDisagree)) {
       const file = `${split}/references.json`;
       const body = JSON.stringify(references);
       const uri = joinUri(out, file);

@@ -85,6 +85,25 @@ describe('VQA v2 layout', () => {
     expect(summary.majorityBaseline!.testAccuracy).toBe(0);
   });
 
+  it('keeps every annotator answer of the evaluation splits for the official accuracy (not of train)', async () => {
+    const fx = writeVqaFixture(tmp());
+    const out = tmp();
+    await prepareData(fx.source, out);
+    const ds = await openDataset(out);
+    expect(ds.manifest.splits.train.references).toBeUndefined();
+    const refs = await ds.split('val').references();
+    // Question 1000: no ×6, yes ×4 — all ten, normalised, in order.
+    expect(refs.get('1000')).toEqual([...Array(6).fill('no'), ...Array(4).fill('yes')]);
+    expect(refs.get('1100')).toEqual(Array(10).fill('white'));
+  });
+
+  it('single-answer data (the synthetic world) gets no VQA references file: it is scored against the label', async () => {
+    const out = tmp();
+    await prepareData({ format: 'synthetic', task: 'vqa', seed: 1, train: 20, val: 5, test: 5, imageSize: 8 }, out);
+    const ds = await openDataset(out);
+    expect(ds.manifest.splits.test.references).toBeUndefined();
+  });
+
   it('a missing image fails naming the question and the path; skipMissingImages counts it', async () => {
     const fx = writeVqaFixture(tmp());
     const missing = path.join(fx.root, 'train2014', cocoName('train', 2));
