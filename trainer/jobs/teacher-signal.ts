@@ -22,6 +22,8 @@ export interface TeacherTensors {
   readonly maps: Record<string, tf.Tensor4D>;
   /** `[B, A]` or `[B, Ld, V]`. */
   readonly logits: tf.Tensor;
+  /** Q/K/V `[B, T, width]` per `attentionFieldName(kind, teacherLayer)` (online teacher with `qkvLayers`; the MiniLMv2 relation baseline). */
+  readonly qkv?: Record<string, { q: tf.Tensor3D; k: tf.Tensor3D; v: tf.Tensor3D }>;
 }
 
 export interface TeacherSignal {
@@ -34,18 +36,20 @@ export class OnlineTeacher implements TeacherSignal {
   constructor(
     private readonly teacher: VLModel,
     private readonly layers: readonly CachedLayer[],
+    /** Self-attention layers whose Q/K/V the student needs (relation baseline). */
+    private readonly qkvLayers: readonly CachedLayer[] = [],
   ) {}
 
   async forBatch(batch: Batch): Promise<TeacherTensors> {
     // tidy keeps the returned tensors (it walks the object) and frees the teacher's intermediates.
-    return tf.tidy(() => teacherOutputs(this.teacher, batch, this.layers) as unknown as tf.TensorContainer) as unknown as TeacherTensors;
+    return tf.tidy(() => teacherOutputs(this.teacher, batch, this.layers, this.qkvLayers) as unknown as tf.TensorContainer) as unknown as TeacherTensors;
   }
 }
 
 /** The teacher's maps of the given layers and its logits for a batch (inside the caller's tidy). */
-export function teacherOutputs(teacher: VLModel, batch: Batch, layers: readonly CachedLayer[]): TeacherTensors {
+export function teacherOutputs(teacher: VLModel, batch: Batch, layers: readonly CachedLayer[], qkvLayers: readonly CachedLayer[] = []): TeacherTensors {
   const bt = batchTensors(batch, teacher.config);
-  const out = teacher.apply(bt.inputs, { training: false, returnAttention: layers.length > 0 });
+  const out = teacher.apply(bt.inputs, { training: false, returnAttention: layers.length > 0, returnQKV: qkvLayers.length > 0 });
   const maps: Record<string, tf.Tensor4D> = {};
   for (const { kind, teacherLayer } of layers) {
     const m = out.attention[kind]?.[teacherLayer];
@@ -54,8 +58,14 @@ export function teacherOutputs(teacher: VLModel, batch: Batch, layers: readonly 
   }
   const logits = out.answerLogits ?? out.lmLogits;
   if (!logits) throw new Error('the teacher produced no logits (no answer head and no decoder input)');
+  const qkv: NonNullable<TeacherTensors['qkv']> = {};
+  for (const { kind, teacherLayer } of qkvLayers) {
+    const x = out.qkv[kind]?.[teacherLayer];
+    if (!x) throw new Error(`the teacher has no ${kind} Q/K/V at layer ${teacherLayer}`);
+    qkv[attentionFieldName(kind, teacherLayer)] = x;
+  }
   disposeBatchTensors(bt);
-  return { maps, logits };
+  return { maps, logits, ...(qkvLayers.length ? { qkv } : {}) };
 }
 
 /** Reads teacher outputs from the per-data-shard caches of the training split. */

@@ -136,7 +136,7 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
       const kd = o.alphaKd > 0 ? logitDistillationLoss(teacherNow.logits, studentLogits, { temperature: o.tauKd, mask: lmMask }) : tf.scalar(0);
       const attn: tf.Scalar[] = [];
       if (o.variant === 'relation') {
-        attn.push(...distill.relationTerms(bt, out));
+        attn.push(...distill.relationTerms(teacherNow, out));
       } else if (o.variant !== 'none' && o.alphaAttn > 0) {
         const logNow = step % args.train.logAlignmentEvery === 0;
         if (logNow) alignment = {};
@@ -220,7 +220,7 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
 
 function disposeTeacher(t: TeacherTensors | undefined): void {
   if (!t) return;
-  tf.dispose([t.logits, ...Object.values(t.maps)]);
+  tf.dispose([t.logits, ...Object.values(t.maps), ...Object.values(t.qkv ?? {}).flatMap((x) => [x.q, x.k, x.v])]);
 }
 
 interface DistillSetup {
@@ -229,7 +229,7 @@ interface DistillSetup {
   readonly signal: TeacherSignal;
   readonly projections: readonly ProjectionParams[];
   projectionFor(pair: MappedPair): ProjectionParams | undefined;
-  relationTerms(bt: ReturnType<typeof batchTensors>, out: ReturnType<VLModel['apply']>): tf.Scalar[];
+  relationTerms(teacher: TeacherTensors, out: ReturnType<VLModel['apply']>): tf.Scalar[];
 }
 
 /**
@@ -263,10 +263,14 @@ async function openCache(cacheUri: string, held: readonly CachedLayer[], needed:
 async function setUpDistillation(d: NonNullable<TrainJobArgs['distill']>, teacher: LoadedModel, student: ModelConfig, data: PreparedDataset, name: string): Promise<DistillSetup> {
   const o = d.options;
   const pairs = o.variant === 'none' ? [] : resolveLayerMap(teacher.model.config, student, o.layerMap ?? 'uniform');
-  // The relation baseline needs the teacher's Q/K/V, which the cache does not hold: it always runs the teacher online.
+  // The relation baseline (MiniLMv2) needs the teacher's Q/K/V of the mapped self-attention
+  // layers, which the cache does not hold: it always runs the teacher online, once per step.
+  const relationPairs = o.variant === 'relation' ? pairs.filter((p) => p.kind !== 'crossImage' && p.kind !== 'decoderCross') : [];
   const layers = o.variant === 'relation' ? [] : cachedLayersOf(pairs);
   const signal: TeacherSignal =
-    d.cacheUri && o.variant !== 'relation' ? await openCache(d.cacheUri, d.cacheLayers?.(teacher.model.config, data) ?? (await layersInCache(d.cacheUri, data)), layers, teacher, data, name) : new OnlineTeacher(teacher.model, layers);
+    d.cacheUri && o.variant !== 'relation'
+      ? await openCache(d.cacheUri, d.cacheLayers?.(teacher.model.config, data) ?? (await layersInCache(d.cacheUri, data)), layers, teacher, data, name)
+      : new OnlineTeacher(teacher.model, layers, cachedLayersOf(relationPairs));
   const projections = new Map<string, ProjectionParams>();
   if (o.variant === 'projected') {
     for (const p of pairs) {
@@ -280,16 +284,11 @@ async function setUpDistillation(d: NonNullable<TrainJobArgs['distill']>, teache
     signal,
     projections: [...projections.values()],
     projectionFor: (p) => projections.get(`${p.kind}/${p.studentLayer}`),
-    relationTerms: (bt, out) => {
-      // Online teacher forward with Q/K/V (inside the tape, but the teacher's weights are not
-      // trained and relationDistillationLoss detaches the teacher side).
-      const teacherQKV = teacher.model.apply(bt.inputs, { training: false, returnQKV: true });
+    relationTerms: (t, out) => {
       const R = o.relationHeads ?? student.heads.fusion;
-      return pairs
-        .filter((p) => p.kind !== 'crossImage' && p.kind !== 'decoderCross')
-        .map((p) =>
-          relationDistillationLoss(teacherQKV.qkv[p.kind]![p.teacherLayer], out.qkv[p.kind]![p.studentLayer], { relationHeads: R, queryMask: out.queryMask[p.kind] ?? null }),
-        );
+      return relationPairs.map((p) =>
+        relationDistillationLoss(t.qkv![attentionFieldName(p.kind, p.teacherLayer)], out.qkv[p.kind]![p.studentLayer], { relationHeads: R, queryMask: out.queryMask[p.kind] ?? null }),
+      );
     },
   };
 }
