@@ -4,12 +4,11 @@
  */
 import { fileURLToPath } from 'node:url';
 import { listCommittedStages, runLayout, runUriFor } from '../../contract/layout';
-import { RUN_ID_PATTERN } from '../../contract/spec';
 import { isLocal, storageFor } from '../../contract/storage';
 import { runLocal } from '../local-executor';
 import { createProgressReporter } from '../progress';
-import { artifactRoot, generateRunId, type CommandDeps } from './deps';
-import { readSpecFile } from './spec-file';
+import { artifactRoot, type CommandDeps } from './deps';
+import { readSpecFile, resolveRunId } from './spec-file';
 
 export interface RunArgs {
   readonly spec: string;
@@ -29,15 +28,8 @@ const where = (uri: string) => (isLocal(uri) ? fileURLToPath(uri) : uri);
 export async function runCommand(args: RunArgs, deps: CommandDeps): Promise<number> {
   const parsed = await readSpecFile(args.spec, deps);
   if (!parsed.ok) return 1;
-  const runId = args.runId ?? parsed.spec.runId ?? generateRunId(deps.now());
-  if (!RUN_ID_PATTERN.test(runId)) {
-    deps.err(`invalid --run-id "${runId}": 1–64 letters, digits, "-" or "_"`);
-    return 2;
-  }
-  if (parsed.spec.runId !== undefined && args.runId !== undefined && parsed.spec.runId !== args.runId) {
-    deps.err(`--run-id ${args.runId} differs from runId "${parsed.spec.runId}" in ${args.spec}: drop one of them`);
-    return 2;
-  }
+  const runId = resolveRunId(args.runId, parsed.spec, args.spec, deps);
+  if (runId === null) return 2;
   const root = artifactRoot(args.root, deps.env);
   const runUri = runUriFor(root, runId);
   const specUri = runLayout(runUri).spec;

@@ -1,8 +1,8 @@
 /** Reads a job spec file and reports every problem with its path. */
 import { promises as fs } from 'node:fs';
-import { parseJobSpecText, type JobSpec } from '../../contract/spec';
+import { parseJobSpecText, RUN_ID_PATTERN, type JobSpec } from '../../contract/spec';
 import { ConfigError } from '../../trainer/model/config';
-import type { CommandDeps } from './deps';
+import { generateRunId, type CommandDeps } from './deps';
 
 export type SpecFileResult = { ok: true; spec: JobSpec; raw: Record<string, unknown> } | { ok: false };
 
@@ -23,4 +23,26 @@ export async function readSpecFile(file: string, deps: Pick<CommandDeps, 'err'>)
     deps.err(e.message);
     return { ok: false };
   }
+}
+
+/**
+ * The run id of a command: `--run-id`, else the spec's `runId`, else a generated one. Prints why
+ * and returns null when it is invalid or contradicts the spec (exit code 2 for the caller).
+ */
+export function resolveRunId(
+  flag: string | undefined,
+  spec: JobSpec,
+  file: string,
+  deps: Pick<CommandDeps, 'err' | 'now'>,
+): string | null {
+  if (spec.runId !== undefined && flag !== undefined && spec.runId !== flag) {
+    deps.err(`--run-id ${flag} differs from runId "${spec.runId}" in ${file}: drop one of them`);
+    return null;
+  }
+  const runId = flag ?? spec.runId ?? generateRunId(deps.now());
+  if (!RUN_ID_PATTERN.test(runId)) {
+    deps.err(`invalid --run-id "${runId}": 1–64 letters, digits, "-" or "_"`);
+    return null;
+  }
+  return runId;
 }

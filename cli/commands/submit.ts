@@ -4,9 +4,8 @@
  */
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DISTILLATION_REQUESTED, EVENT_SOURCE } from '../../contract/events';
-import { RUN_ID_PATTERN } from '../../contract/spec';
-import { generateRunId, required, type CommandDeps } from './deps';
-import { readSpecFile } from './spec-file';
+import { required, type CommandDeps } from './deps';
+import { readSpecFile, resolveRunId } from './spec-file';
 
 export interface SubmitArgs {
   readonly spec: string;
@@ -25,11 +24,8 @@ export async function submitCommand(args: SubmitArgs, deps: CommandDeps): Promis
   // Fail here, not minutes later in the Validate Lambda.
   const parsed = await readSpecFile(args.spec, deps);
   if (!parsed.ok) return 1;
-  const runId = args.runId ?? parsed.spec.runId ?? generateRunId(deps.now());
-  if (!RUN_ID_PATTERN.test(runId)) {
-    deps.err(`invalid --run-id "${runId}": 1–64 letters, digits, "-" or "_"`);
-    return 2;
-  }
+  const runId = resolveRunId(args.runId, parsed.spec, args.spec, deps);
+  if (runId === null) return 2;
   const detail = JSON.stringify({ ...parsed.raw, runId, ...(args.resume ? { resume: true } : {}) });
   if (Buffer.byteLength(detail) > MAX_EVENT_BYTES) {
     deps.err(`the spec is ${Buffer.byteLength(detail)} bytes, over EventBridge's 256 KB: upload it to the bucket's jobs/ prefix instead`);
