@@ -44,26 +44,54 @@ export interface ExperimentOptions {
   readonly studentHeads?: readonly number[];
 }
 
+/** The experiment's size: what `quick` changes, in one place (the specs and RESULTS.md read it). */
+export interface ExperimentBudget {
+  readonly train: number;
+  readonly val: number;
+  readonly test: number;
+  readonly shardSize: number;
+  readonly teacherSteps: number;
+  readonly studentSteps: number;
+  readonly studentHeads: readonly number[];
+  readonly seeds: readonly number[];
+  readonly batchSize: number;
+}
+
+export function experimentBudget(o: ExperimentOptions): ExperimentBudget {
+  const q = o.quick;
+  return {
+    train: q ? 2000 : 10000,
+    val: q ? 200 : 500,
+    test: q ? 300 : 1000,
+    shardSize: q ? 1000 : 2500,
+    teacherSteps: q ? 400 : 2000,
+    studentSteps: q ? 200 : 600,
+    studentHeads: o.studentHeads ?? (q ? [2] : [2, 4]),
+    seeds: [0, 1, 2],
+    batchSize: 32,
+  };
+}
+
 export function experimentSpec(task: ExperimentTask, o: ExperimentOptions): JobSpecInput {
   const q = o.quick;
-  const heads = o.studentHeads ?? (q ? [2] : [2, 4]);
-  const teacherTrain = { steps: q ? 400 : 2000, batchSize: 32, lr: 0.003, warmupSteps: q ? 30 : 100, evalEvery: q ? 200 : 500, checkpointEvery: q ? 200 : 500, seed: 0 };
-  const studentTrain = { steps: q ? 200 : 600, batchSize: 32, lr: 0.003, warmupSteps: q ? 20 : 50, evalEvery: q ? 100 : 200, checkpointEvery: q ? 100 : 200, logAlignmentEvery: q ? 25 : 50 };
+  const b = experimentBudget(o);
+  const teacherTrain = { steps: b.teacherSteps, batchSize: b.batchSize, lr: 0.003, warmupSteps: q ? 30 : 100, evalEvery: q ? 200 : 500, checkpointEvery: q ? 200 : 500, seed: 0 };
+  const studentTrain = { steps: b.studentSteps, batchSize: b.batchSize, lr: 0.003, warmupSteps: q ? 20 : 50, evalEvery: q ? 100 : 200, checkpointEvery: q ? 100 : 200, logAlignmentEvery: q ? 25 : 50 };
   return {
     version: 1,
     runId: `experiments-${task}${q ? '-quick' : ''}`,
-    data: { format: 'synthetic', task, seed: 11, train: q ? 2000 : 10000, val: q ? 200 : 500, test: q ? 300 : 1000, imageSize: 32, maxTextLength: 12, maxTargetLength: 14, shardSize: q ? 1000 : 2500 },
+    data: { format: 'synthetic', task, seed: 11, train: b.train, val: b.val, test: b.test, imageSize: 32, maxTextLength: 12, maxTargetLength: 14, shardSize: b.shardSize },
     teacher: { model: architecture(task, 64, 8), train: teacherTrain },
-    students: heads.flatMap((h) =>
+    students: b.studentHeads.flatMap((h) =>
       Object.entries(VARIANTS).map(([name, v]) => ({
         name: `${name}-h${h}`,
         model: architecture(task, 32, h),
         distill: { variant: v.variant, alphaGt: 1, alphaKd: v.alphaKd, alphaAttn: v.alphaAttn, tauKd: 2, ...(v.variant === 'relation' ? { relationHeads: h } : {}) },
         train: studentTrain,
-        seeds: [0, 1, 2],
+        seeds: [...b.seeds],
       })),
     ),
-    cache: { enabled: true, dtype: 'float16', shardSize: q ? 1000 : 2500 },
+    cache: { enabled: true, dtype: 'float16', shardSize: b.shardSize },
     evaluation: { split: 'test', latency: { warmup: 2, runs: q ? 5 : 20 } },
     compute: { maxParallelJobs: 2 },
   };
