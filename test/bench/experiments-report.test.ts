@@ -97,6 +97,7 @@ test('quick: the results file reports mean ± std, paired Δ and p, and every lo
   expect(md).toContain('## captioning (quick)');
   expect(md).toContain('Not finished yet: `npm run experiments -- --quick --tasks captioning`');
   expect(md).toContain('students 200 steps with 2 heads');
+  expect(md).toContain('Trained at commit not recorded.');
   expect(existsSync(path.join(dir, 'results-quick-vqa.svg'))).toBe(true);
   expect(existsSync(path.join(dir, 'results-quick-captioning.svg'))).toBe(false);
 });
@@ -105,6 +106,8 @@ test('full: the README block gets one row per task and head count and a verdict 
   process.chdir(dir);
   writeFileSync('README.md', '# x\n\n<!-- RESULTS:START -->\nold\n<!-- RESULTS:END -->\n\nrest\n');
   writeVqaRun('runs', false, [2, 4]);
+  mkdirSync('runs/specs', { recursive: true });
+  writeFileSync('runs/specs/experiments-vqa.provenance.json', JSON.stringify({ commit: 'abc1234', startedAt: '2026-11-27T09:52:49.310Z' }));
   await run(['--tasks', '', '--root', 'runs', '--out', 'docs/RESULTS.md']);
   const readme = readFileSync('README.md', 'utf8');
 
@@ -119,5 +122,7 @@ test('full: the README block gets one row per task and head count and a verdict 
   expect(readme).toMatch(/significant \(p < 0\.05\) over gt-only, logit-kd, minilmv2\./);
   expect(readme).toContain('- Not finished yet: captioning, translation.');
   expect(readme).toContain('![vqa results](docs/results-vqa.svg)');
-  expect(readFileSync('docs/RESULTS.md', 'utf8')).toContain('[RESULTS-quick.md](RESULTS-quick.md)');
+  const results = readFileSync('docs/RESULTS.md', 'utf8');
+  expect(results).toContain('[RESULTS-quick.md](RESULTS-quick.md)');
+  expect(results).toContain('Trained at commit abc1234 (started 2026-11-27T09:52:49.310Z).');
 });
