@@ -13,18 +13,17 @@
  * row, so the batch shrinks as decoding proceeds. Beam hypotheses are flattened into the batch
  * dimension (an example with k live beams has k rows).
  *
- * Cost note: `VLModel.apply` has no encoder-output cache and no key/value cache, so every step
- * re-runs the encoder on every row (k copies of the same image and text under beam search) and
- * the decoder on the whole prefix: a decode of L tokens costs about L encoder passes plus
- * Σ_t decoder passes over t positions. Caching the encoder output needs a model API that takes
- * a precomputed memory (a change to trainer/model), not made here.
+ * Cost: the encoder runs once per batch (`VLModel.encode`); each step gathers the encoder
+ * output of its rows (k rows share an example's under beam search) and runs the decoder on the
+ * whole prefix (`VLModel.decodeFrom`). There is no key/value cache, so a decode of L tokens
+ * still costs Σ_t decoder passes over t positions.
  *
  * Output: per example, the generated ids WITHOUT the leading BOS, ending with EOS when the
  * hypothesis finished (nothing follows EOS), or exactly `maxLen` ids when it did not.
  */
 import * as tf from '@tensorflow/tfjs';
 import { SPECIAL_TOKENS } from '../data/batch';
-import type { VLModel } from '../model';
+import type { EncodedBatch, VLModel } from '../model';
 
 /** Encoder inputs of a batch to decode. */
 export interface DecodeInputs {
@@ -89,16 +88,18 @@ export function greedyDecodeScored(model: VLModel, inputs: DecodeInputs, maxLen?
   const logProb = new Float64Array(batch);
   const finished = new Array<boolean>(batch).fill(false);
   let active = Array.from({ length: batch }, (_, b) => b); // one row per unfinished example
-  for (let t = 1; t <= L && active.length > 0; t++) {
-    const next = nextTokenCandidates(model, inputs, active, active.map((b) => tokens[b]!), t, 1);
-    active.forEach((b, r) => {
-      const token = next.tokens[r]!;
-      tokens[b]!.push(token);
-      logProb[b] += next.logProbs[r]!;
-      if (token === EOS) finished[b] = true;
-    });
-    active = active.filter((b) => !finished[b]);
-  }
+  withEncoded(model, inputs, (encoded) => {
+    for (let t = 1; t <= L && active.length > 0; t++) {
+      const next = nextTokenCandidates(model, encoded, active, active.map((b) => tokens[b]!), t, 1);
+      active.forEach((b, r) => {
+        const token = next.tokens[r]!;
+        tokens[b]!.push(token);
+        logProb[b] += next.logProbs[r]!;
+        if (token === EOS) finished[b] = true;
+      });
+      active = active.filter((b) => !finished[b]);
+    }
+  });
   return tokens.map((ids, b) => ({ tokens: Int32Array.from(ids), logProb: logProb[b]!, finished: finished[b]! }));
 }
 
@@ -138,48 +139,50 @@ export function beamSearchScored(model: VLModel, inputs: DecodeInputs, options: 
 
   const beams: Beam[][] = Array.from({ length: batch }, () => [{ tokens: [], logProb: 0, finished: false, rank: 0 }]);
   let active = Array.from({ length: batch }, (_, b) => b); // examples still searching
-  for (let t = 1; t <= L && active.length > 0; t++) {
-    // Rows: every live beam of every active example, in (example, beam) order.
-    const rowExample: number[] = [];
-    const rowPrefix: (readonly number[])[] = [];
-    for (const b of active) {
-      for (const beam of beams[b]!) {
-        if (beam.finished) continue;
-        rowExample.push(b);
-        rowPrefix.push(beam.tokens);
-      }
-    }
-    const next = nextTokenCandidates(model, inputs, rowExample, rowPrefix, t, K);
-    const lp = lengthPenalty(t, alpha);
-    let row = 0;
-    const stillActive: number[] = [];
-    for (const b of active) {
-      const candidates: Beam[] = [];
-      for (const beam of beams[b]!) if (beam.finished) candidates.push(beam);
-      for (const beam of beams[b]!) {
-        if (beam.finished) continue;
-        for (let j = 0; j < K; j++) {
-          const stepLogProb = next.logProbs[row * K + j]!;
-          if (!Number.isFinite(stepLogProb)) continue; // PAD/BOS, or fewer than K generable tokens
-          const token = next.tokens[row * K + j]!;
-          const logProb = beam.logProb + stepLogProb;
-          candidates.push({ tokens: [...beam.tokens, token], logProb, finished: token === EOS, rank: logProb / lp });
+  withEncoded(model, inputs, (encoded) => {
+    for (let t = 1; t <= L && active.length > 0; t++) {
+      // Rows: every live beam of every active example, in (example, beam) order.
+      const rowExample: number[] = [];
+      const rowPrefix: (readonly number[])[] = [];
+      for (const b of active) {
+        for (const beam of beams[b]!) {
+          if (beam.finished) continue;
+          rowExample.push(b);
+          rowPrefix.push(beam.tokens);
         }
-        row++;
       }
-      // Stable sort: equal ranks keep the candidate order above (deterministic ties).
-      const kept = candidates
-        .map((c, i) => ({ c, i }))
-        .sort((x, y) => y.c.rank - x.c.rank || x.i - y.i)
-        .slice(0, K)
-        .map(({ c }) => c);
-      beams[b] = kept;
-      const best = kept[0]!;
-      const settled = best.finished && kept.every((h) => h.finished || best.rank >= h.logProb / lpMax);
-      if (!settled) stillActive.push(b);
+      const next = nextTokenCandidates(model, encoded, rowExample, rowPrefix, t, K);
+      const lp = lengthPenalty(t, alpha);
+      let row = 0;
+      const stillActive: number[] = [];
+      for (const b of active) {
+        const candidates: Beam[] = [];
+        for (const beam of beams[b]!) if (beam.finished) candidates.push(beam);
+        for (const beam of beams[b]!) {
+          if (beam.finished) continue;
+          for (let j = 0; j < K; j++) {
+            const stepLogProb = next.logProbs[row * K + j]!;
+            if (!Number.isFinite(stepLogProb)) continue; // PAD/BOS, or fewer than K generable tokens
+            const token = next.tokens[row * K + j]!;
+            const logProb = beam.logProb + stepLogProb;
+            candidates.push({ tokens: [...beam.tokens, token], logProb, finished: token === EOS, rank: logProb / lp });
+          }
+          row++;
+        }
+        // Stable sort: equal ranks keep the candidate order above (deterministic ties).
+        const kept = candidates
+          .map((c, i) => ({ c, i }))
+          .sort((x, y) => y.c.rank - x.c.rank || x.i - y.i)
+          .slice(0, K)
+          .map(({ c }) => c);
+        beams[b] = kept;
+        const best = kept[0]!;
+        const settled = best.finished && kept.every((h) => h.finished || best.rank >= h.logProb / lpMax);
+        if (!settled) stillActive.push(b);
+      }
+      active = stillActive;
     }
-    active = stillActive;
-  }
+  });
   return beams.map(([best]) => ({ tokens: Int32Array.from(best!.tokens), logProb: best!.logProb, finished: best!.finished }));
 }
 
@@ -235,7 +238,7 @@ interface Candidates {
  */
 function nextTokenCandidates(
   model: VLModel,
-  inputs: DecodeInputs,
+  encoded: EncodedBatch,
   rowExample: readonly number[],
   rowPrefix: readonly (readonly number[])[],
   t: number,
@@ -253,11 +256,11 @@ function nextTokenCandidates(
   blocked[BOS] = -Infinity;
   const [values, indices] = tf.tidy(() => {
     const rows = tf.tensor1d(Int32Array.from(rowExample), 'int32');
-    const images = tf.gather(inputs.images, rows) as tf.Tensor4D; // [R, S, S, 3]
-    const text = tf.gather(inputs.text, rows) as tf.Tensor2D; // [R, Lt]
+    const states = tf.gather(encoded.states, rows) as tf.Tensor3D; // [R, P+Lt, width]
+    const valid = tf.gather(encoded.valid, rows) as tf.Tensor2D; // [R, P+Lt]
     const decoderInput = tf.tensor2d(prefix, [R, t], 'int32');
-    const { lmLogits } = model.apply({ images, text, decoderInput }, { training: false });
-    const last = lmLogits!.slice([0, t - 1, 0], [R, 1, V]).reshape([R, V]); // [R, V]
+    const lmLogits = model.decodeFrom({ states, valid }, decoderInput); // [R, t, V]
+    const last = lmLogits.slice([0, t - 1, 0], [R, 1, V]).reshape([R, V]); // [R, V]
     const logp = tf.add(tf.logSoftmax(last), tf.tensor1d(blocked)) as tf.Tensor2D; // [R, V]
     const top = tf.topk(logp, Math.min(k, V)); // [R, k], sorted descending
     return [top.values, top.indices];
@@ -275,6 +278,20 @@ function nextTokenCandidates(
   }
   tf.dispose([values, indices]);
   return { logProbs, tokens };
+}
+
+/** Encodes the batch once, runs `decode` against it, and frees the encoder output afterwards. */
+function withEncoded(model: VLModel, inputs: DecodeInputs, decode: (encoded: EncodedBatch) => void): void {
+  const [states, valid] = tf.tidy(() => {
+    const e = model.encode(inputs);
+    return [e.states, e.valid];
+  });
+  const encoded: EncodedBatch = { states: states as tf.Tensor3D, valid: valid as tf.Tensor2D };
+  try {
+    decode(encoded);
+  } finally {
+    tf.dispose([encoded.states, encoded.valid]);
+  }
 }
 
 function checkDecodeArgs(model: VLModel, inputs: DecodeInputs, maxLen: number | undefined, fn: string): { batch: number; maxLen: number } {

@@ -7,6 +7,7 @@ export {
   type ModelInputs,
   type ForwardOptions,
   type ModelOutputs,
+  type EncodedBatch,
 } from './types';
 export {
   ModelConfigSchema,

@@ -44,6 +44,14 @@ export interface ModelOutputs {
   queryMask: Partial<Record<AttentionKind, tf.Tensor2D>>;
 }
 
+/** `VLModel.encode`'s result: what the decoder attends to, batch-major so that rows can be gathered (one per beam). */
+export interface EncodedBatch {
+  /** Final-normalised encoder states `[B, P+Lt, width]` (as `ModelOutputs.encoderOutput`). */
+  readonly states: tf.Tensor3D;
+  /** `[B, P+Lt]` 1 = a key the decoder may attend to (patches and real text tokens), 0 = text padding. */
+  readonly valid: tf.Tensor2D;
+}
+
 /** Thrown when forward inputs do not match the model's config; the message names the input and the fix. */
 export class ModelInputError extends Error {
   constructor(message: string) {

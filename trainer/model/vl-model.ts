@@ -35,12 +35,19 @@ import { NO_MASK, causalPaddingMask, paddingMask, tokenValidity } from './masks'
 import { embeddingLookup } from '../ops/embedding';
 import { linear, mixRows } from '../ops/linear';
 import { installZeroCopyIdentity } from '../ops/wasm-kernels';
-import { ModelInputError, type AttentionKind, type ForwardOptions, type ModelInputs, type ModelOutputs } from './types';
+import { ModelInputError, type EncodedBatch, type ForwardOptions, type ModelInputs, type ModelOutputs } from './types';
 
 /** Index of each modality in the modality-embedding table. */
 const IMAGE_MODALITY = 0;
 const TEXT_MODALITY = 1;
 
+
+/** The encoder output inside the model: `[(P+Lt)·B, width]` time-major rows, key validity `[B, P+Lt]`, and P+Lt. */
+interface TimeMajorEncoding {
+  readonly states: tf.Tensor2D;
+  readonly valid: tf.Tensor2D;
+  readonly length: number;
+}
 
 interface DecoderParams {
   readonly positions: tf.Variable<tf.Rank.R2>; // [maxTargetLength, width]
@@ -121,19 +128,84 @@ export class VLModel {
   apply(inputs: ModelInputs, opts: ForwardOptions): ModelOutputs {
     if (this.disposed) throw new Error(`VLModel "${this.name}" was disposed`);
     installZeroCopyIdentity(); // saved-for-gradient clones share buffers on wasm (see ops/wasm-kernels.ts)
-    const c = this.config;
-    const p = this.params;
     const { batch, textLen, decoderLen } = this.checkInputs(inputs);
     const stepSeed = opts.dropoutSeed ?? Math.floor(Math.random() * 0x7fffffff);
-    const ctx = new ForwardContext(opts.training, c.dropout, stepSeed, opts.returnAttention ?? false, opts.returnQKV ?? false);
-    const patches = numPatches(c);
+    const ctx = new ForwardContext(opts.training, this.config.dropout, stepSeed, opts.returnAttention ?? false, opts.returnQKV ?? false);
     const queryMask: ModelOutputs['queryMask'] = {};
+    const enc = this.encoderPass(inputs.images, inputs.text, batch, textLen, ctx, queryMask);
+    const encoder3D = tf.transpose(enc.states.reshape([enc.length, batch, this.config.width]), [1, 0, 2]) as tf.Tensor3D; // [B, P+Lt, width]
+    const outputs: ModelOutputs = { encoderOutput: encoder3D, attention: ctx.attention, qkv: ctx.qkv, queryMask };
+
+    // --- VQA head: mean over valid encoder positions --------------------------------------------
+    const p = this.params;
+    if (p.answerHead) {
+      // pooled[b] = Σ_t w[b, t] · enc[t·B + b] as one 2-D product with a block-sparse [B, T·B] matrix
+      const weights = tf.div(enc.valid, tf.sum(enc.valid, 1, true)).reshape([batch, enc.length, 1]); // [B, T, 1]
+      const pooling = tf.mul(weights, tf.eye(batch).reshape([batch, 1, batch])).reshape([batch, enc.length * batch]) as tf.Tensor2D; // [B, T·B]
+      const pooled = mixRows(pooling, enc.states); // [B, width]
+      outputs.answerLogits = linear(pooled, p.answerHead.w, p.answerHead.b); // [B, A]
+    }
+    if (p.decoder && inputs.decoderInput) {
+      outputs.lmLogits = this.decoderPass(enc, inputs.decoderInput, batch, decoderLen, ctx, queryMask);
+    }
+    return outputs;
+  }
+
+  /**
+   * The encoder half of `apply` at inference (no dropout, no maps): run it once per batch, then
+   * `decodeFrom` as many decoder prefixes as needed against it — autoregressive decoding then
+   * costs one encoder pass per batch instead of one per generated token.
+   * @throws ModelInputError naming the input whose shape or dtype is wrong
+   */
+  encode(inputs: Pick<ModelInputs, 'images' | 'text'>): EncodedBatch {
+    if (this.disposed) throw new Error(`VLModel "${this.name}" was disposed`);
+    const { batch, textLen } = this.checkInputs({ images: inputs.images, text: inputs.text });
+    const ctx = new ForwardContext(false, this.config.dropout, 0, false, false);
+    const enc = this.encoderPass(inputs.images, inputs.text, batch, textLen, ctx, {});
+    return {
+      states: tf.transpose(enc.states.reshape([enc.length, batch, this.config.width]), [1, 0, 2]) as tf.Tensor3D, // [B, P+Lt, width]
+      valid: enc.valid,
+    };
+  }
+
+  /**
+   * Next-token logits `[B, Ld, vocabSize]` of `decoderInput` `[B, Ld]` given an `encode` result
+   * (rows may be gathered from it, e.g. one per beam): the same numbers as `apply` with
+   * `training: false` on the inputs that produced `encoded`.
+   * @throws ModelInputError for a model without decoder or a malformed decoderInput
+   */
+  decodeFrom(encoded: EncodedBatch, decoderInput: tf.Tensor2D): tf.Tensor3D {
+    if (this.disposed) throw new Error(`VLModel "${this.name}" was disposed`);
+    const [batch, length, width] = encoded.states.shape;
+    if (width !== this.config.width || encoded.valid.shape[0] !== batch || encoded.valid.shape[1] !== length) {
+      throw new ModelInputError(
+        `encoded must be { states [B, T, ${this.config.width}], valid [B, T] } from this model's encode(), got states [${encoded.states.shape}], valid [${encoded.valid.shape}]`,
+      );
+    }
+    const decoderLen = this.checkDecoderInput(decoderInput, batch);
+    const ctx = new ForwardContext(false, this.config.dropout, 0, false, false);
+    const states = tf.transpose(encoded.states, [1, 0, 2]).reshape([length * batch, width]) as tf.Tensor2D; // time-major
+    return this.decoderPass({ states, valid: encoded.valid, length }, decoderInput, batch, decoderLen, ctx, {});
+  }
+
+  /** Embeddings, vision blocks and fusion: the encoder output `[(P+Lt)·B, width]` (time-major) and its key validity `[B, P+Lt]`. */
+  private encoderPass(
+    images: tf.Tensor4D,
+    textIdsBatchMajor: tf.Tensor2D,
+    batch: number,
+    textLen: number,
+    ctx: ForwardContext,
+    queryMask: ModelOutputs['queryMask'],
+  ): TimeMajorEncoding {
+    const c = this.config;
+    const p = this.params;
+    const patches = numPatches(c);
 
     // --- embeddings -------------------------------------------------------------------------
-    const image = ctx.drop(this.embedImages(inputs.images, batch)); // [P·B, width]
-    const textIds = tf.transpose(inputs.text).reshape([textLen * batch]) as tf.Tensor1D; // time-major
+    const image = ctx.drop(this.embedImages(images, batch)); // [P·B, width]
+    const textIds = tf.transpose(textIdsBatchMajor).reshape([textLen * batch]) as tf.Tensor1D; // time-major
     const text = ctx.drop(this.embedText(textIds, batch, textLen)); // [Lt·B, width]
-    const textValid = tokenValidity(inputs.text); // [B, Lt]
+    const textValid = tokenValidity(textIdsBatchMajor); // [B, Lt]
     const encoderValid = tf.concat([tf.ones([batch, patches]), textValid], 1) as tf.Tensor2D; // [B, P+Lt]
 
     // --- vision blocks ------------------------------------------------------------------------
@@ -143,14 +215,12 @@ export class VLModel {
 
     // --- fusion ---------------------------------------------------------------------------------
     let encoder2D: tf.Tensor2D; // [(P+Lt)·B, width], time-major
-    const width = c.width;
     const encLen = patches + textLen;
     if (c.fusion === 'single-stream') {
-      const seqLen = encLen;
       let x = tf.concat([imageStates, text], 0) as tf.Tensor2D; // [(P+Lt)·B, width]: time-major rows concatenate
       // Image keys are always valid, so no row is empty: no post-softmax guard needed.
       const mask = paddingMask(encoderValid, false);
-      for (const block of p.fusionBlocks) x = encoderBlock(block, x, batch, seqLen, mask, ctx, 'fusionSelf');
+      for (const block of p.fusionBlocks) x = encoderBlock(block, x, batch, encLen, mask, ctx, 'fusionSelf');
       if (c.fusionLayers > 0) queryMask.fusionSelf = encoderValid;
       encoder2D = norm(x, p.encoderNorm);
     } else {
@@ -166,40 +236,36 @@ export class VLModel {
       const textOut = norm(x, p.encoderNorm);
       encoder2D = tf.concat([imageMemory, textOut], 0) as tf.Tensor2D;
     }
-    const encoder3D = tf.transpose(encoder2D.reshape([encLen, batch, width]), [1, 0, 2]) as tf.Tensor3D; // [B, P+Lt, width]
+    return { states: encoder2D, valid: encoderValid, length: encLen };
+  }
 
-    const outputs: ModelOutputs = { encoderOutput: encoder3D, attention: ctx.attention, qkv: ctx.qkv, queryMask };
-
-    // --- VQA head: mean over valid encoder positions --------------------------------------------
-    if (p.answerHead) {
-      // pooled[b] = Σ_t w[b, t] · enc[t·B + b] as one 2-D product with a block-sparse [B, T·B] matrix
-      const weights = tf.div(encoderValid, tf.sum(encoderValid, 1, true)).reshape([batch, encLen, 1]); // [B, T, 1]
-      const pooling = tf.mul(weights, tf.eye(batch).reshape([batch, 1, batch])).reshape([batch, encLen * batch]) as tf.Tensor2D; // [B, T·B]
-      const pooled = mixRows(pooling, encoder2D); // [B, width]
-      outputs.answerLogits = linear(pooled, p.answerHead.w, p.answerHead.b); // [B, A]
+  /** Decoder blocks over `decoderInput` `[B, Ld]` with cross-attention to the encoder output → LM logits `[B, Ld, vocab]`. */
+  private decoderPass(
+    enc: TimeMajorEncoding,
+    decoderInput: tf.Tensor2D,
+    batch: number,
+    decoderLen: number,
+    ctx: ForwardContext,
+    queryMask: ModelOutputs['queryMask'],
+  ): tf.Tensor3D {
+    const c = this.config;
+    const d = this.params.decoder!;
+    const width = c.width;
+    const ids = tf.transpose(decoderInput).reshape([decoderLen * batch]) as tf.Tensor1D; // time-major
+    const positions = d.positions.slice([0, 0], [decoderLen, width]).reshape([decoderLen, 1, width]);
+    let y = ctx.drop(
+      tf.add(embeddingLookup(ids, this.params.tokenEmbedding).reshape([decoderLen, batch, width]), positions).reshape([decoderLen * batch, width]) as tf.Tensor2D,
+    ); // [Ld·B, width]
+    const targetValid = tokenValidity(decoderInput); // [B, Ld]
+    const selfMask = causalPaddingMask(targetValid);
+    const memoryMask = paddingMask(enc.valid, false); // image keys always valid
+    for (const block of d.blocks) {
+      y = crossBlock(block, y, enc.states, batch, decoderLen, enc.length, selfMask, memoryMask, ctx, { self: 'decoderSelf', cross: 'decoderCross' });
     }
-
-    // --- decoder --------------------------------------------------------------------------------
-    if (p.decoder && inputs.decoderInput) {
-      const d = p.decoder;
-      const ids = tf.transpose(inputs.decoderInput).reshape([decoderLen * batch]) as tf.Tensor1D; // time-major
-      const positions = d.positions.slice([0, 0], [decoderLen, width]).reshape([decoderLen, 1, width]);
-      let y = ctx.drop(
-        tf.add(embeddingLookup(ids, p.tokenEmbedding).reshape([decoderLen, batch, width]), positions).reshape([decoderLen * batch, width]) as tf.Tensor2D,
-      ); // [Ld·B, width]
-      const targetValid = tokenValidity(inputs.decoderInput); // [B, Ld]
-      const selfMask = causalPaddingMask(targetValid);
-      const memoryMask = paddingMask(encoderValid, false); // image keys always valid
-      const memory = encoder2D;
-      for (const block of d.blocks) {
-        y = crossBlock(block, y, memory, batch, decoderLen, encLen, selfMask, memoryMask, ctx, { self: 'decoderSelf', cross: 'decoderCross' });
-      }
-      queryMask.decoderSelf = targetValid;
-      queryMask.decoderCross = targetValid;
-      const logits = linear(norm(y, d.finalNorm), d.lmHead.w, d.lmHead.b); // [Ld·B, vocab]
-      outputs.lmLogits = tf.transpose(logits.reshape([decoderLen, batch, c.vocabSize]), [1, 0, 2]) as tf.Tensor3D; // [B, Ld, vocab]
-    }
-    return outputs;
+    queryMask.decoderSelf = targetValid;
+    queryMask.decoderCross = targetValid;
+    const logits = linear(norm(y, d.finalNorm), d.lmHead.w, d.lmHead.b); // [Ld·B, vocab]
+    return tf.transpose(logits.reshape([decoderLen, batch, c.vocabSize]), [1, 0, 2]) as tf.Tensor3D; // [B, Ld, vocab]
   }
 
   /** Images `[B, S, S, 3]` → patch embeddings + positions + image modality, `[P·B, width]` time-major. */
@@ -241,20 +307,24 @@ export class VLModel {
     if (textLen < 1 || textLen > c.maxTextLength) {
       throw new ModelInputError(`inputs.text length ${textLen} must be in [1, config.maxTextLength = ${c.maxTextLength}]`);
     }
-    let decoderLen = 0;
-    if (decoderInput) {
-      if (c.decoderLayers === 0) {
-        throw new ModelInputError('inputs.decoderInput was given but config.decoderLayers is 0: drop decoderInput or configure a decoder');
-      }
-      if (decoderInput.rank !== 2 || decoderInput.dtype !== 'int32' || decoderInput.shape[0] !== batch) {
-        throw new ModelInputError(`inputs.decoderInput must be int32 [${batch}, Ld], got ${decoderInput.dtype} [${decoderInput.shape}]`);
-      }
-      decoderLen = decoderInput.shape[1];
-      if (decoderLen < 1 || decoderLen > c.maxTargetLength) {
-        throw new ModelInputError(`inputs.decoderInput length ${decoderLen} must be in [1, config.maxTargetLength = ${c.maxTargetLength}]`);
-      }
-    }
+    const decoderLen = decoderInput ? this.checkDecoderInput(decoderInput, batch) : 0;
     return { batch, textLen, decoderLen };
+  }
+
+  /** Decoder input length; @throws ModelInputError when the model has no decoder or the input is malformed. */
+  private checkDecoderInput(decoderInput: tf.Tensor2D, batch: number): number {
+    const c = this.config;
+    if (c.decoderLayers === 0) {
+      throw new ModelInputError('inputs.decoderInput was given but config.decoderLayers is 0: drop decoderInput or configure a decoder');
+    }
+    if (decoderInput.rank !== 2 || decoderInput.dtype !== 'int32' || decoderInput.shape[0] !== batch) {
+      throw new ModelInputError(`inputs.decoderInput must be int32 [${batch}, Ld], got ${decoderInput.dtype} [${decoderInput.shape}]`);
+    }
+    const decoderLen = decoderInput.shape[1];
+    if (decoderLen < 1 || decoderLen > c.maxTargetLength) {
+      throw new ModelInputError(`inputs.decoderInput length ${decoderLen} must be in [1, config.maxTargetLength = ${c.maxTargetLength}]`);
+    }
+    return decoderLen;
   }
 }
 

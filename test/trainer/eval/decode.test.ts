@@ -232,9 +232,14 @@ describe('beam search against exhaustive search', () => {
 function scriptedModel(vocabSize: number, maxTargetLength: number, next: (key: number, prefix: number[]) => Record<number, number>) {
   const rowsPerCall: number[] = [];
   const config = decoderConfig('single-stream', { vocabSize, maxTargetLength });
-  const apply = (inputs: { text: tf.Tensor2D; decoderInput?: tf.Tensor2D }) => {
-    const ids = inputs.decoderInput!.arraySync();
-    const keys = inputs.text.arraySync().map((r) => r[0]!);
+  // The "encoder output" of a row is its key (the first text id); the decoder reads it back.
+  const encode = (inputs: { text: tf.Tensor2D }) => ({
+    states: tf.cast(inputs.text.slice([0, 0], [-1, 1]), 'float32').reshape([-1, 1, 1]) as tf.Tensor3D,
+    valid: tf.ones([inputs.text.shape[0], 1]) as tf.Tensor2D,
+  });
+  const decodeFrom = (encoded: { states: tf.Tensor3D }, decoderInput: tf.Tensor2D) => {
+    const ids = decoderInput.arraySync();
+    const keys = encoded.states.arraySync().map((r) => r[0]![0]!);
     const t = ids[0]!.length;
     rowsPerCall.push(ids.length);
     const logits = ids.map((prefix, r) =>
@@ -243,9 +248,9 @@ function scriptedModel(vocabSize: number, maxTargetLength: number, next: (key: n
         return Array.from({ length: vocabSize }, (_, v) => Math.log(probs[v] ?? 1e-12));
       }),
     );
-    return { lmLogits: tf.tensor3d(logits), encoderOutput: tf.zeros([ids.length, 1, 1]) as tf.Tensor3D, attention: {}, qkv: {}, queryMask: {} };
+    return tf.tensor3d(logits);
   };
-  return { model: { config, apply } as unknown as VLModel, rowsPerCall };
+  return { model: { config, encode, decodeFrom } as unknown as VLModel, rowsPerCall };
 }
 
 function scriptedInputs(keys: number[]): DecodeInputs {

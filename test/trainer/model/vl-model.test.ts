@@ -139,6 +139,53 @@ describe.each(cases)('VLModel %s, decoder %s', (fusion, withDecoder) => {
   });
 });
 
+describe.each(['single-stream', 'two-stream'] as const)('VLModel.encode + decodeFrom, %s', (fusion) => {
+  const config = tinyConfig(fusion, true);
+  let model: VLModel;
+  beforeAll(() => {
+    model = new VLModel(config, { seed: 5, name: `encode-${fusion}` });
+  });
+  afterAll(() => model.dispose());
+
+  const close = (a: tf.Tensor, b: tf.Tensor) => {
+    expect(a.shape).toEqual(b.shape);
+    const x = a.dataSync();
+    const y = b.dataSync();
+    let worst = 0;
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
+    expect(worst).toBeLessThan(1e-5);
+  };
+
+  it('gives the logits of apply (training off), for the whole batch and for gathered rows', () => {
+    const inputs = tinyInputs(config);
+    tf.tidy(() => {
+      const full = model.apply(inputs, { training: false });
+      const encoded = model.encode(inputs);
+      close(encoded.states, full.encoderOutput);
+      close(model.decodeFrom(encoded, inputs.decoderInput!), full.lmLogits!);
+      // Rows gathered from the encoding (as beam search does: example 1 twice, then example 0) with shorter prefixes.
+      const rows = tf.tensor1d([1, 1, 0], 'int32');
+      const prefix = inputs.decoderInput!.slice([0, 0], [-1, 3]);
+      const gathered = { states: tf.gather(encoded.states, rows) as tf.Tensor3D, valid: tf.gather(encoded.valid, rows) as tf.Tensor2D };
+      const expected = model.apply({ images: tf.gather(inputs.images, rows) as tf.Tensor4D, text: tf.gather(inputs.text, rows) as tf.Tensor2D, decoderInput: tf.gather(prefix, rows) as tf.Tensor2D }, { training: false });
+      close(model.decodeFrom(gathered, tf.gather(prefix, rows) as tf.Tensor2D), expected.lmLogits!);
+    });
+    disposeInputs(inputs);
+  });
+
+  it('refuses an encoding of another width and a malformed decoder input, naming them', () => {
+    const inputs = tinyInputs(config);
+    tf.tidy(() => {
+      const encoded = model.encode(inputs);
+      const wrongWidth = { states: tf.zeros([2, encoded.states.shape[1], config.width + 1]) as tf.Tensor3D, valid: encoded.valid };
+      expect(() => model.decodeFrom(wrongWidth, inputs.decoderInput!)).toThrow(/encoded must be .*states \[B, T, 16\]/);
+      expect(() => model.decodeFrom(encoded, tf.zeros([2, 3]) as tf.Tensor2D)).toThrow(ModelInputError);
+      expect(() => model.decodeFrom(encoded, tf.zeros([2, config.maxTargetLength + 1], 'int32') as tf.Tensor2D)).toThrow(/maxTargetLength/);
+    });
+    disposeInputs(inputs);
+  });
+});
+
 describe('VLModel behaviour', () => {
   const config = tinyConfig('single-stream', true);
 
