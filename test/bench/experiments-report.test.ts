@@ -98,6 +98,7 @@ test('quick: the results file reports mean ± std, paired Δ and p, and every lo
   expect(md).toContain('Not finished yet: `npm run experiments -- --quick --tasks captioning`');
   expect(md).toContain('students 200 steps with 2 heads');
   expect(md).toContain('Trained at commit not recorded.');
+  expect(existsSync(path.join(dir, 'reports'))).toBe(false); // the quick check links reports under --root, copies none
   expect(existsSync(path.join(dir, 'results-quick-vqa.svg'))).toBe(true);
   expect(existsSync(path.join(dir, 'results-quick-captioning.svg'))).toBe(false);
 });
@@ -106,6 +107,8 @@ test('full: the README block gets one row per task and head count and a verdict 
   process.chdir(dir);
   writeFileSync('README.md', '# x\n\n<!-- RESULTS:START -->\nold\n<!-- RESULTS:END -->\n\nrest\n');
   writeVqaRun('runs', false, [2, 4]);
+  mkdirSync('runs/runs/experiments-vqa/report', { recursive: true });
+  writeFileSync('runs/runs/experiments-vqa/report/index.html', '<html>vqa report</html>');
   mkdirSync('runs/specs', { recursive: true });
   writeFileSync('runs/specs/experiments-vqa.provenance.json', JSON.stringify({ commit: 'abc1234', startedAt: '2026-11-27T09:52:49.310Z' }));
   await run(['--tasks', '', '--root', 'runs', '--out', 'docs/RESULTS.md']);
@@ -125,4 +128,7 @@ test('full: the README block gets one row per task and head count and a verdict 
   const results = readFileSync('docs/RESULTS.md', 'utf8');
   expect(results).toContain('[RESULTS-quick.md](RESULTS-quick.md)');
   expect(results).toContain('Trained at commit abc1234 (started 2026-11-27T09:52:49.310Z).');
+  // The full experiment's report is copied beside the results file and linked relatively.
+  expect(results).toContain('Report: [reports/experiments-vqa.html](reports/experiments-vqa.html)');
+  expect(readFileSync('docs/reports/experiments-vqa.html', 'utf8')).toBe('<html>vqa report</html>');
 });
