@@ -76,6 +76,8 @@ interface Headline {
   readonly heads: number;
   readonly teacher: number;
   readonly variants: readonly VariantSummary[];
+  /** Median over the students of teacher / student p50 latency at batch 32 (they share one architecture). */
+  readonly speedup?: number;
 }
 
 interface VariantSummary {
@@ -129,7 +131,7 @@ async function summariseTask(
   const unit = scale === 100 ? ' (%)' : '';
   const teacherLatency = teacher.cost.latency.batch32.p50;
   lines.push(
-    `Metric: **${metric}**${unit} on the test split (${teacher.count} examples), mean ± sample std over seeds; speed-up = teacher p50 latency / student p50 latency at batch 32 (${teacher.cost.latency.backend}). ` +
+    `Metric: **${metric}**${unit} on the test split (${teacher.count} examples), mean ± sample std over seeds. ` +
       `Teacher: ${fmt(teacher.metrics[metric], scale)} (8 heads, ${(teacher.cost.params / 1e3).toFixed(0)} k params, ${teacherLatency.toFixed(1)} ms per batch of 32).`,
     '',
   );
@@ -137,18 +139,21 @@ async function summariseTask(
   const losses: string[] = [];
   const headlines: Headline[] = [];
   for (const h of headsList) {
-    lines.push(`### Students with ${h} heads`, '', `| variant | ${metric}${unit} | n | Δ vs AMAD kl (paired) | p (two-sided) | params | speed-up |`, '|---|---:|---:|---:|---:|---:|---:|');
-    const perVariant = new Map<string, { seeds: number[]; values: number[]; latency?: number; params?: number }>();
+    lines.push(`### Students with ${h} heads`, '', `| variant | ${metric}${unit} | n | Δ vs AMAD kl (paired) | p (two-sided) |`, '|---|---:|---:|---:|---:|');
+    const perVariant = new Map<string, { seeds: number[]; values: number[] }>();
+    // Every variant of a head count is the same architecture: its speed-up is one figure, taken over all of them.
+    const speedups: number[] = [];
+    let params = 0;
     for (const name of Object.keys(VARIANTS)) {
       const student = spec.students.find((s) => s.name === `${name}-h${h}`)!;
-      const entry = { seeds: [] as number[], values: [] as number[], latency: undefined as number | undefined, params: undefined as number | undefined };
+      const entry = { seeds: [] as number[], values: [] as number[] };
       for (const seed of student.seeds ?? [0]) {
         const e = await readEval(runUri, studentModelId(student.name, seed));
         if (!e) continue;
         entry.seeds.push(seed);
         entry.values.push(e.metrics[metric]);
-        entry.latency ??= e.cost.latency.batch32.p50;
-        entry.params ??= e.cost.params;
+        speedups.push(teacherLatency / e.cost.latency.batch32.p50);
+        params = e.cost.params;
       }
       perVariant.set(name, entry);
     }
@@ -156,7 +161,7 @@ async function summariseTask(
     const variants: VariantSummary[] = [];
     for (const [name, v] of perVariant) {
       if (v.values.length === 0) {
-        lines.push(`| ${name} | failed or missing | 0 | | | | |`);
+        lines.push(`| ${name} | failed or missing | 0 | | |`);
         continue;
       }
       const s = summarizeSeeds(v.values);
@@ -177,11 +182,20 @@ async function summariseTask(
         if (vsAmad.meanDiff <= 0) losses.push(`${h} heads: AMAD kl did **not** beat ${name} (Δ ${delta}, p ${p}).`);
         else if (!(vsAmad.p < 0.05)) losses.push(`${h} heads: AMAD kl's lead over ${name} (Δ ${delta}) is not significant (p ${p}, n = ${vsAmad.n}).`);
       }
-      const speedup = v.latency ? (teacherLatency / v.latency).toFixed(2) + '×' : '–';
-      lines.push(`| ${name} | ${fmt(s.mean, scale)} ± ${fmt(s.std, scale)} | ${s.n} | ${delta} | ${p} | ${((v.params ?? 0) / 1e3).toFixed(0)} k | ${speedup} |`);
+      lines.push(`| ${name} | ${fmt(s.mean, scale)} ± ${fmt(s.std, scale)} | ${s.n} | ${delta} | ${p} |`);
     }
-    headlines.push({ metric, scale, heads: h, teacher: teacher.metrics[metric], variants });
+    const sorted = [...speedups].sort((a, b) => a - b);
+    const median = sorted.length === 0 ? undefined : sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+    headlines.push({ metric, scale, heads: h, teacher: teacher.metrics[metric], variants, speedup: median });
     lines.push('');
+    if (median !== undefined) {
+      lines.push(
+        `All ${speedups.length} students above share one architecture: ${(params / 1e3).toFixed(0)} k parameters (${((100 * params) / teacher.cost.params).toFixed(0)}% of the teacher's), ` +
+          `**${median.toFixed(2)}× faster** than the teacher (median over them of teacher p50 / student p50 latency at batch 32 on ${teacher.cost.latency.backend}; ` +
+          `range ${sorted[0]!.toFixed(2)}–${sorted[sorted.length - 1]!.toFixed(2)}× — each latency was measured while the run's other evaluation job shared the machine).`,
+        '',
+      );
+    }
   }
   lines.push('Where AMAD did not win:', '', ...(losses.length ? losses.map((l) => `- ${l}`) : ['- nowhere in this run (every baseline is below AMAD kl with p < 0.05).']), '');
   const provenance = readProvenance(root, spec.runId!);
@@ -247,7 +261,8 @@ function readmeBlock(results: readonly TaskResult[], command: string): string {
         const v = h.variants.find((x) => x.name === n);
         return v ? `${fmt(v.mean, h.scale)} ± ${fmt(v.std, h.scale)}` : '–';
       };
-      return `| ${r.task} (${h.metric}${h.scale === 100 ? ', %' : ''}) | ${h.heads} | ${fmt(h.teacher, h.scale)} | ${names.map(cell).join(' | ')} |`;
+      const speedup = h.speedup === undefined ? '–' : `${h.speedup.toFixed(1)}×`;
+      return `| ${r.task} (${h.metric}${h.scale === 100 ? ', %' : ''}) | ${h.heads} | ${speedup} | ${fmt(h.teacher, h.scale)} | ${names.map(cell).join(' | ')} |`;
     }),
   );
   const verdicts = results.flatMap((r) => r.headlines.map((h) => `- ${verdict(r.task, h)}`));
@@ -258,8 +273,8 @@ function readmeBlock(results: readonly TaskResult[], command: string): string {
     `Students with fewer heads distilled from an 8-head teacher on the synthetic worlds; mean ± std over 3 seeds, from \`${command}\` ` +
       '(Δ = AMAD kl − baseline, paired over seeds; per-seed details, speed-ups and every "AMAD did not win": [docs/RESULTS.md](docs/RESULTS.md)).',
     '',
-    `| task | student heads | teacher (8 heads) | ${names.join(' | ')} |`,
-    `|---|---:|---:|${names.map(() => '---:').join('|')}|`,
+    `| task | student heads | student speed-up | teacher (8 heads) | ${names.join(' | ')} |`,
+    `|---|---:|---:|---:|${names.map(() => '---:').join('|')}|`,
     ...rows,
     '',
     ...verdicts,

@@ -62,7 +62,7 @@ function writeVqaRun(root: string, quick: boolean, heads: readonly number[]): vo
   writeEval(root, quick, TEACHER_MODEL_ID, 0.6, 40);
   for (const h of heads) {
     for (const [variant, values] of Object.entries(accuracies)) {
-      values.forEach((acc, seed) => writeEval(root, quick, studentModelId(`${variant}-h${h}`, seed), acc, 10));
+      values.forEach((acc, seed) => writeEval(root, quick, studentModelId(`${variant}-h${h}`, seed), acc, [10, 20, 8][seed]!));
     }
   }
 }
@@ -87,7 +87,10 @@ test('quick: the results file reports mean ± std, paired Δ and p, and every lo
   expect(md).toContain('| gt-only | 31.3 ± 1.5 | 3 | +19.7 |');
   expect(md).toContain('| amad-kl | 51.0 ± 1.0 | 3 |');
   expect(md).toContain('Teacher: 60.0');
-  expect(md).toContain('| 4.00× |'); // 40 ms teacher / 10 ms student at batch 32
+  expect(md).toContain('| gt-only | 31.3 ± 1.5 | 3 | +19.7 | 0.00'); // p ≈ 3e-4
+  // One speed-up per head count: teacher 40 ms at batch 32, students 10 / 20 / 8 ms by seed → 4×, 2×, 5×, median 4×.
+  expect(md).toContain('All 24 students above share one architecture: 50 k parameters (100% of the teacher\'s), **4.00× faster**');
+  expect(md).toContain('range 2.00–5.00×');
   expect(md).toMatch(/AMAD kl did \*\*not\*\* beat one-to-one \(Δ -5\.3, p 0\.0\d+\)/);
   expect(md).toMatch(/AMAD kl's lead over mean-head \(Δ \+0\.7\) is not significant/);
   expect(md).not.toMatch(/lead over gt-only/);
@@ -118,9 +121,9 @@ test('full: the README block gets one row per task and head count and a verdict 
   expect(readme).toContain('rest');
   const rows = readme.split('\n').filter((l) => l.startsWith('| vqa'));
   expect(rows).toHaveLength(2);
-  expect(rows[0]).toMatch(/^\| vqa \(accuracy, %\) \| 2 \| 60\.0 \| 31\.3 ± 1\.5 \|/);
+  expect(rows[0]).toMatch(/^\| vqa \(accuracy, %\) \| 2 \| 4\.0× \| 60\.0 \| 31\.3 ± 1\.5 \|/);
   expect(rows[1]).toMatch(/^\| vqa \(accuracy, %\) \| 4 \|/);
-  expect(rows[0].split('|')).toHaveLength(Object.keys(VARIANTS).length + 5); // task, heads, teacher, variants, and the two outer bars
+  expect(rows[0].split('|')).toHaveLength(Object.keys(VARIANTS).length + 6); // task, heads, speed-up, teacher, variants, and the two outer bars
   expect(readme).toMatch(/vqa, 2 heads: AMAD kl is above gt-only \(Δ \+19\.7, p 0\.0\d\).*\*\*not above\*\* one-to-one/);
   expect(readme).toMatch(/significant \(p < 0\.05\) over gt-only, logit-kd, minilmv2\./);
   expect(readme).toContain('- Not finished yet: captioning, translation.');
