@@ -270,7 +270,7 @@ function readmeBlock(results: readonly TaskResult[], command: string): string {
   return [
     '## Results',
     '',
-    `Students with fewer heads distilled from an 8-head teacher on the synthetic worlds; mean ± std over 3 seeds, from \`${command}\` ` +
+    `Students with fewer heads distilled from an 8-head teacher on the synthetic worlds; mean ± std over ${experimentBudget({ quick: false }).seeds.length} seeds, from \`${command}\` ` +
       '(Δ = AMAD kl − baseline, paired over seeds; per-seed details, speed-ups and every "AMAD did not win": [docs/RESULTS.md](docs/RESULTS.md)).',
     '',
     `| task | student heads | student speed-up | teacher (8 heads) | ${names.join(' | ')} |`,
