@@ -59,6 +59,8 @@ async function readEval(runUri: string, modelId: string): Promise<EvalResult | u
 }
 
 const fmt = (x: number, scale: number) => (x * scale).toFixed(scale === 100 ? 1 : 3);
+/** A p-value as printed everywhere: three decimals, "< 0.001" below that, "–" when undefined (no variance). */
+const fmtP = (p: number) => (!Number.isFinite(p) ? '–' : p < 0.001 ? '< 0.001' : p.toFixed(3));
 
 interface TaskResult {
   readonly task: ExperimentTask;
@@ -176,7 +178,7 @@ async function summariseTask(
       }
       variants.push({ name, ...s, vsAmad });
       const delta = vsAmad ? `${vsAmad.meanDiff >= 0 ? '+' : ''}${fmt(vsAmad.meanDiff, scale)}` : '';
-      const p = vsAmad ? (Number.isFinite(vsAmad.p) ? vsAmad.p.toFixed(3) : '–') : '';
+      const p = vsAmad ? fmtP(vsAmad.p) : '';
       // Baselines only: the other AMAD variants are compared in the table, not "beaten".
       if (vsAmad && !name.startsWith('amad-')) {
         if (vsAmad.meanDiff <= 0) losses.push(`${h} heads: AMAD kl did **not** beat ${name} (Δ ${delta}, p ${p}).`);
@@ -235,7 +237,7 @@ function writePlot(r: TaskResult, dir: string, prefix: string): string | undefin
 /** "name (Δ +1.2, p 0.03)" for a verdict sentence. */
 function named(v: VariantSummary, scale: number): string {
   const c = v.vsAmad!;
-  return `${v.name} (Δ ${c.meanDiff >= 0 ? '+' : ''}${fmt(c.meanDiff, scale)}${Number.isFinite(c.p) ? `, p ${c.p.toFixed(2)}` : ''})`;
+  return `${v.name} (Δ ${c.meanDiff >= 0 ? '+' : ''}${fmt(c.meanDiff, scale)}, p ${fmtP(c.p)})`;
 }
 
 /** One sentence per task and head count: which baselines AMAD kl beat, and which of those leads are significant. */
@@ -252,6 +254,21 @@ function verdict(task: string, h: Headline): string {
   );
 }
 
+/** Per baseline, over every task and head count: how often AMAD kl's mean is above it, significantly above, significantly below. */
+function tally(headlines: readonly Headline[]): string | undefined {
+  const baselines = Object.keys(VARIANTS).filter((n) => !n.startsWith('amad-'));
+  const settings = headlines.filter((h) => h.variants.some((v) => v.name === 'amad-kl'));
+  if (settings.length === 0) return undefined;
+  const parts = baselines.map((name) => {
+    const cmp = settings.map((h) => h.variants.find((v) => v.name === name)?.vsAmad).filter((c) => c !== undefined);
+    const above = cmp.filter((c) => c.meanDiff > 0).length;
+    const sigAbove = cmp.filter((c) => c.meanDiff > 0 && c.p < 0.05).length;
+    const sigBelow = cmp.filter((c) => c.meanDiff < 0 && c.p < 0.05).length;
+    return `${name}: above in ${above} of ${cmp.length} (significantly in ${sigAbove}${sigBelow ? `; significantly **below** in ${sigBelow}` : ''})`;
+  });
+  return `Over the ${settings.length} settings (task × student heads), AMAD kl's mean against each baseline — ${parts.join('; ')}.`;
+}
+
 /** The README's results block: one row per task and student head count, the verdicts, and the plots. */
 function readmeBlock(results: readonly TaskResult[], command: string): string {
   const names = Object.keys(VARIANTS);
@@ -266,6 +283,7 @@ function readmeBlock(results: readonly TaskResult[], command: string): string {
     }),
   );
   const verdicts = results.flatMap((r) => r.headlines.map((h) => `- ${verdict(r.task, h)}`));
+  const overall = tally(results.flatMap((r) => r.headlines));
   const missing = results.filter((r) => r.headlines.length === 0).map((r) => r.task);
   return [
     '## Results',
@@ -277,6 +295,7 @@ function readmeBlock(results: readonly TaskResult[], command: string): string {
     `|---|---:|---:|---:|${names.map(() => '---:').join('|')}|`,
     ...rows,
     '',
+    ...(overall ? [overall, ''] : []),
     ...verdicts,
     ...(missing.length ? [`- Not finished yet: ${missing.join(', ')}.`] : []),
     '',

@@ -87,7 +87,7 @@ test('quick: the results file reports mean ± std, paired Δ and p, and every lo
   expect(md).toContain('| gt-only | 31.3 ± 1.5 | 3 | +19.7 |');
   expect(md).toContain('| amad-kl | 51.0 ± 1.0 | 3 |');
   expect(md).toContain('Teacher: 60.0');
-  expect(md).toContain('| gt-only | 31.3 ± 1.5 | 3 | +19.7 | 0.00'); // p ≈ 3e-4
+  expect(md).toContain('| gt-only | 31.3 ± 1.5 | 3 | +19.7 | < 0.001 |'); // p ≈ 3e-4
   // One speed-up per head count: teacher 40 ms at batch 32, students 10 / 20 / 8 ms by seed → 4×, 2×, 5×, median 4×.
   expect(md).toContain('All 24 students above share one architecture: 50 k parameters (100% of the teacher\'s), **4.00× faster**');
   expect(md).toContain('range 2.00–5.00×');
@@ -124,7 +124,12 @@ test('full: the README block gets one row per task and head count and a verdict 
   expect(rows[0]).toMatch(/^\| vqa \(accuracy, %\) \| 2 \| 4\.0× \| 60\.0 \| 31\.3 ± 1\.5 \|/);
   expect(rows[1]).toMatch(/^\| vqa \(accuracy, %\) \| 4 \|/);
   expect(rows[0].split('|')).toHaveLength(Object.keys(VARIANTS).length + 6); // task, heads, speed-up, teacher, variants, and the two outer bars
-  expect(readme).toMatch(/vqa, 2 heads: AMAD kl is above gt-only \(Δ \+19\.7, p 0\.0\d\).*\*\*not above\*\* one-to-one/);
+  expect(readme).toMatch(/vqa, 2 heads: AMAD kl is above gt-only \(Δ \+19\.7, p < 0\.001\).*\*\*not above\*\* one-to-one \(Δ -5\.3, p 0\.0\d\d\)/);
+  // Both head counts hold the same numbers: one-to-one is above AMAD kl (p ≈ 0.026) in both settings.
+  expect(readme).toContain('Over the 2 settings (task × student heads)');
+  expect(readme).toContain('one-to-one: above in 0 of 2 (significantly in 0; significantly **below** in 2)');
+  expect(readme).toContain('gt-only: above in 2 of 2 (significantly in 2)');
+  expect(readme).toContain('mean-head: above in 2 of 2 (significantly in 0)');
   expect(readme).toMatch(/significant \(p < 0\.05\) over gt-only, logit-kd, minilmv2\./);
   expect(readme).toContain('- Not finished yet: captioning, translation.');
   expect(readme).toContain('![vqa results](docs/results-vqa.svg)');
