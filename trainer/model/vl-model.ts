@@ -133,8 +133,7 @@ export class VLModel {
     const ctx = new ForwardContext(opts.training, this.config.dropout, stepSeed, opts.returnAttention ?? false, opts.returnQKV ?? false);
     const queryMask: ModelOutputs['queryMask'] = {};
     const enc = this.encoderPass(inputs.images, inputs.text, batch, textLen, ctx, queryMask);
-    const encoder3D = tf.transpose(enc.states.reshape([enc.length, batch, this.config.width]), [1, 0, 2]) as tf.Tensor3D; // [B, P+Lt, width]
-    const outputs: ModelOutputs = { encoderOutput: encoder3D, attention: ctx.attention, qkv: ctx.qkv, queryMask };
+    const outputs: ModelOutputs = { encoderOutput: batchMajor(enc, batch), attention: ctx.attention, qkv: ctx.qkv, queryMask };
 
     // --- VQA head: mean over valid encoder positions --------------------------------------------
     const p = this.params;
@@ -162,10 +161,7 @@ export class VLModel {
     const { batch, textLen } = this.checkInputs({ images: inputs.images, text: inputs.text });
     const ctx = new ForwardContext(false, this.config.dropout, 0, false, false);
     const enc = this.encoderPass(inputs.images, inputs.text, batch, textLen, ctx, {});
-    return {
-      states: tf.transpose(enc.states.reshape([enc.length, batch, this.config.width]), [1, 0, 2]) as tf.Tensor3D, // [B, P+Lt, width]
-      valid: enc.valid,
-    };
+    return { states: batchMajor(enc, batch), valid: enc.valid };
   }
 
   /**
@@ -326,6 +322,12 @@ export class VLModel {
     }
     return decoderLen;
   }
+}
+
+/** The encoder output `[(P+Lt)·B, width]` (time-major rows) as `[B, P+Lt, width]`. */
+function batchMajor(enc: TimeMajorEncoding, batch: number): tf.Tensor3D {
+  const width = enc.states.shape[1];
+  return tf.transpose(enc.states.reshape([enc.length, batch, width]), [1, 0, 2]) as tf.Tensor3D;
 }
 
 function nextAnonymousName(): string {
