@@ -12,25 +12,18 @@ import {
   type DecodeInputs,
 } from '../../../trainer/eval/decode';
 import { VLModel } from '../../../trainer/model';
-import { parseModelConfig, type ModelConfig } from '../../../trainer/model/config';
+import { type ModelConfig } from '../../../trainer/model/config';
+import { tinyConfig, type Fusion } from '../model/fixtures';
 
 const { PAD, BOS, EOS } = SPECIAL_TOKENS;
-type Fusion = 'single-stream' | 'two-stream';
-
+/** The tiny model of the model tests, as a generation model: two decoder layers, 6 target tokens, no answer head, no dropout. */
 function decoderConfig(fusion: Fusion, overrides: Record<string, unknown> = {}): ModelConfig {
-  return parseModelConfig({
-    fusion,
-    imageSize: 8,
-    patchSize: 4,
-    width: 16,
-    mlpWidth: 24,
-    visionLayers: 1,
+  return tinyConfig(fusion, true, {
     fusionLayers: 1,
     decoderLayers: 2,
     heads: { vision: 2, fusion: 2, decoder: 2 },
-    vocabSize: 12,
-    maxTextLength: 5,
     maxTargetLength: 6,
+    numAnswers: 0,
     dropout: 0,
     ...overrides,
   });
