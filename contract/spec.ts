@@ -12,6 +12,7 @@ import { ArchitectureSchema, ConfigError, formatIssues } from '../trainer/model/
 import { LayerMapSchema as DistillLayerMapSchema } from '../trainer/distill/layer-map';
 import { TrainOptionsSchema } from '../trainer/train/options';
 import { DataSourceSchema } from '../trainer/data/source';
+import { firstBytesHex, jsonErrorPosition } from './parse-json';
 
 /** Current job-spec format version. */
 export const JOB_SPEC_VERSION = 1;
@@ -194,13 +195,14 @@ export function resolveUnionIssues(issues: readonly z.core.$ZodIssue[]): z.core.
   });
 }
 
-/** Parses JSON text then the spec; a JSON syntax error names the file. @throws ConfigError */
+/** Parses JSON text then the spec; a JSON syntax error names the file and its position, never its text. @throws ConfigError */
 export function parseJobSpecText(text: string, file = 'job spec'): JobSpec {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(`invalid ${file}: not JSON (${(e as Error).message})`, [{ path: '(root)', message: 'not JSON' }]);
+    // Never V8's message: it quotes the text (contract/parse-json.ts).
+    throw new ConfigError(`invalid ${file}: not JSON${jsonErrorPosition(e, text).where}; ${firstBytesHex(text)}`, [{ path: '(root)', message: 'not JSON' }]);
   }
   return parseJobSpec(raw, file);
 }

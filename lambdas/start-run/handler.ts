@@ -14,6 +14,7 @@ import type { Context } from 'aws-lambda';
 import { createHash } from 'node:crypto';
 import type { ExecutionInput } from '../../contract/events';
 import { InvalidEventError, parseEvent } from '../../contract/parse-event';
+import { parseJson } from '../../contract/parse-json';
 import { RUN_ID_PATTERN } from '../../contract/spec';
 import { storageFor } from '../../contract/storage';
 import {
@@ -47,9 +48,10 @@ async function requestFromJobFile(bucket: string, key: string, etag: string | un
   const body = await storageFor(uri).get(uri);
   let spec: unknown;
   try {
-    spec = JSON.parse(body.toString('utf8'));
+    spec = parseJson(body, `job file ${uri}`);
   } catch (e) {
-    throw new InvalidEventError(`job file ${uri} is not JSON: ${(e as Error).message}`, [{ path: uri, message: 'not JSON' }]);
+    // The message shows the position and the first bytes in hex, never the text.
+    throw new InvalidEventError((e as Error).message, [{ path: uri, message: 'not JSON' }]);
   }
   const given = (spec as { runId?: unknown })?.runId;
   const runId = typeof given === 'string' && RUN_ID_PATTERN.test(given) ? given : runIdForJobFile(key, etag, body);

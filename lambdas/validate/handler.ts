@@ -7,13 +7,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { createHash } from 'node:crypto';
+import { applyDeploymentPolicy, assertArtifactRootAllowed } from '../../contract/deployment-policy';
 import { runLayout, runStageOnce, runUriFor, Stage } from '../../contract/layout';
 import { parseEvent } from '../../contract/parse-event';
 import { planRun } from '../../contract/plan';
 import { parseJobSpec } from '../../contract/spec';
 import { storageFor, StorageNotFoundError } from '../../contract/storage';
 import { ConfigError } from '../../trainer/model/config';
-import { ValidateEventSchema, type ValidateResult } from './schema';
+import { deploymentPolicyFrom, ValidateEnvSchema, ValidateEventSchema, type ValidateResult } from './schema';
 
 const logger = new Logger({ serviceName: 'amad-validate' });
 
@@ -30,7 +31,14 @@ const sha256 = (text: string | Buffer) => createHash('sha256').update(text).dige
 export async function handler(event: unknown, context?: Context): Promise<ValidateResult> {
   if (context) logger.addContext(context);
   const { runId, artifactRoot, spec: rawSpec } = parseEvent(ValidateEventSchema, event, 'Validate event');
-  const spec = parseJobSpec(rawSpec);
+  const policy = deploymentPolicyFrom(parseEvent(ValidateEnvSchema, process.env, 'validate environment'));
+  let spec = parseJobSpec(rawSpec);
+  // Before anything is read: on a deployment the spec may only name what the run may read, and
+  // spend what the deployer allows.
+  if (policy) {
+    assertArtifactRootAllowed(artifactRoot, policy);
+    spec = applyDeploymentPolicy(spec, rawSpec, policy);
+  }
   if (spec.runId !== undefined && spec.runId !== runId) {
     throw new ConfigError(`spec.runId "${spec.runId}" differs from the run id "${runId}" of the request: remove spec.runId or make them equal`, [
       { path: 'runId', message: 'differs from the request' },

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { joinUri, storageFor, StorageNotFoundError } from '../../contract/storage';
+import { parseJson } from '../../contract/parse-json';
 import type { Batch } from './batch';
 import { DataError, ShardIntegrityError } from './errors';
 import { readJson } from './json';
@@ -265,7 +266,7 @@ export class SplitReader {
     const uri = joinUri(this.dataset.dir, ref.file);
     const buf = await storageFor(uri).get(uri);
     if (sha256(buf) !== ref.sha256) throw new ShardIntegrityError(uri, 'checksum mismatch against the manifest (corrupt); re-run prepare-data');
-    const json = JSON.parse(buf.toString('utf8')) as Record<string, string[]>;
+    const json = parseJson(buf, uri) as Record<string, string[]>;
     return new Map(Object.entries(json));
   }
 }
@@ -325,6 +326,6 @@ export async function openDataset(uri: string): Promise<PreparedDataset> {
   const tokUri = joinUri(dir, manifest.tokenizer.file);
   const tokBuf = await storageFor(tokUri).get(tokUri);
   if (sha256(tokBuf) !== manifest.tokenizer.sha256) throw new ShardIntegrityError(tokUri, 'checksum mismatch against the manifest (corrupt); re-run prepare-data');
-  const tokenizer = tokenizerFromJson(JSON.parse(tokBuf.toString('utf8')), tokUri);
+  const tokenizer = tokenizerFromJson(parseJson(tokBuf, tokUri), tokUri);
   return new PreparedDataset(dir, manifest, tokenizer);
 }

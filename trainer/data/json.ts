@@ -3,6 +3,7 @@
  * (byte offset P): <reason>". A truncated file (a half-finished download) reports its end.
  */
 import { storageFor } from '../../contract/storage';
+import { firstBytesHex } from '../../contract/parse-json';
 import { DataError } from './errors';
 
 /** Line and column (1-based) of a character offset. */
@@ -34,7 +35,8 @@ export function parseJsonText(text: string, file: string): unknown {
             const { line, column } = lineColumn(text, position);
             return ` at line ${line}, column ${column} (offset ${position}${position >= text.length ? ', end of file: truncated?' : ''})`;
           })();
-    throw new DataError('bad-json', `${file}: malformed JSON${where}: ${msg}`);
+    // Not V8's message: it quotes the text, and errors reach failure.json and notifications.
+    throw new DataError('bad-json', `${file}: malformed JSON${where}; ${firstBytesHex(text)}`);
   }
 }
 

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { storageFor, StorageNotFoundError } from '../../contract/storage';
+import { parseJson } from '../../contract/parse-json';
 
 const FORMAT = 'amad-tensor-bundle/1';
 
@@ -40,10 +41,10 @@ export async function loadTensorBundle<M>(uriPrefix: string): Promise<{ tensors:
   const storage = storageFor(uriPrefix);
   let index: BundleIndex<M>;
   try {
-    index = JSON.parse((await storage.get(`${uriPrefix}.json`)).toString('utf8'));
+    index = parseJson(await storage.get(`${uriPrefix}.json`), `${uriPrefix}.json`) as BundleIndex<M>;
   } catch (e) {
     if (e instanceof StorageNotFoundError) throw new Error(`no saved tensors at ${uriPrefix}.json: check the path (a model folder holds model.json + model.bin)`);
-    throw new Error(`${uriPrefix}.json is not valid JSON (${(e as Error).message}): the file is corrupt; re-create it`);
+    throw new Error(`${(e as Error).message}: the file is corrupt; re-create it`);
   }
   if (index.format !== FORMAT) throw new Error(`${uriPrefix}.json has format "${index.format}", expected "${FORMAT}"`);
   const bin = await storage.get(`${uriPrefix}.bin`);

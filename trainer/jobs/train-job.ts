@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { joinUri, storageFor } from '../../contract/storage';
+import { parseJson } from '../../contract/parse-json';
 import { openDataset, type PreparedDataset } from '../data/dataset';
 import {
   attentionDistillationLoss,
@@ -240,7 +241,7 @@ async function layersInCache(cacheUri: string, data: PreparedDataset): Promise<C
   const first = data.split('train').entry.shards[0];
   const uri = joinUri(cacheDirForShard(cacheUri, first.file), 'manifest.json');
   if (!(await storageFor(uri).exists(uri))) throw new Error(`no teacher cache at ${uri}: run the cache stage first, or train without --cache`);
-  return (JSON.parse((await storageFor(uri).get(uri)).toString('utf8')) as { layers: CachedLayer[] }).layers;
+  return (parseJson(await storageFor(uri).get(uri), uri) as { layers: CachedLayer[] }).layers;
 }
 
 /**

@@ -18,6 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { runLayout } from '../../contract/layout';
 import { storageFor, toUri } from '../../contract/storage';
+import { parseJson } from '../../contract/parse-json';
 import { initBackend } from '../backend';
 import type { Batch } from '../data/batch';
 import { openDataset, type PreparedDataset, type SplitReader } from '../data/dataset';
@@ -293,7 +294,7 @@ function mergedIds(parts: readonly EvalPart[], modelId: string, split: SplitRead
 async function readPart(uri: string): Promise<EvalPart> {
   let raw: unknown;
   try {
-    raw = JSON.parse((await storageFor(uri).get(uri)).toString('utf8'));
+    raw = parseJson(await storageFor(uri).get(uri), uri);
   } catch (e) {
     throw new EvaluationError(`cannot read the evaluation part ${uri}: ${(e as Error).message}; re-run that shard's evaluation`);
   }

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { readStageMarker, runLayout, Stage, studentModelId, TEACHER_MODEL_ID } from '../../contract/layout';
 import type { JobSpec } from '../../contract/spec';
 import { joinUri, storageFor } from '../../contract/storage';
+import { parseJson } from '../../contract/parse-json';
 import type { PreparedDataset } from '../data/dataset';
 import { openDataset } from '../data/dataset';
 import type { ShardRecord } from '../data/shard-format';
@@ -73,7 +74,7 @@ export interface ReportInputs {
 }
 
 async function readJson(uri: string): Promise<unknown> {
-  return JSON.parse((await storageFor(uri).get(uri)).toString('utf8'));
+  return parseJson(await storageFor(uri).get(uri), uri);
 }
 
 async function readTrainLog(uri: string): Promise<Record<string, unknown>[]> {
@@ -82,7 +83,7 @@ async function readTrainLog(uri: string): Promise<Record<string, unknown>[]> {
     .toString('utf8')
     .split('\n')
     .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+    .map((l, i) => parseJson(l, `${uri} line ${i + 1}`) as Record<string, unknown>);
 }
 
 /** ~60 points of a learning curve: every line with a validation result, plus an even sample. */

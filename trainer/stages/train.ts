@@ -6,6 +6,7 @@
 import { fingerprint, runLayout, runStageOnce } from '../../contract/layout';
 import { hasTeacherCheckpoint, type JobSpec } from '../../contract/spec';
 import { joinUri, storageFor, toUri } from '../../contract/storage';
+import { parseJson } from '../../contract/parse-json';
 import { runUriOfSpec, trainerJobStage, type TrainerJobArgs } from '../../contract/trainer-job';
 import { runTrainJob, type TrainJobArgs, type TrainJobResult } from '../jobs/train-job';
 import { cachedLayersForSpec } from './cache-teacher';
@@ -69,7 +70,7 @@ export async function runTrainerJob(spec: JobSpec, job: TrainerJobArgs, hooks: T
 /** sha256 of a saved model's weights, as recorded in its model.json. */
 async function weightsSha256(modelDir: string): Promise<string> {
   const uri = joinUri(toUri(modelDir), 'model.json');
-  const index = JSON.parse((await storageFor(uri).get(uri)).toString('utf8')) as { sha256?: string };
+  const index = parseJson(await storageFor(uri).get(uri), uri) as { sha256?: string };
   if (!index.sha256) throw new Error(`${uri} has no weights checksum: it is not a model saved by amad-distill`);
   return index.sha256;
 }

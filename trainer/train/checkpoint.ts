@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { joinUri, storageFor, StorageNotFoundError } from '../../contract/storage';
+import { parseJson } from '../../contract/parse-json';
 import { loadTensorBundle, saveTensorBundle } from '../io/tensor-bundle';
 
 export interface CheckpointMeta {
@@ -52,10 +53,11 @@ export async function saveCheckpoint(
 export async function loadLatestCheckpoint(dirUri: string): Promise<Checkpoint | null> {
   let latest: { step: number; prefix: string };
   try {
-    latest = JSON.parse((await storageFor(dirUri).get(joinUri(dirUri, 'latest.json'))).toString('utf8'));
+    const uri = joinUri(dirUri, 'latest.json');
+    latest = parseJson(await storageFor(dirUri).get(uri), uri) as { step: number; prefix: string };
   } catch (e) {
     if (e instanceof StorageNotFoundError) return null;
-    throw new Error(`${joinUri(dirUri, 'latest.json')} is corrupt (${(e as Error).message}); delete it to start over or restore it`);
+    throw new Error(`${(e as Error).message}: the checkpoint pointer is corrupt; delete it to start over or restore it`);
   }
   const { tensors, metadata } = await loadTensorBundle<CheckpointMeta>(joinUri(dirUri, latest.prefix));
   return { meta: metadata, tensors };

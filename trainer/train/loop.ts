@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { storageFor } from '../../contract/storage';
+import { parseJson } from '../../contract/parse-json';
 import type { Batch } from '../data/batch';
 import { AdamW, clipByGlobalNorm } from './adamw';
 import { loadLatestCheckpoint, saveCheckpoint } from './checkpoint';
@@ -222,7 +223,7 @@ async function readLog(uri: string | undefined, upToStep: number): Promise<Recor
   return text
     .split('\n')
     .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .map((l, i) => parseJson(l, `${uri} line ${i + 1}`) as Record<string, unknown>)
     .filter((l) => typeof l.step === 'number' && l.step <= upToStep);
 }
 

@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { joinUri, storageFor, StorageNotFoundError, type Storage } from '../../../contract/storage';
+import { parseJson } from '../../../contract/parse-json';
 import { formatIssues } from '../../model/config';
 import { float16ToFloat32 } from './float16';
 import {
@@ -73,9 +74,9 @@ export class TeacherCacheReader {
     }
     let json: unknown;
     try {
-      json = JSON.parse(text);
+      json = parseJson(text, manifestUri);
     } catch (e) {
-      throw new TeacherCacheError(`${manifestUri} is not JSON (${(e as Error).message}); ${RERUN}`);
+      throw new TeacherCacheError(`${(e as Error).message}; ${RERUN}`);
     }
     const parsed = CacheManifestSchema.safeParse(json);
     if (!parsed.success) {
