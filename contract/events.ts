@@ -13,6 +13,8 @@ import { RunIdSchema } from './spec';
 export const EVENT_SOURCE = 'amad-distill';
 /** EventBridge `detail-type` of run requests. */
 export const DISTILLATION_REQUESTED = 'DistillationRequested';
+/** EventBridge `detail-type` of a request start-run could not start (lambdas/request-failed). */
+export const RUN_REQUEST_FAILED = 'RunRequestFailed';
 
 const Uri = z.string().min(1);
 

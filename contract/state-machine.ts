@@ -83,6 +83,12 @@ export const LAMBDA_TIMEOUT_SECONDS = 900;
 export const BATCH_BACKSTOP_TIMEOUT_SECONDS = 7 * 24 * 3600;
 /** Fan-out width of the Lambda Maps (each item is one Lambda invocation). */
 export const LAMBDA_MAP_CONCURRENCY = 16;
+/**
+ * Models evaluated at once by the outer Evaluate Map. Each runs an inner Map of up to
+ * LAMBDA_MAP_CONCURRENCY shard invocations, so at most 2 × 16 = 32 model Lambdas run at once
+ * (unbounded, a run with 40 models would start 640).
+ */
+export const EVALUATE_MODEL_CONCURRENCY = 2;
 
 const sub = (key: SubstitutionKey) => '${' + key + '}';
 
@@ -238,6 +244,7 @@ export function buildDefinition(): Record<string, unknown> {
       Type: 'Map',
       ItemsPath: '$.run.models',
       ItemSelector: { ...runRef, 'model.$': '$$.Map.Item.Value', 'shards.$': '$.evalShards' },
+      MaxConcurrency: EVALUATE_MODEL_CONCURRENCY,
       ItemProcessor: {
         ProcessorConfig: { Mode: 'INLINE' },
         StartAt: 'EvaluateModel',

@@ -40,6 +40,8 @@ export const HANDLER_ACCESS: Readonly<Record<HandlerName, PrefixAccess>> = {
   failure: { ...NONE, readRuns: true, writeRun: ['failure.json'] },
   // Reads the spec of an S3-triggered run; writes nothing (validate does).
   'start-run': { ...NONE, readJobs: true },
+  // Re-reads a failed job file for its run id; records the failure like the failure stage.
+  'request-failed': { ...NONE, readJobs: true, writeRun: ['failure.json'] },
 };
 
 /**

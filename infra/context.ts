@@ -8,6 +8,7 @@
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import { z } from 'zod';
+import { gpuInstanceTypeProblem } from './batch/gpu-families';
 import { ValidationError, shown } from './errors';
 
 /** CloudWatch Logs accepts only these retention periods (days); "never expire" is not offered. */
@@ -32,13 +33,44 @@ export const CONTEXT_DEFAULTS = {
   scratchExpirationDays: 14,
   /** Value of the `cost-center` cost allocation tag. */
   costCenter: 'amad-distill',
+  /** Upper bound of a spec's `compute.jobTimeoutMinutes` (per attempt), enforced by Validate;
+   *  also the job definition's own timeout. 48 h fits the paper-scale teacher. */
+  maxJobMinutes: 2880,
+  /** Attempts per trainer job (spot reclaims and exit-75 resumes), counting the first. */
+  maxJobAttempts: 5,
+  /** Minutes a job may stay RUNNABLE without capacity (or unplaceable) before it is cancelled. */
+  runnableTimeoutMinutes: 240,
+  /** Memory (MB) of the Lambdas that run a model; 3008 fits new accounts' default limit. */
+  modelMemoryMB: 3008,
+  /** Buckets besides the artifact bucket that specs may read (datasets, teachers), read-only. */
+  readableBuckets: [] as string[],
 } as const;
 
+const splitCsv = (v: unknown) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v);
+
 const csvOrArray = z.preprocess(
-  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  splitCsv,
   z
-    .array(z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'must look like "g5.xlarge"'))
+    .array(
+      z
+        .string()
+        .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'must look like "g5.xlarge"')
+        .superRefine((t, ctx) => {
+          const problem = gpuInstanceTypeProblem(t);
+          if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+    )
     .min(1, 'must name at least one instance type'),
+);
+
+/** S3 bucket names (3–63 lower-case letters, digits, "." and "-"), comma-separated or a list. */
+const bucketList = z.preprocess(
+  splitCsv,
+  z.array(
+    z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3–63 lower-case letters, digits, "." or "-"; no s3:// and no key)'),
+  ),
 );
 
 const booleanish = z.preprocess((v) => {
@@ -72,6 +104,16 @@ export const PipelineContextSchema = z
       // Tag values: up to 256 Unicode letters, digits, spaces and + - = . _ : / @.
       .regex(/^[\p{L}\p{N} +\-=._:/@]{1,256}$/u, 'must be 1–256 letters, digits, spaces or + - = . _ : / @')
       .default(CONTEXT_DEFAULTS.costCenter),
+    // 7 days: the state machine's backstop on a Batch task.
+    maxJobMinutes: positiveInt(7 * 24 * 60).default(CONTEXT_DEFAULTS.maxJobMinutes),
+    maxJobAttempts: positiveInt(10).default(CONTEXT_DEFAULTS.maxJobAttempts),
+    runnableTimeoutMinutes: positiveInt(24 * 60)
+      .min(10, 'must be at least 10 (Batch limit)')
+      .default(CONTEXT_DEFAULTS.runnableTimeoutMinutes),
+    modelMemoryMB: positiveInt(10240)
+      .min(3008, 'must be at least 3008 (the model does not fit in less)')
+      .default(CONTEXT_DEFAULTS.modelMemoryMB),
+    readableBuckets: bucketList.default([]),
   })
   .strict();
 

@@ -4,7 +4,8 @@
  *   ArtifactBucket ◄── PipelineFunctions (Lambda stages, start-run)
  *        ▲          ◄── GpuBatch (VPC, spot + on-demand GPU environments, trainer job)
  *        │               DistillationStateMachine (contract/state-machine.ts, as is)
- *        └── RunTrigger (EventBridge bus + S3 upload rule → start-run; SNS notifications)
+ *        └── RunTrigger (EventBridge bus + S3 upload rule → start-run; failed requests; SNS notifications)
+ *   PipelineAlarms (executions, queues, Lambda errors/throttles, Batch job failures → SNS)
  */
 import { CfnOutput, CfnResource, Duration, Stack, TagManager, Tags, type StackProps } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
@@ -16,8 +17,10 @@ import { GpuBatch } from './batch/gpu-batch';
 import type { PipelineContext } from './context';
 import type { HandlerName } from './functions/handler-specs';
 import { PipelineFunctions } from './functions/pipeline-functions';
+import { PipelineAlarms } from './monitoring/pipeline-alarms';
 import { DistillationStateMachine } from './orchestration/distillation-state-machine';
 import { ArtifactBucket } from './storage/artifact-bucket';
+import { grantReadListedBuckets } from './storage/readable-buckets';
 import { RunTrigger } from './trigger/run-trigger';
 
 /** Tag keys for cost allocation (activate them in Billing → Cost allocation tags). */
@@ -54,6 +57,7 @@ export class AmadDistillStack extends Stack {
   readonly gpuBatch: GpuBatch;
   readonly trigger: RunTrigger;
   readonly pipeline: DistillationStateMachine;
+  readonly alarms: PipelineAlarms;
 
   constructor(scope: Construct, id: string, props: AmadDistillStackProps) {
     super(scope, id, props);
@@ -67,6 +71,7 @@ export class AmadDistillStack extends Stack {
       artifacts: this.artifacts,
       logRetention,
       entryOverrides: props.entryOverrides,
+      modelMemorySize: config.modelMemoryMB,
     });
     this.gpuBatch = new GpuBatch(this, 'GpuBatch', {
       artifacts: this.artifacts,
@@ -76,11 +81,16 @@ export class AmadDistillStack extends Stack {
       maxAzs: config.maxAzs,
       logRetention,
       image: props.trainerImage,
+      jobTimeout: Duration.minutes(config.maxJobMinutes),
+      retryAttempts: config.maxJobAttempts,
+      runnableTimeout: Duration.minutes(config.runnableTimeoutMinutes),
+      readableBuckets: config.readableBuckets,
     });
     const startRun = this.functions.functions['start-run'];
     this.trigger = new RunTrigger(this, 'Trigger', {
       artifacts: this.artifacts,
       startRun,
+      requestFailed: this.functions.functions['request-failed'],
       notificationEmail: config.notificationEmail,
     });
     this.pipeline = new DistillationStateMachine(this, 'Pipeline', {
@@ -94,9 +104,32 @@ export class AmadDistillStack extends Stack {
     this.pipeline.grantStartExecution(startRun);
     startRun.addEnvironment('STATE_MACHINE_ARN', this.pipeline.stateMachine.stateMachineArn);
     startRun.addEnvironment('ARTIFACT_ROOT', `s3://${this.artifacts.bucket.bucketName}`);
+    this.applyDeploymentPolicy(config);
+    this.alarms = new PipelineAlarms(this, 'Alarms', {
+      topic: this.trigger.notifyTopic,
+      stateMachine: this.pipeline.stateMachine,
+      queues: { DeadLetters: this.trigger.deadLetterQueue, FailedRequests: this.trigger.failedRequests },
+      functions: this.functions.functions,
+      jobQueue: this.gpuBatch.jobQueue,
+      runnableTimeout: this.gpuBatch.runnableTimeout,
+    });
 
     this.applyCostTags(config.costCenter);
     this.renderOutputs();
+  }
+
+  /**
+   * What specs may read and spend (contract/deployment-policy.ts): Validate learns it from its
+   * environment; the stages that read spec URIs may read the listed buckets.
+   */
+  private applyDeploymentPolicy(config: PipelineContext): void {
+    const fns = this.functions.functions;
+    fns.validate.addEnvironment('ARTIFACT_BUCKET', this.artifacts.bucket.bucketName);
+    fns.validate.addEnvironment('READABLE_BUCKETS', config.readableBuckets.join(','));
+    fns.validate.addEnvironment('MAX_JOB_MINUTES', String(config.maxJobMinutes));
+    for (const name of ['prepare-data', 'cache-teacher', 'evaluate', 'report'] as const) {
+      grantReadListedBuckets(this, fns[name], config.readableBuckets);
+    }
   }
 
   private applyCostTags(costCenter: string): void {
@@ -126,5 +159,6 @@ export class AmadDistillStack extends Stack {
     new CfnOutput(this, 'NotifyTopicArn', { value: this.trigger.notifyTopic.topicArn });
     new CfnOutput(this, 'JobQueueArn', { value: this.gpuBatch.jobQueue.jobQueueArn });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.trigger.deadLetterQueue.queueUrl, description: 'Run requests that could not be delivered' });
+    new CfnOutput(this, 'FailedRequestsQueueUrl', { value: this.trigger.failedRequests.queueUrl, description: 'Run requests start-run failed on (consumed by request-failed)' });
   }
 }

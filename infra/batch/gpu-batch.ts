@@ -25,29 +25,19 @@ import { TRAINER_ACCESS, grantPrefixAccess } from '../access';
 import { Violations, shown } from '../errors';
 import { findRepoRoot } from '../repo-root';
 import type { ArtifactBucket } from '../storage/artifact-bucket';
+import { bucketArnOf, grantReadListedBuckets } from '../storage/readable-buckets';
+import { gpuInstanceTypeProblem, vCpusOfSize } from './gpu-families';
 import { IsolatedNetwork } from './isolated-network';
 
 /** The trainer's "checkpointed after SIGTERM, run me again" exit code (EX_TEMPFAIL). */
 export const RESUME_EXIT_CODE = 75;
 
-/**
- * x86-64 instance families with NVIDIA GPUs: the image is CUDA 11.2 on amd64 and uses
- * the ECS_AL2023_NVIDIA AMI. Excludes g4ad (AMD GPU) and g5g (Arm).
- */
-export const NVIDIA_X86_FAMILIES: readonly string[] = ['g4dn', 'g5', 'g6', 'g6e', 'gr6', 'p3', 'p3dn', 'p4d', 'p4de', 'p5', 'p5e', 'p5en'];
-
-/** vCPUs of an instance size in the GPU families (xlarge = 4, 2xlarge = 8, …). */
-function vCpusOfSize(size: string): number | undefined {
-  if (size === 'xlarge') return 4;
-  const m = /^(\d+)xlarge$/.exec(size);
-  return m ? Number(m[1]) * 4 : undefined;
-}
 
 export interface GpuBatchProps {
   /** Artifact bucket; the job role gets the trainer's prefixes (infra/access.ts). */
   readonly artifacts: ArtifactBucket;
   /**
-   * Instance types (e.g. "g5.xlarge"); NVIDIA x86 families only.
+   * Instance types (e.g. "g5.xlarge"); only the families the image supports (gpu-families.ts).
    * @default ['g5.xlarge', 'g4dn.xlarge']
    */
   readonly instanceTypes?: readonly string[];
@@ -83,15 +73,25 @@ export interface GpuBatchProps {
    */
   readonly memory?: Size;
   /**
-   * Attempt timeout of a trainer job.
-   * @default Duration.hours(12)
+   * Attempt timeout of a trainer job in the job definition. The state machine always passes the
+   * spec's `compute.jobTimeoutMinutes` instead, which Validate caps at the deployer's
+   * `maxJobMinutes`; this value applies to jobs submitted by hand.
+   * @default Duration.hours(48)
    */
   readonly jobTimeout?: Duration;
   /**
-   * Attempts per job (1–10), counting the first; only spot reclaims and exit 75 use them.
+   * Attempts per job (1–10), counting the first; only spot reclaims and exit 75 use them. The
+   * state machine's SubmitJob passes no RetryStrategy, so a submitter cannot raise it.
    * @default 5
    */
   readonly retryAttempts?: number;
+  /**
+   * How long a job may stay RUNNABLE because no instance can be had (no spot capacity, no GPU
+   * quota) or because no environment can ever place it, before the queue cancels it with a
+   * reason (`jobStateTimeLimitActions`); 10 minutes to 24 hours (Batch limits).
+   * @default Duration.hours(4)
+   */
+  readonly runnableTimeout?: Duration;
   /**
    * Seconds between SIGTERM and SIGKILL when a job is stopped (ECS agent `ECS_CONTAINER_STOP_TIMEOUT`):
    * the window for the trainer's last checkpoint.
@@ -109,6 +109,12 @@ export interface GpuBatchProps {
    */
   readonly maxAzs?: number;
   /**
+   * Buckets besides the artifact bucket that specs may read (a teacher the trainer loads): the
+   * job role may read them, and the S3 endpoint lets requests reach them.
+   * @default - none
+   */
+  readonly readableBuckets?: readonly string[];
+  /**
    * Retention of the trainer and flow log groups.
    * @default logs.RetentionDays.ONE_MONTH
    */
@@ -122,8 +128,9 @@ const DEFAULTS = {
   gpus: 1,
   cpu: 4,
   memory: Size.gibibytes(14),
-  jobTimeout: Duration.hours(12),
+  jobTimeout: Duration.hours(48),
   retryAttempts: 5,
+  runnableTimeout: Duration.hours(4),
   stopTimeout: Duration.seconds(90),
 } as const;
 
@@ -135,6 +142,8 @@ export class GpuBatch extends Construct {
   readonly jobRole: iam.Role;
   /** Compute environments in queue order (spot first when enabled). */
   readonly computeEnvironments: readonly batch.ManagedEc2EcsComputeEnvironment[];
+  /** How long a job may wait RUNNABLE for capacity before the queue cancels it. */
+  readonly runnableTimeout: Duration;
 
   constructor(scope: Construct, id: string, props: GpuBatchProps) {
     super(scope, id);
@@ -147,8 +156,9 @@ export class GpuBatch extends Construct {
     const jobTimeout = props.jobTimeout ?? DEFAULTS.jobTimeout;
     const retryAttempts = props.retryAttempts ?? DEFAULTS.retryAttempts;
     const stopTimeout = props.stopTimeout ?? DEFAULTS.stopTimeout;
+    const runnableTimeout = props.runnableTimeout ?? DEFAULTS.runnableTimeout;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    validateProps({ instanceTypes, spot, maxvCpus, gpus, cpu, retryAttempts, stopTimeout, spotAllocationStrategy: props.spotAllocationStrategy });
+    validateProps({ instanceTypes, spot, maxvCpus, gpus, cpu, retryAttempts, stopTimeout, runnableTimeout, spotAllocationStrategy: props.spotAllocationStrategy });
 
     this.network = new IsolatedNetwork(this, 'Network', { maxAzs: props.maxAzs, flowLogRetention: logRetention });
     const launchTemplate = this.renderLaunchTemplate(stopTimeout);
@@ -182,6 +192,15 @@ export class GpuBatch extends Construct {
     this.jobQueue = new batch.JobQueue(this, 'JobQueue', {
       priority: 1,
       computeEnvironments: environments.map((computeEnvironment, i) => ({ computeEnvironment, order: i + 1 })),
+      // A job that cannot get an instance (no spot capacity, no GPU quota) or can never be placed
+      // would wait RUNNABLE until the 7-day Task backstop: cancel it with the reason instead. Jobs
+      // merely queued behind running ones have none of these reasons and keep waiting.
+      jobStateTimeLimitActions: RUNNABLE_CANCEL_REASONS.map((reason) => ({
+        reason,
+        state: batch.JobStateTimeLimitActionsState.RUNNABLE,
+        action: batch.JobStateTimeLimitActionsAction.CANCEL,
+        maxTime: runnableTimeout,
+      })),
     });
 
     this.jobRole = new iam.Role(this, 'JobRole', {
@@ -189,7 +208,11 @@ export class GpuBatch extends Construct {
       description: 'amad-distill trainer container',
     });
     grantPrefixAccess(props.artifacts, this.jobRole, TRAINER_ACCESS);
+    const readableBuckets = props.readableBuckets ?? [];
+    grantReadListedBuckets(this, this.jobRole, readableBuckets);
+    this.network.limitS3EndpointTo([props.artifacts.bucket.bucketArn, ...readableBuckets.map((b) => bucketArnOf(this, b))]);
 
+    this.runnableTimeout = runnableTimeout;
     this.jobDefinition = this.renderJobDefinition({
       image: props.image ?? trainerImageFromRepo(),
       artifactRoot: `s3://${props.artifacts.bucket.bucketName}`,
@@ -252,7 +275,7 @@ export class GpuBatch extends Construct {
     o: {
       instanceTypes: readonly string[];
       maxvCpus: number;
-      launchTemplate: ec2.ILaunchTemplate;
+      launchTemplate: ec2.LaunchTemplate;
       securityGroup: ec2.ISecurityGroup;
       spot: boolean;
       allocationStrategy: batch.AllocationStrategy;
@@ -272,6 +295,13 @@ export class GpuBatch extends Construct {
       launchTemplate: o.launchTemplate,
       updateToLatestImageVersion: true,
     });
+    // Without a version Batch resolves `$Default` once, when the environment is created, and a
+    // changed template never reaches the hosts. The explicit latest version number changes with
+    // every template change, so CloudFormation updates the environment (new hosts get it).
+    (ce.node.defaultChild as batch.CfnComputeEnvironment).addPropertyOverride(
+      'ComputeResources.LaunchTemplate.Version',
+      o.launchTemplate.latestVersionNumber,
+    );
     if (ce.instanceRole) {
       Validations.of(ce).acknowledge({
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role]',
@@ -322,6 +352,13 @@ export class GpuBatch extends Construct {
   }
 }
 
+/** RUNNABLE reasons after which the queue cancels a job (all that Batch offers). */
+export const RUNNABLE_CANCEL_REASONS: readonly batch.JobStateTimeLimitActionsReason[] = [
+  batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
+  batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE,
+  batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
+];
+
 /** Order matters: Batch applies the first strategy whose conditions all match. */
 export function renderRetryStrategies(): batch.RetryStrategy[] {
   return [
@@ -345,16 +382,16 @@ function validateProps(p: {
   cpu: number;
   retryAttempts: number;
   stopTimeout: Duration;
+  runnableTimeout: Duration;
   spotAllocationStrategy?: batch.AllocationStrategy;
 }): void {
   const v = new Violations('GpuBatch');
   v.check(p.instanceTypes.length === 0, 'instanceTypes must name at least one instance type (got [])');
   let largestVCpus = 0;
   for (const t of p.instanceTypes) {
-    const [family, size = ''] = t.split('.');
-    const known = NVIDIA_X86_FAMILIES.includes(family) && vCpusOfSize(size) !== undefined;
-    v.check(!known, `instanceTypes must be NVIDIA x86 GPU types (${NVIDIA_X86_FAMILIES.join(', ')}) of size xlarge or <n>xlarge (got ${shown(t)})`);
-    largestVCpus = Math.max(largestVCpus, vCpusOfSize(size) ?? 0);
+    const problem = gpuInstanceTypeProblem(t);
+    v.check(problem !== undefined, `instanceTypes: ${problem} (got ${shown(t)})`);
+    largestVCpus = Math.max(largestVCpus, vCpusOfSize(t.split('.')[1] ?? '') ?? 0);
   }
   v.check(!Number.isInteger(p.maxvCpus) || p.maxvCpus < 1, `maxvCpus must be a positive integer (got ${shown(p.maxvCpus)})`);
   v.check(!Number.isInteger(p.gpus) || p.gpus < 1, `gpus must be a positive integer: the trainer needs a GPU (got ${shown(p.gpus)})`);
@@ -378,5 +415,9 @@ function validateProps(p: {
     !Number.isInteger(stopSeconds) || stopSeconds < 1 || stopSeconds > 600,
     `stopTimeout must be whole seconds from 1 to 600 (got ${p.stopTimeout.toHumanString()})`,
   );
+  if (!p.runnableTimeout.isUnresolved()) {
+    const s = p.runnableTimeout.toSeconds({ integral: false });
+    v.check(s < 600 || s > 86400, `runnableTimeout must be from 10 minutes to 24 hours (Batch limit) (got ${p.runnableTimeout.toHumanString()})`);
+  }
   v.throwIfAny();
 }

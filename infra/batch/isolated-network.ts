@@ -8,8 +8,9 @@
  * costs per hour per AZ (6 endpoints × 2 AZs ≈ 12 endpoint-hours per hour). S3, where almost
  * all bytes go, uses the free gateway endpoint.
  */
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { Violations, shown } from '../errors';
@@ -49,6 +50,8 @@ export class IsolatedNetwork extends Construct {
   readonly subnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
   /** Shared by every interface endpoint; admits HTTPS only from peers given to `allowEndpointAccessFrom`. */
   readonly endpointSecurityGroup: ec2.SecurityGroup;
+  /** The S3 gateway endpoint (policy: `limitS3EndpointTo`). */
+  readonly s3Endpoint: ec2.GatewayVpcEndpoint;
 
   constructor(scope: Construct, id: string, props: IsolatedNetworkProps = {}) {
     super(scope, id);
@@ -65,11 +68,12 @@ export class IsolatedNetwork extends Construct {
       maxAzs,
       natGateways: 0,
       subnetConfiguration: [{ name: 'compute', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 20 }],
-      gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
       flowLogs: {
         all: { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogGroup), trafficType: ec2.FlowLogTrafficType.ALL },
       },
     });
+    // (Same construct id as the Vpc's `gatewayEndpoints` would give it.)
+    this.s3Endpoint = this.vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3 });
     this.endpointSecurityGroup = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
       vpc: this.vpc,
       description: 'amad-distill VPC interface endpoints: HTTPS from the GPU hosts only',
@@ -87,8 +91,40 @@ export class IsolatedNetwork extends Construct {
     }
   }
 
+  /**
+   * Replaces the S3 endpoint's default "anything" policy: requests through it may only reach
+   * `bucketArns` (the artifact bucket and the deployer's listed buckets: object reads and writes,
+   * listing) and ECR's layer bucket (image layers, read). A compromised container can then not
+   * copy data out to a bucket of its own through the endpoint, whatever credentials it holds.
+   * IAM still decides what each role may do inside these buckets.
+   */
+  limitS3EndpointTo(bucketArns: readonly string[]): void {
+    this.s3Endpoint.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'PipelineBuckets',
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload', 's3:DeleteObject', 's3:ListBucket'],
+        resources: bucketArns.flatMap((arn) => [arn, `${arn}/*`]),
+      }),
+    );
+    this.s3Endpoint.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'EcrImageLayers',
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:GetObject'],
+        resources: [ecrLayerBucketObjects(this)],
+      }),
+    );
+  }
+
   /** Lets `peer` (the GPU hosts' security group) reach every interface endpoint over HTTPS. */
   allowEndpointAccessFrom(peer: ec2.IConnectable): void {
     this.endpointSecurityGroup.connections.allowFrom(peer, ec2.Port.tcp(443), 'HTTPS to VPC endpoints');
   }
+}
+
+/** Objects of the regional bucket ECR serves image layers from (AWS documents its name). */
+export function ecrLayerBucketObjects(scope: Construct): string {
+  const stack = Stack.of(scope);
+  return `arn:${stack.partition}:s3:::prod-${stack.region}-starport-layer-bucket/*`;
 }

@@ -14,9 +14,13 @@ export const HANDLER_NAMES = [
   'report',
   'failure',
   'start-run',
+  'request-failed',
 ] as const;
 
 export type HandlerName = (typeof HANDLER_NAMES)[number];
+
+/** Handlers the state machine does not invoke: they start runs or report requests that failed to. */
+export const OUTSIDE_STATE_MACHINE: readonly HandlerName[] = ['start-run', 'request-failed'];
 
 export interface HandlerSpec {
   readonly description: string;
@@ -76,6 +80,12 @@ export const HANDLER_SPECS: Readonly<Record<HandlerName, HandlerSpec>> = {
   },
   'start-run': {
     description: 'Starts a state machine execution for a DistillationRequested event or a jobs/*.json upload',
+    memorySize: 256,
+    timeout: Duration.seconds(30),
+    runsModel: false,
+  },
+  'request-failed': {
+    description: "Records and notifies run requests that start-run could not start (its on-failure destination's consumer)",
     memorySize: 256,
     timeout: Duration.seconds(30),
     runsModel: false,

@@ -19,7 +19,7 @@ import { HANDLER_ACCESS, grantPrefixAccess } from '../access';
 import { ValidationError, Violations, shown } from '../errors';
 import { findRepoRoot } from '../repo-root';
 import type { ArtifactBucket } from '../storage/artifact-bucket';
-import { HANDLER_NAMES, HANDLER_SPECS, type HandlerName } from './handler-specs';
+import { HANDLER_NAMES, HANDLER_SPECS, OUTSIDE_STATE_MACHINE, type HandlerName } from './handler-specs';
 
 /** Lambda memory limits (MB). */
 const LAMBDA_MEMORY_MIN_FOR_MODEL = 3008;
@@ -30,9 +30,10 @@ export interface PipelineFunctionsProps {
   readonly artifacts: ArtifactBucket;
   /**
    * Memory (MB) of the handlers that run the model (cache-teacher, evaluate); 3008–10240.
-   * The wasm backend is single-threaded under Node and its heap is capped at 4 GB, so more
-   * memory buys vCPUs it cannot use: 5120 MB covers the 4 GB heap plus the Node process.
-   * @default 5120
+   * 3008 MB is the most a new account may have (its Lambda memory quota starts there; more
+   * rolls the whole stack back). The wasm heap can grow to 4 GB: 5120 MB covers it plus the Node
+   * process, for models that need it, once the account's quota allows (context modelMemoryMB).
+   * @default 3008
    */
   readonly modelMemorySize?: number;
   /**
@@ -58,7 +59,7 @@ export interface PipelineFunctionsProps {
   readonly depsLockFilePath?: string;
 }
 
-const DEFAULT_MODEL_MEMORY = 5120;
+const DEFAULT_MODEL_MEMORY = 3008;
 
 export class PipelineFunctions extends Construct {
   /** Every handler's function, by handler name. */
@@ -112,9 +113,9 @@ export class PipelineFunctions extends Construct {
     this.functions = functions;
   }
 
-  /** The functions the state machine invokes (all but start-run, which starts the state machine). */
+  /** The functions the state machine invokes (all but start-run and request-failed). */
   get pipelineFunctions(): nodejs.NodejsFunction[] {
-    return HANDLER_NAMES.filter((n) => n !== 'start-run').map((n) => this.functions[n]);
+    return HANDLER_NAMES.filter((n) => !OUTSIDE_STATE_MACHINE.includes(n)).map((n) => this.functions[n]);
   }
 
   /** Lets `grantee` invoke every handler the state machine calls (unqualified ARNs only). */

@@ -11,11 +11,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
-import { createHash } from 'node:crypto';
 import type { ExecutionInput } from '../../contract/events';
 import { InvalidEventError, parseEvent } from '../../contract/parse-event';
 import { parseJson } from '../../contract/parse-json';
-import { RUN_ID_PATTERN } from '../../contract/spec';
+import { runIdOfJobFile } from '../../contract/job-file';
 import { storageFor } from '../../contract/storage';
 import {
   DistillationRequestedEventSchema,
@@ -36,12 +35,7 @@ interface RunRequest {
   readonly resume: boolean;
 }
 
-/** Run id of a job file without one: `<file name>-<content hash prefix>`, stable across redeliveries. */
-export function runIdForJobFile(key: string, etag: string | undefined, body: Buffer): string {
-  const base = (key.split('/').pop() ?? 'job').replace(/\.json$/i, '').replace(/[^A-Za-z0-9_-]/g, '-').replace(/^[-_]+/, '').slice(0, 48) || 'job';
-  const tag = (etag?.replace(/"/g, '') || createHash('sha256').update(body).digest('hex')).slice(0, 12);
-  return `${base}-${tag}`;
-}
+export { runIdForJobFile } from '../../contract/job-file';
 
 async function requestFromJobFile(bucket: string, key: string, etag: string | undefined): Promise<RunRequest> {
   const uri = `s3://${bucket}/${key}`;
@@ -53,9 +47,7 @@ async function requestFromJobFile(bucket: string, key: string, etag: string | un
     // The message shows the position and the first bytes in hex, never the text.
     throw new InvalidEventError((e as Error).message, [{ path: uri, message: 'not JSON' }]);
   }
-  const given = (spec as { runId?: unknown })?.runId;
-  const runId = typeof given === 'string' && RUN_ID_PATTERN.test(given) ? given : runIdForJobFile(key, etag, body);
-  return { runId, spec, resume: false };
+  return { runId: runIdOfJobFile(key, etag, body, spec), spec, resume: false };
 }
 
 /** Execution name: the run id, or `<runId>-r<time>` for a resume (the plain name stays reserved). */

@@ -7,7 +7,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildDefinition, SUBSTITUTIONS } from '../../contract/state-machine';
 import { DISTILLATION_REQUESTED, EVENT_SOURCE } from '../../contract/events';
 import { HANDLER_ACCESS } from '../../infra/access';
-import { HANDLER_NAMES } from '../../infra/functions/handler-specs';
+import { HANDLER_NAMES, OUTSIDE_STATE_MACHINE } from '../../infra/functions/handler-specs';
 import { buildPipelineApp } from '../../infra/pipeline-app';
 import type { AmadDistillStack } from '../../infra/stack';
 import { SCRATCH_TAG_KEY, SCRATCH_TAG_VALUE } from '../../contract/scratch-tag';
@@ -158,10 +158,10 @@ describe('IAM', () => {
     }
   });
 
-  test('the state machine may invoke exactly the stage functions, not start-run', () => {
+  test('the state machine may invoke exactly the stage functions, not start-run or request-failed', () => {
     const invoke = allPolicyStatements(template).find(({ statement }) => asArray(statement.Action).includes('lambda:InvokeFunction'));
     const resources = asArray(invoke!.statement.Resource).map(refLabel).sort();
-    const expected = HANDLER_NAMES.filter((n) => n !== 'start-run')
+    const expected = HANDLER_NAMES.filter((n) => !OUTSIDE_STATE_MACHINE.includes(n))
       .map((n) => refLabel(stack.resolve(stack.functions.functions[n].functionArn)))
       .sort();
     expect(resources).toEqual(expected);

@@ -114,7 +114,7 @@ describe('PipelineFunctions', () => {
   };
 
   test('model handlers get the model memory size and AMAD_BACKEND=wasm; others do not', () => {
-    const fns = build();
+    const fns = build({ modelMemorySize: 5120 });
     const template = Template.fromStack(fns.node.scope as Stack);
     template.hasResourceProperties('AWS::Lambda::Function', {
       MemorySize: 5120,
@@ -179,7 +179,10 @@ describe('GpuBatch', () => {
 
   const rules: [string, Partial<GpuBatchProps>, RegExp][] = [
     ['empty instanceTypes', { instanceTypes: [] }, /instanceTypes must name at least one instance type \(got \[\]\)/],
-    ['a non-NVIDIA type', { instanceTypes: ['g4ad.xlarge'] }, /instanceTypes must be NVIDIA x86 GPU types .* \(got "g4ad.xlarge"\)/],
+    ['a non-NVIDIA type', { instanceTypes: ['g4ad.xlarge'] }, /instanceTypes: g4ad\.xlarge is refused: its GPU is an AMD .* \(got "g4ad.xlarge"\)/],
+    ['an Ada GPU type', { instanceTypes: ['g6.xlarge'] }, /instanceTypes: g6\.xlarge is refused: its NVIDIA L4 \(Ada, compute capability 8\.9\) is newer than .* \(got "g6.xlarge"\)/],
+    ['a Hopper GPU type', { instanceTypes: ['p5.48xlarge'] }, /instanceTypes: p5\.48xlarge is refused: its NVIDIA H100 \(Hopper/],
+    ['runnableTimeout under 10 minutes', { runnableTimeout: Duration.minutes(5) }, /runnableTimeout must be from 10 minutes to 24 hours \(Batch limit\) \(got 5 minutes\)/],
     ['a CPU type', { instanceTypes: ['m5.large'] }, /\(got "m5.large"\)/],
     ['maxvCpus 0', { maxvCpus: 0 }, /maxvCpus must be a positive integer \(got 0\)/],
     ['gpus 0', { gpus: 0 }, /gpus must be a positive integer: the trainer needs a GPU \(got 0\)/],
@@ -233,13 +236,13 @@ describe('DistillationStateMachine and RunTrigger', () => {
   });
 
   test('RunTrigger rejects a malformed notificationEmail', () => {
-    expect(() => new RunTrigger(stack, 'BadMail', { artifacts, startRun: functions.functions['start-run'], notificationEmail: 'ml-team' })).toThrow(
+    expect(() => new RunTrigger(stack, 'BadMail', { artifacts, startRun: functions.functions['start-run'], requestFailed: functions.functions['request-failed'], notificationEmail: 'ml-team' })).toThrow(
       /notificationEmail must be an e-mail address \(got "ml-team"\)/,
     );
   });
 
   test('RunTrigger rejects a maxEventAge outside 1 minute – 24 hours', () => {
-    expect(() => new RunTrigger(stack, 'BadAge', { artifacts, startRun: functions.functions['start-run'], maxEventAge: Duration.hours(25) })).toThrow(
+    expect(() => new RunTrigger(stack, 'BadAge', { artifacts, startRun: functions.functions['start-run'], requestFailed: functions.functions['request-failed'], maxEventAge: Duration.hours(25) })).toThrow(
       /maxEventAge must be from 1 minute to 24 hours \(EventBridge limit\) \(got 1 day 1 hour\)/,
     );
   });
