@@ -3,41 +3,76 @@
  * can be checked against the run layout in contract/layout.ts (runs/<id>/spec.json, data/,
  * models/, checkpoints/, cache/, eval/, report/, failure.json, _stages/<stage>/_SUCCESS).
  *
- * Every stage reads the run (its inputs and, to decide whether to skip, its own completion marker
- * and outputs) and writes only its own outputs plus its own marker folder.
+ * Each stage reads only the parts of a run it uses: its inputs, and, to decide whether to skip
+ * (contract/layout `runStageOnce`), its own completion marker and outputs, plus the markers of
+ * the stages whose outputs it consumes. It writes only its own outputs and marker folder.
+ *
+ * Why not narrower (IAM cannot express it):
+ *   - The run id is a wildcard: runs are created after deploy and a Lambda role belongs to the
+ *     function, not to one execution, so a stage may read the same kind of file of every run.
+ *     (Per-run credentials would need an AssumeRole with a session policy on every invocation.)
+ *   - IAM's `*` also matches "/": `runs/*\/data/*` covers `runs/<id>/data/…` at any depth, and
+ *     equally a key like `runs/<id>/models/x/data/y`. No IAM wildcard stops at one segment, so a
+ *     pattern is a key-prefix *family*, not a single folder.
+ *   - `models/*` (teachers given as checkpoints) is read whole: which teacher a spec names is
+ *     decided per run, and Validate confines it to the artifact bucket's datasets/models/runs
+ *     prefixes and the deployer's listed buckets (contract/deployment-policy.ts).
  */
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type { HandlerName } from './functions/handler-specs';
 import type { ArtifactBucket } from './storage/artifact-bucket';
 
 export interface PrefixAccess {
-  /** `runs/*` read. */
-  readonly readRuns: boolean;
+  /** Key patterns relative to `runs/<id>/` that may be read. */
+  readonly readRun: readonly string[];
   /** `jobs/*` read (job specs dropped into the bucket). */
   readonly readJobs: boolean;
   /** `datasets/*` read (raw public-layout datasets). */
   readonly readDatasets: boolean;
   /**
    * `models/*` read: teachers given as `teacher.checkpoint` in a spec. A teacher trained by an
-   * earlier run (`runs/<id>/models/teacher`) is covered by readRuns; one in another bucket needs
-   * its own grant.
+   * earlier run (`runs/<id>/models/teacher`) is covered by a `models/*` entry of readRun; one in
+   * another bucket needs the deployer's readableBuckets.
    */
   readonly readModels: boolean;
   /** Key patterns relative to `runs/<id>/` that may be written (and deleted). */
   readonly writeRun: readonly string[];
 }
 
-const NONE: PrefixAccess = { readRuns: false, readJobs: false, readDatasets: false, readModels: false, writeRun: [] };
+const NONE: PrefixAccess = { readRun: [], readJobs: false, readDatasets: false, readModels: false, writeRun: [] };
+
+/** Completion markers of a stage (`_stages/<stage>/…`, sub-stages included). */
+const marker = (stage: string) => `_stages/${stage}/*`;
 
 export const HANDLER_ACCESS: Readonly<Record<HandlerName, PrefixAccess>> = {
-  validate: { ...NONE, readRuns: true, readJobs: true, readModels: true, writeRun: ['spec.json', '_stages/validate/*'] },
-  'prepare-data': { ...NONE, readRuns: true, readDatasets: true, writeRun: ['data/*', '_stages/prepare-data/*'] },
-  'cache-teacher': { ...NONE, readRuns: true, readModels: true, writeRun: ['cache/*', '_stages/cache-teacher/*'] },
-  // Per-shard parts only; the merged eval/<model>.json belongs to merge-eval.
-  evaluate: { ...NONE, readRuns: true, readModels: true, writeRun: ['eval/parts/*', '_stages/evaluate/*'] },
-  'merge-eval': { ...NONE, readRuns: true, writeRun: ['eval/*', '_stages/merge-eval/*'] },
-  report: { ...NONE, readRuns: true, writeRun: ['report/*', '_stages/report/*'] },
-  failure: { ...NONE, readRuns: true, writeRun: ['failure.json'] },
+  // Refuses a conflicting spec by reading the existing one; reads nothing a spec names.
+  validate: { ...NONE, readRun: ['spec.json', marker('validate')], writeRun: ['spec.json', marker('validate')] },
+  'prepare-data': { ...NONE, readRun: ['spec.json', 'data/*', marker('prepare-data')], readDatasets: true, writeRun: ['data/*', marker('prepare-data')] },
+  // The teacher: this run's (models/teacher, marker train-teacher), an earlier run's, or models/.
+  'cache-teacher': {
+    ...NONE,
+    readRun: ['spec.json', 'data/*', 'models/*', 'cache/*', marker('train-teacher'), marker('cache-teacher')],
+    readModels: true,
+    writeRun: ['cache/*', marker('cache-teacher')],
+  },
+  // Per-shard parts only; the merged eval/<model>.json belongs to merge-eval. Skips a model whose
+  // training stage (teacher or student) did not complete.
+  evaluate: {
+    ...NONE,
+    readRun: ['spec.json', 'data/*', 'models/*', 'eval/parts/*', marker('train-teacher'), marker('train-student'), marker('evaluate')],
+    readModels: true,
+    writeRun: ['eval/parts/*', marker('evaluate')],
+  },
+  'merge-eval': { ...NONE, readRun: ['spec.json', 'eval/*', marker('evaluate'), marker('merge-eval')], writeRun: ['eval/*', marker('merge-eval')] },
+  // Train logs and the models themselves (attention maps), a teacher checkpoint possibly in models/.
+  report: {
+    ...NONE,
+    readRun: ['spec.json', 'data/*', 'models/*', 'eval/*', 'report/*', marker('validate'), marker('merge-eval'), marker('report')],
+    readModels: true,
+    writeRun: ['report/*', marker('report')],
+  },
+  // Lists the markers (s3:ListBucket) for "what was kept"; reads no object.
+  failure: { ...NONE, writeRun: ['failure.json'] },
   // Reads the spec of an S3-triggered run; writes nothing (validate does).
   'start-run': { ...NONE, readJobs: true },
   // Re-reads a failed job file for its run id; records the failure like the failure stage.
@@ -45,20 +80,21 @@ export const HANDLER_ACCESS: Readonly<Record<HandlerName, PrefixAccess>> = {
 };
 
 /**
- * The Batch trainer job (teacher and student training): data shards come from the run's data/,
- * the teacher (online distillation without a cache) possibly from models/.
+ * The Batch trainer job (teacher and student training): data shards from the run's data/, the
+ * teacher (online distillation without a cache, or its weights' checksum) from models/ of this
+ * or an earlier run or the bucket's models/, the teacher cache, its own checkpoints and outputs.
  */
 export const TRAINER_ACCESS: PrefixAccess = {
-  readRuns: true,
+  readRun: ['spec.json', 'data/*', 'models/*', 'checkpoints/*', 'cache/*', marker('train-teacher'), marker('train-student')],
   readJobs: false,
   readDatasets: false,
   readModels: true,
-  writeRun: ['models/*', 'checkpoints/*', '_stages/train-teacher/*', '_stages/train-student/*'],
+  writeRun: ['models/*', 'checkpoints/*', marker('train-teacher'), marker('train-student')],
 };
 
 /** Applies one row of the table to a grantee. */
 export function grantPrefixAccess(artifacts: ArtifactBucket, grantee: iam.IGrantable, access: PrefixAccess): void {
-  if (access.readRuns) artifacts.grantReadRuns(grantee);
+  if (access.readRun.length > 0) artifacts.grantReadRun(grantee, ...access.readRun);
   if (access.readJobs) artifacts.grantReadJobs(grantee);
   if (access.readDatasets) artifacts.grantReadDatasets(grantee);
   if (access.readModels) artifacts.grantReadModels(grantee);

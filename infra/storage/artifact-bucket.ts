@@ -144,9 +144,18 @@ export class ArtifactBucket extends Construct {
     };
   }
 
-  /** Read every run's artifacts (`runs/*`). */
+  /** Read every run's artifacts (`runs/*`); the pipeline's own roles use `grantReadRun` instead. */
   grantReadRuns(grantee: iam.IGrantable): iam.Grant {
     return this.grant(grantee, READ_ACTIONS, [`${RUNS_PREFIX}*`], 'decrypt');
+  }
+
+  /**
+   * Read keys of every run that match `paths`, each relative to `runs/<id>/` (as in
+   * `grantWriteRun`): `grantReadRun(fn, 'spec.json', 'data/*')`.
+   */
+  grantReadRun(grantee: iam.IGrantable, ...paths: string[]): iam.Grant {
+    checkRunPaths('ArtifactBucket.grantReadRun', paths);
+    return this.grant(grantee, READ_ACTIONS, paths.map((p) => `${RUNS_PREFIX}*/${p}`), 'decrypt');
   }
 
   /**
@@ -156,15 +165,7 @@ export class ArtifactBucket extends Construct {
    * because runs are created after deploy.
    */
   grantWriteRun(grantee: iam.IGrantable, ...paths: string[]): iam.Grant {
-    const v = new Violations('ArtifactBucket.grantWriteRun');
-    v.check(paths.length === 0, 'paths must name at least one key pattern under runs/<id>/ (got none)');
-    for (const p of paths) {
-      v.check(
-        !/^[A-Za-z0-9_.*-]+(\/[A-Za-z0-9_.*-]+)*$/.test(p) || p.split('/').includes('..'),
-        `path must be a relative key pattern like "data/*" (no leading "/", no "..", no empty segment) (got ${shown(p)})`,
-      );
-    }
-    v.throwIfAny();
+    checkRunPaths('ArtifactBucket.grantWriteRun', paths);
     return this.grant(grantee, WRITE_ACTIONS, paths.map((p) => `${RUNS_PREFIX}*/${p}`), 'encrypt-decrypt');
   }
 
@@ -244,6 +245,19 @@ export class ArtifactBucket extends Construct {
       });
     }
   }
+}
+
+/** Key patterns relative to `runs/<id>/`: at least one, no leading "/", "..", or empty segment. */
+function checkRunPaths(owner: string, paths: readonly string[]): void {
+  const v = new Violations(owner);
+  v.check(paths.length === 0, 'paths must name at least one key pattern under runs/<id>/ (got none)');
+  for (const p of paths) {
+    v.check(
+      !/^[A-Za-z0-9_.*-]+(\/[A-Za-z0-9_.*-]+)*$/.test(p) || p.split('/').includes('..'),
+      `path must be a relative key pattern like "data/*" (no leading "/", no "..", no empty segment) (got ${shown(p)})`,
+    );
+  }
+  v.throwIfAny();
 }
 
 function validateProps(

@@ -250,3 +250,36 @@ describe('5. a first deploy fits a new account', () => {
     }
   });
 });
+
+describe('8. read scope per stage', () => {
+  /** Object patterns (relative to the bucket) a role may s3:GetObject in the artifact bucket. */
+  const readsOf = (role: iam.IRole) => {
+    const bucket = `getatt:${logicalIdOf(stack.artifacts.bucket)}.Arn/`;
+    const id = logicalIdOf(role as iam.Role);
+    return resourcesOf('AWS::IAM::Policy')
+      .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === id))
+      .flatMap((p) => (p.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement)
+      .filter((st) => asArray(st.Action).includes('s3:GetObject'))
+      .flatMap((st) => asArray(st.Resource).map(arnText))
+      .filter((a) => a.startsWith(bucket))
+      .map((a) => a.slice(bucket.length))
+      .sort();
+  };
+  const fnRole = (name: (typeof HANDLER_NAMES)[number]) => stack.functions.functions[name].role!;
+
+  test('no role reads every run (runs/*) any more', () => {
+    for (const name of HANDLER_NAMES) expect({ name, reads: readsOf(fnRole(name)) }).toEqual({ name, reads: expect.not.arrayContaining(['runs/*']) });
+    expect(readsOf(stack.gpuBatch.jobRole)).not.toContain('runs/*');
+  });
+
+  test('each stage reads the parts of a run it uses', () => {
+    expect(readsOf(fnRole('validate'))).toEqual(['runs/*/_stages/validate/*', 'runs/*/spec.json']);
+    expect(readsOf(fnRole('failure'))).toEqual([]);
+    expect(readsOf(fnRole('start-run'))).toEqual(['jobs/*']);
+    expect(readsOf(fnRole('merge-eval'))).toEqual(['runs/*/_stages/evaluate/*', 'runs/*/_stages/merge-eval/*', 'runs/*/eval/*', 'runs/*/spec.json']);
+    expect(readsOf(fnRole('prepare-data'))).toEqual(['datasets/*', 'runs/*/_stages/prepare-data/*', 'runs/*/data/*', 'runs/*/spec.json']);
+    // the report may load a teacher checkpoint from models/ (it renders attention maps)
+    expect(readsOf(fnRole('report'))).toEqual(expect.arrayContaining(['models/*', 'runs/*/models/*', 'runs/*/eval/*']));
+    expect(readsOf(stack.gpuBatch.jobRole)).not.toContain('runs/*/eval/*');
+  });
+});
