@@ -117,10 +117,24 @@ export const EvaluationSchema = z
 
 export const ComputeSchema = z
   .strictObject({
-    instanceTypes: z.array(z.string().min(1)).min(1).default(['g4dn.xlarge']).describe('EC2 instance types of the Batch GPU compute environment.'),
-    spot: z.boolean().default(true).describe('Use Spot capacity (jobs are retried on reclaim).'),
+    instanceTypes: z
+      .array(z.string().min(1))
+      .min(1)
+      .default(['g4dn.xlarge'])
+      .describe('Not used by the pipeline and refused on AWS if given: the deployer chooses the GPU instance types (CDK context `instanceTypes`, docs/DEPLOY.md).'),
+    spot: z
+      .boolean()
+      .default(true)
+      .describe('Not used by the pipeline and refused on AWS if given: the deployer chooses Spot or on-demand (CDK context `spot`, docs/DEPLOY.md).'),
     maxParallelJobs: z.number().int().positive().default(2).describe('Training jobs running at once (Batch jobs on AWS, child processes locally).'),
-    jobTimeoutMinutes: z.number().int().positive().default(1440).describe('Time limit of one training job; a job that exceeds it fails (not retried: it would exceed it again).'),
+    jobTimeoutMinutes: z
+      .number()
+      .int()
+      .positive()
+      .default(1440)
+      .describe(
+        "Time limit of one training job attempt; a job that exceeds it fails (not retried: it would exceed it again). On AWS at most the deployer's `maxJobMinutes` (default 2880); when not given, the smaller of 1440 and that cap.",
+      ),
   })
   .describe('Compute resources.');
 
