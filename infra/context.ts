@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import { z } from 'zod';
 import { gpuInstanceTypeProblem } from './batch/gpu-families';
+import { DIGEST_PINNED_IMAGE } from './batch/trainer-image';
 import { ValidationError, shown } from './errors';
 
 /** CloudWatch Logs accepts only these retention periods (days); "never expire" is not offered. */
@@ -73,6 +74,10 @@ const bucketList = z.preprocess(
   ),
 );
 
+const pinnedImage = z
+  .string()
+  .regex(DIGEST_PINNED_IMAGE, 'must be an image pinned by digest: <repository>[:<tag>]@sha256:<64 hex digits> (docs/DEPLOY.md, "Image pinning")');
+
 const booleanish = z.preprocess((v) => {
   if (typeof v !== 'string') return v;
   const s = v.trim().toLowerCase();
@@ -114,6 +119,9 @@ export const PipelineContextSchema = z
       .min(3008, 'must be at least 3008 (the model does not fit in less)')
       .default(CONTEXT_DEFAULTS.modelMemoryMB),
     readableBuckets: bucketList.default([]),
+    // The trainer image's base images, pinned by digest (infra/batch/trainer-image.ts).
+    cudaBaseImage: pinnedImage.optional(),
+    nodeBaseImage: pinnedImage.optional(),
   })
   .strict();
 

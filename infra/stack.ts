@@ -85,6 +85,7 @@ export class AmadDistillStack extends Stack {
       retryAttempts: config.maxJobAttempts,
       runnableTimeout: Duration.minutes(config.runnableTimeoutMinutes),
       readableBuckets: config.readableBuckets,
+      baseImages: { cudaBaseImage: config.cudaBaseImage, nodeBaseImage: config.nodeBaseImage },
     });
     const startRun = this.functions.functions['start-run'];
     this.trigger = new RunTrigger(this, 'Trigger', {

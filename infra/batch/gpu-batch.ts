@@ -19,15 +19,14 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import { Construct } from 'constructs';
 import { TRAINER_ACCESS, grantPrefixAccess } from '../access';
 import { Violations, shown } from '../errors';
-import { findRepoRoot } from '../repo-root';
 import type { ArtifactBucket } from '../storage/artifact-bucket';
 import { bucketArnOf, grantReadListedBuckets } from '../storage/readable-buckets';
 import { gpuInstanceTypeProblem, vCpusOfSize } from './gpu-families';
 import { IsolatedNetwork } from './isolated-network';
+import { trainerImageFromRepo, type TrainerBaseImages } from './trainer-image';
 
 /** The trainer's "checkpointed after SIGTERM, run me again" exit code (EX_TEMPFAIL). */
 export const RESUME_EXIT_CODE = 75;
@@ -100,9 +99,14 @@ export interface GpuBatchProps {
   readonly stopTimeout?: Duration;
   /**
    * The trainer image.
-   * @default - the repository's Dockerfile (staged at synth, built by `cdk deploy`)
+   * @default - the repository's Dockerfile (staged at synth, built by `cdk deploy`) on `baseImages`
    */
   readonly image?: ecs.ContainerImage;
+  /**
+   * Digest-pinned base images of the repository Dockerfile (trainer-image.ts); unused with `image`.
+   * @default - none: synth warns, and the image build fails until they are given
+   */
+  readonly baseImages?: TrainerBaseImages;
   /**
    * Availability zones of the isolated VPC.
    * @default 2
@@ -214,7 +218,7 @@ export class GpuBatch extends Construct {
 
     this.runnableTimeout = runnableTimeout;
     this.jobDefinition = this.renderJobDefinition({
-      image: props.image ?? trainerImageFromRepo(),
+      image: props.image ?? trainerImageFromRepo(this, props.baseImages),
       artifactRoot: `s3://${props.artifacts.bucket.bucketName}`,
       ...{ gpus, cpu, memory, jobTimeout, retryAttempts, logRetention },
     });
@@ -369,10 +373,6 @@ export function renderRetryStrategies(): batch.RetryStrategy[] {
   ];
 }
 
-/** The repository Dockerfile as an image asset: staged by `cdk synth`, built only by `cdk deploy`. */
-function trainerImageFromRepo(): ecs.ContainerImage {
-  return ecs.ContainerImage.fromAsset(findRepoRoot(), { file: 'Dockerfile', platform: Platform.LINUX_AMD64 });
-}
 
 function validateProps(p: {
   instanceTypes: readonly string[];

@@ -1,10 +1,13 @@
 /**
- * What can be checked of the trainer image without a Docker engine: pinned bases, the entry
+ * What can be checked of the trainer image without a Docker engine: digest-pinned bases (one ARG
+ * each, checked at the context), a checksum-verified libtensorflow, the entry
  * point where tsc puts trainer/main.js, a runtime stage without sources or dev dependencies,
  * a non-root user, and a build context without node_modules and other bulk.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { DIGEST_PINNED_IMAGE } from '../../infra/batch/trainer-image';
+import { parsePipelineContext } from '../../infra/context';
 import { REPO_ROOT } from './helpers';
 
 interface Stage {
@@ -31,6 +34,20 @@ function parseDockerfile(text: string): Stage[] {
 
 const dockerfile = readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
 const stages = parseDockerfile(dockerfile);
+
+/** ARGs before the first FROM: name → how often declared, its default, the comment line above. */
+function globalArgsOf(text: string): Map<string, { count: number; value?: string; comment: string }> {
+  const out = new Map<string, { count: number; value?: string; comment: string }>();
+  let comment = '';
+  for (const line of text.split('\n').map((l) => l.trim())) {
+    if (/^FROM\s/i.test(line)) break;
+    if (line.startsWith('#')) comment = line;
+    const m = /^ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$/i.exec(line);
+    if (m) out.set(m[1], { count: (out.get(m[1])?.count ?? 0) + 1, value: m[2], comment });
+  }
+  return out;
+}
+const globalArgs = globalArgsOf(dockerfile);
 const stageNames = new Set(stages.map((s) => s.name).filter(Boolean));
 const runtime = stages[stages.length - 1];
 const stageNamed = (name: string) => stages.find((s) => s.name === name)!;
@@ -39,16 +56,47 @@ const copySource = (args: string) => /--from=(\S+)/.exec(args)?.[1];
 describe('Dockerfile', () => {
   test('has several stages and ends in the CUDA 11.2 + cuDNN 8 runtime', () => {
     expect(stages.length).toBeGreaterThanOrEqual(3);
-    expect(runtime.image).toBe('nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04');
+    expect(runtime.image).toBe('${CUDA_IMAGE}');
+    expect(globalArgs.get('CUDA_IMAGE')!.comment).toMatch(/nvidia\/cuda:11\.2\.2-cudnn8-runtime-ubuntu20\.04 .*pinned by digest/);
   });
 
-  test('pins every base image to an exact version tag', () => {
+  test('every base image is one build ARG, declared once before the first FROM, with no unpinned default', () => {
     const bases = stages.map((s) => s.image).filter((img) => !stageNames.has(img));
-    expect(bases.length).toBeGreaterThan(0);
-    for (const image of bases) {
-      const tag = image.split(':')[1];
-      expect({ image, pinned: tag !== undefined && tag !== 'latest' && /\d+\.\d+\.\d+/.test(tag) }).toEqual({ image, pinned: true });
+    expect(new Set(bases)).toEqual(new Set(['${NODE_IMAGE}', '${CUDA_IMAGE}']));
+    for (const name of ['NODE_IMAGE', 'CUDA_IMAGE']) {
+      const arg = globalArgs.get(name)!;
+      expect({ name, declarations: arg.count, default: arg.value }).toEqual({ name, declarations: 1, default: undefined });
     }
+  });
+
+  test('the context keys that fill those ARGs accept only digest-pinned references', () => {
+    const digest = 'a'.repeat(64);
+    for (const ok of [`nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04@sha256:${digest}`, `123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror/node:22.14.0-bookworm-slim@sha256:${digest}`, `node@sha256:${digest}`]) {
+      expect({ ok, matches: DIGEST_PINNED_IMAGE.test(ok) }).toEqual({ ok, matches: true });
+      expect(parsePipelineContext({ cudaBaseImage: ok, nodeBaseImage: ok })).toMatchObject({ cudaBaseImage: ok, nodeBaseImage: ok });
+    }
+    for (const bad of ['nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04', `node@sha256:${digest.slice(1)}`, `node@sha256:${digest.toUpperCase()}`, `node@md5:${digest}`]) {
+      expect(() => parsePipelineContext({ cudaBaseImage: bad })).toThrow(/context key "cudaBaseImage": must be an image pinned by digest: <repository>\[:<tag>\]@sha256:<64 hex digits>/);
+    }
+  });
+
+  test('libtensorflow is downloaded by the Dockerfile and checked with sha256sum -c before the tfjs install scripts use it', () => {
+    const deps = stageNamed('prod-deps');
+    const install = deps.instructions.find((i) => i.op === 'RUN' && /npm ci/.test(i.args))!;
+    // the tfjs-node-gpu install script ("install.js gpu download") must not run unchecked
+    expect(install.args).toMatch(/--ignore-scripts/);
+    const args = new Map(deps.instructions.filter((i) => i.op === 'ARG').map((i) => i.args.split('=') as [string, string]));
+    for (const kind of ['GPU', 'CPU']) {
+      expect(args.get(`LIBTENSORFLOW_${kind}_SHA256`)).toMatch(/^[0-9a-f]{64}$/);
+      expect(args.get(`LIBTENSORFLOW_${kind}_URL`)).toMatch(new RegExp(`^https://storage\\.googleapis\\.com/tensorflow/libtensorflow/libtensorflow-${kind.toLowerCase()}-linux-x86_64-2\\.9\\.1\\.tar\\.gz$`));
+    }
+    const fetchRun = deps.instructions.find((i) => i.op === 'RUN' && /LIBTENSORFLOW_GPU_URL/.test(i.args))!;
+    const order = ['LIBTENSORFLOW_GPU_URL', 'LIBTENSORFLOW_GPU_SHA256', 'sha256sum -c -', 'tar -xzf', 'node scripts/install.js gpu'].map((s) => fetchRun.args.indexOf(s));
+    expect(order.every((p) => p >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    // without "download", install.js uses the checked library in deps/ instead of fetching its own
+    expect(fetchRun.args).not.toMatch(/install\.js gpu download/);
+    expect(deps.instructions.indexOf(install)).toBeLessThan(deps.instructions.indexOf(fetchRun));
   });
 
   test('the entry point is where tsc writes trainer/main.ts', () => {
