@@ -14,7 +14,7 @@
  *   └─no──────────────────────────────────────────┴► TrainStudents (Map over student × seed; a
  *   failed job is recorded, the others go on) → SelectEvalSplit → Evaluate (Map over models ×
  *   Map over shards) → MergeEval → Report → Notify → Succeeded
- *   any failure → <State>Failed → RecordFailure → NotifyFailure → RunFailed
+ *   any failure → <State>Failed → RecordFailure (→ FailureRecordLost when it fails) → NotifyFailure → RunFailed
  *
  * Retries: only errors that say "the service hiccupped" are retried, with exponential backoff and
  * jitter. A Lambda that throws its own error fails the run (a bug or bad data; re-running it gives
@@ -288,7 +288,8 @@ export function buildDefinition(): Record<string, unknown> {
       Parameters: {
         TopicArn: sub('NotifyTopicArn'),
         Subject: 'amad-distill run succeeded',
-        'Message.$': "States.JsonToString($.report)",
+        // The Report Lambda's text: run, headline numbers, `amad report <runId> --url` (no link).
+        'Message.$': '$.report.notification',
         MessageAttributes: { runId: { DataType: 'String', 'StringValue.$': '$.run.runId' } },
       },
       ResultPath: null,
@@ -301,7 +302,16 @@ export function buildDefinition(): Record<string, unknown> {
     RecordFailure: {
       ...lambdaTask('FailureFunctionArn', { 'state.$': '$' }, { ResultPath: '$.failureRecord', Next: 'NotifyFailure' }),
       // Still notify when the failure record cannot be written.
-      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failureRecordError', Next: 'NotifyFailure' }],
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failureRecordError', Next: 'FailureRecordLost' }],
+    },
+    // NotifyFailure reads $.failureRecord.notification: give it a text when RecordFailure failed.
+    FailureRecordLost: {
+      Type: 'Pass',
+      Parameters: {
+        'notification.$': "States.Format('amad-distill: a run failed ({}) and its failure record could not be written ({}): see the execution in the Step Functions console.', $.error.Error, $.failureRecordError.Error)",
+      },
+      ResultPath: '$.failureRecord',
+      Next: 'NotifyFailure',
     },
     NotifyFailure: {
       Type: 'Task',
@@ -310,7 +320,8 @@ export function buildDefinition(): Record<string, unknown> {
       Parameters: {
         TopicArn: sub('NotifyTopicArn'),
         Subject: 'amad-distill run failed',
-        'Message.$': "States.JsonToString($.error)",
+        // The RecordFailure Lambda's text: run, failed state, error, the commands to look closer.
+        'Message.$': '$.failureRecord.notification',
       },
       ResultPath: null,
       Retry: [SNS_RETRY],

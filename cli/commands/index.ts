@@ -8,11 +8,12 @@ import { cancelCommand } from './cancel';
 import { defaultDeps, UsageError, type CommandDeps } from './deps';
 import { reportCommand } from './report';
 import { runCommand } from './run';
+import { runsCommand } from './runs';
 import { statusCommand } from './status';
 import { submitCommand } from './submit';
 import { validateCommand } from './validate';
 
-export { cancelCommand, reportCommand, runCommand, statusCommand, submitCommand, validateCommand };
+export { cancelCommand, reportCommand, runCommand, runsCommand, statusCommand, submitCommand, validateCommand };
 export type { CommandDeps };
 
 function positiveInt(value: string): number {
@@ -73,10 +74,23 @@ export function registerPipelineCommands(program: Command, makeDeps: () => Comma
     );
   program
     .command('report')
-    .description("print where a run's report is (local path or S3 URI)")
+    .description("a run's report (or failure record): where it is, a URL a browser opens, a local copy")
     .argument('<runId>')
     .option('--root <dir>', 'folder or s3:// prefix holding runs/ (default: AMAD_ARTIFACT_ROOT or .)')
-    .action((runId: string, o: { root?: string }) => execute((deps) => reportCommand({ runId, ...o }, deps), makeDeps));
+    .option('--url', 'print a URL that opens in a browser (presigned HTTPS for S3)')
+    .option('--expires <duration>', 'validity of the presigned URL, e.g. 15m, 1h, 2d (default 1h; capped by your credentials)')
+    .option('--download <dir>', 'copy the report folder (index.html, metrics.json, summary.md) into <dir>')
+    .option('--open', 'open the report in the default browser')
+    .action((runId: string, o: { root?: string; url?: boolean; expires?: string; download?: string; open?: boolean }) =>
+      execute((deps) => reportCommand({ runId, ...o }, deps), makeDeps),
+    );
+  program
+    .command('runs')
+    .description('every run with its status and headline numbers (the table of runs/index.html)')
+    .option('--root <dir>', 'folder or s3:// prefix holding runs/ (default: AMAD_ARTIFACT_ROOT or .)')
+    .option('--aws', 'also ask Step Functions about runs still marked running')
+    .option('--state-machine <arn>', 'state machine ARN (default: AMAD_STATE_MACHINE_ARN)')
+    .action((o: { root?: string; aws?: boolean; stateMachine?: string }) => execute((deps) => runsCommand(o, deps), makeDeps));
   program
     .command('cancel')
     .description("stop a run's execution on AWS and terminate its Batch jobs")
