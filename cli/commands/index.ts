@@ -6,6 +6,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { cancelCommand } from './cancel';
 import { defaultDeps, UsageError, type CommandDeps } from './deps';
+import { exportCommand } from './export';
 import { reportCommand } from './report';
 import { runCommand } from './run';
 import { runsCommand } from './runs';
@@ -13,7 +14,7 @@ import { statusCommand } from './status';
 import { submitCommand } from './submit';
 import { validateCommand } from './validate';
 
-export { cancelCommand, reportCommand, runCommand, runsCommand, statusCommand, submitCommand, validateCommand };
+export { cancelCommand, exportCommand, reportCommand, runCommand, runsCommand, statusCommand, submitCommand, validateCommand };
 export type { CommandDeps };
 
 function positiveInt(value: string): number {
@@ -104,5 +105,12 @@ export function registerPipelineCommands(program: Command, makeDeps: () => Comma
     .description('check a job spec; prints every problem with its path')
     .argument('<spec>', 'job spec JSON file')
     .action((spec: string) => execute((deps) => validateCommand({ spec }, deps), makeDeps));
+  program
+    .command('export')
+    .description('write the ONNX export of a trained model (model.onnx + sidecar; encoder/decoder for generation), see docs/SERVING.md')
+    .argument('<modelDir>', 'model folder holding model.json + model.bin (local or s3://)')
+    .option('--out <file>', 'output .onnx file (default: <modelDir>/model.onnx)')
+    .option('--opset <n>', 'ONNX opset (default 17)', positiveInt)
+    .action((modelDir: string, o: { out?: string; opset?: number }) => execute((deps) => exportCommand({ modelDir, ...o }, deps), makeDeps));
   return program;
 }
