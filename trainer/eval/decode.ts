@@ -119,7 +119,6 @@ export interface Candidates {
 export interface StepDecoder {
   /** Examples B of the encoded batch. */
   readonly batch: number;
-  readonly vocabSize: number;
   /** Longest output the model supports (its decoder positions). */
   readonly maxTargetLength: number;
   candidates(query: StepQuery): Promise<Candidates>;
@@ -149,7 +148,6 @@ export function tfjsStepDecoder(model: VLModel, inputs: DecodeInputs): StepDecod
   const encoded: EncodedBatch = { states: states as tf.Tensor3D, valid: valid as tf.Tensor2D };
   return {
     batch,
-    vocabSize: model.config.vocabSize,
     maxTargetLength: model.config.maxTargetLength,
     candidates: async (q) => nextTokenCandidates(model, encoded, q.rowExample, q.rowPrefix, q.t, q.k),
     dispose: () => tf.dispose([encoded.states, encoded.valid]),

@@ -16,16 +16,6 @@ export interface InferenceRuntimes {
   readonly onnx: OnnxRuntimeStatus;
 }
 
-/** What the report states about the runtime a figure came from. */
-export interface RuntimeDescription {
-  /** `onnxruntime` or `tfjs-<backend>`. */
-  readonly runtime: string;
-  /** ONNX Runtime's version, or the tfjs backend name. */
-  readonly detail: string;
-  /** Intra-op threads (ONNX Runtime); 1 for tfjs wasm under Node (single-threaded there). */
-  readonly threads: number | null;
-}
-
 let ready: Promise<InferenceRuntimes> | undefined;
 
 /** Initialises both runtimes once (idempotent); each logs its choice as one JSON line. */
@@ -36,13 +26,6 @@ export function initInferenceRuntimes(): Promise<InferenceRuntimes> {
     return { tfjs, onnx };
   })();
   return ready;
-}
-
-/** The description of ONNX Runtime with `threads`, or of a tfjs backend. */
-export function describeRuntime(r: { kind: 'onnxruntime'; version: string; threads: number } | { kind: 'tfjs'; backend: string }): RuntimeDescription {
-  if (r.kind === 'onnxruntime') return { runtime: 'onnxruntime', detail: r.version, threads: r.threads };
-  // tfjs-node uses its own thread pool (unknown count); wasm and cpu run on one thread under Node.
-  return { runtime: `tfjs-${r.backend}`, detail: r.backend, threads: r.backend === 'wasm' || r.backend === 'cpu' ? 1 : null };
 }
 
 export { onnxThreads };

@@ -10,7 +10,7 @@
  *     out.attention['attn.fusionSelf.3']   // [B, H, Q, K]
  */
 import { OnnxSidecarSchema, sidecarPathFor, type OnnxSidecar } from '../../contract/onnx-model';
-import { storageFor, toUri } from '../../contract/storage';
+import { joinUri, storageFor, toUri } from '../../contract/storage';
 import type { AttentionKind } from '../model/types';
 import { createOnnxSession, loadOnnxRuntime, OnnxRuntimeError, type OnnxRuntimeStatus, type OnnxSessionHandle, type Ort } from './runtime';
 
@@ -52,6 +52,7 @@ type Available = Extract<OnnxRuntimeStatus, { available: true }>;
 export class OnnxModel {
   private constructor(
     private readonly ort: Ort,
+    private readonly rt: Available,
     readonly handle: OnnxSessionHandle,
     readonly sidecar: OnnxSidecar,
     /** Where the model was read from (messages). */
@@ -61,6 +62,47 @@ export class OnnxModel {
   /** Intra-op threads of the session. */
   get threads(): number {
     return this.handle.threads;
+  }
+
+  /** ONNX Runtime's version. */
+  get version(): string {
+    return this.handle.ortVersion;
+  }
+
+  private split?: Promise<{ encoder: OnnxSessionHandle; decoder: OnnxSessionHandle } | null>;
+
+  /**
+   * The generation model's encoder.onnx/decoder.onnx sessions (sidecar `split`, paths relative to
+   * the sidecar), opened once with this session's thread count; null when the sidecar has none.
+   */
+  splitSessions(): Promise<{ encoder: OnnxSessionHandle; decoder: OnnxSessionHandle } | null> {
+    this.split ??= (async () => {
+      const split = this.sidecar.split;
+      if (!split) return null;
+      const dir = this.uri.slice(0, this.uri.lastIndexOf('/'));
+      const open = async (file: string) => {
+        const uri = joinUri(dir, file);
+        return createOnnxSession(this.rt, await storageFor(uri).get(uri), { threads: this.threads });
+      };
+      return { encoder: await open(split.encoder), decoder: await open(split.decoder) };
+    })();
+    return this.split;
+  }
+
+  /** The image and text input tensors per the sidecar (what the full model and encoder.onnx read). */
+  encoderFeeds(x: OnnxBatchInputs): Record<string, InstanceType<Ort['Tensor']>> {
+    const { decoder: _d, ...rest } = this.sidecar;
+    return this.feedsFor(x, { ...rest });
+  }
+
+  /** An int tensor of the sidecar's id type. */
+  idTensor(values: ArrayLike<number>, dims: number[]): InstanceType<Ort['Tensor']> {
+    return this.intTensor(values, dims, this.sidecar.text.idType);
+  }
+
+  /** A float32 tensor. */
+  floatTensor(values: Float32Array, dims: number[]): InstanceType<Ort['Tensor']> {
+    return new this.ort.Tensor('float32', values, dims);
   }
 
   /**
@@ -74,7 +116,7 @@ export class OnnxModel {
     const sidecar = await readSidecar(sidecarPathFor(uri));
     const bytes = await storageFor(uri).get(uri);
     const handle = await createOnnxSession(rt as Available, bytes, opts);
-    return new OnnxModel(rt.ort, handle, sidecar, uri);
+    return new OnnxModel(rt.ort, rt as Available, handle, sidecar, uri);
   }
 
   /** The output name of an attention module, from the sidecar. @throws OnnxModelError when the model does not expose it. */
@@ -107,7 +149,11 @@ export class OnnxModel {
 
   /** The input tensors per the sidecar. */
   private feeds(x: OnnxBatchInputs): Record<string, InstanceType<Ort['Tensor']>> {
-    const { image, text, decoder } = this.sidecar;
+    return this.feedsFor(x, this.sidecar);
+  }
+
+  private feedsFor(x: OnnxBatchInputs, sidecar: Pick<OnnxSidecar, 'image' | 'text' | 'decoder'>): Record<string, InstanceType<Ort['Tensor']>> {
+    const { image, text, decoder } = sidecar;
     const B = x.batch;
     const S = image.size;
     if (x.images.length !== B * S * S * 3) {
