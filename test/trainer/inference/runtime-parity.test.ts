@@ -146,7 +146,7 @@ describe('teacher cache: ONNX Runtime vs TensorFlow.js', () => {
     const parts: Record<string, ReturnType<typeof EvalPartSchema.parse>> = {};
     for (const runtime of ['onnxruntime', 'tfjs'] as const) {
       const outUri = joinUri(vqa.runUri, `eval-${runtime}.json`);
-      await evaluateShard({ runUri: vqa.runUri, spec, model: { modelId: 'teacher', modelUri: vqa.modelUri }, shardUri: split.shardUri(0), shardIndex: 0, outUri, runtime });
+      await evaluateShard({ runUri: vqa.runUri, spec, model: { modelId: 'teacher', modelUri: vqa.modelUri, stage: null }, shardUri: split.shardUri(0), shardIndex: 0, outUri, runtime });
       parts[runtime] = EvalPartSchema.parse(JSON.parse((await storageFor(outUri).get(outUri)).toString('utf8')));
     }
     expect(parts.onnxruntime!.predictions).toEqual(parts.tfjs!.predictions);
