@@ -325,7 +325,8 @@ describe('functions', () => {
   });
 
   test('the model handlers get 3008–10240 MB and 15 minutes', () => {
-    for (const name of ['cache-teacher', 'evaluate'] as const) {
+    // merge-eval too: it runs the serial latency pass over every architecture on both runtimes.
+    for (const name of ['cache-teacher', 'evaluate', 'merge-eval'] as const) {
       const id = logicalIdOf(stack.functions.functions[name]);
       const props = template.toJSON().Resources[id].Properties;
       expect(props.MemorySize).toBeGreaterThanOrEqual(3008);
