@@ -5,6 +5,7 @@
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import { cancelCommand } from './cancel';
+import { planCommand } from './plan';
 import { defaultDeps, UsageError, type CommandDeps } from './deps';
 import { reportCommand } from './report';
 import { runCommand } from './run';
@@ -90,5 +91,13 @@ export function registerPipelineCommands(program: Command, makeDeps: () => Comma
     .description('check a job spec; prints every problem with its path')
     .argument('<spec>', 'job spec JSON file')
     .action((spec: string) => execute((deps) => validateCommand({ spec }, deps), makeDeps));
+  program
+    .command('plan')
+    .description('show where each stage runs, its invocations, time per invocation against its limit, and the cost')
+    .argument('<spec>', 'job spec JSON file')
+    .option('--throughputs <file>', 'throughput table (default: contract/placement/throughputs.json)')
+    .option('--counts <file>', 'data counts {examples:{train,val,test}, images:{train,val,test}} when the spec cannot give them')
+    .option('--json', 'print the plan as JSON')
+    .action((spec: string, o: { throughputs?: string; counts?: string; json?: boolean }) => execute((deps) => planCommand({ spec, ...o }, deps), makeDeps));
   return program;
 }
