@@ -12,7 +12,8 @@ import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { buildDefinition } from '../contract/state-machine';
-import { GpuBatch } from './batch/gpu-batch';
+import { GpuBatch, trainerImageFromRepo } from './batch/gpu-batch';
+import { CpuBatch } from './batch/cpu-batch';
 import type { PipelineContext } from './context';
 import type { HandlerName } from './functions/handler-specs';
 import { PipelineFunctions } from './functions/pipeline-functions';
@@ -52,6 +53,8 @@ export class AmadDistillStack extends Stack {
   readonly artifacts: ArtifactBucket;
   readonly functions: PipelineFunctions;
   readonly gpuBatch: GpuBatch;
+  /** Stage jobs the planner moves off Lambda (contract/placement): the CPU queue. */
+  readonly cpuBatch: CpuBatch;
   readonly trigger: RunTrigger;
   readonly pipeline: DistillationStateMachine;
 
@@ -77,6 +80,12 @@ export class AmadDistillStack extends Stack {
       logRetention,
       image: props.trainerImage,
     });
+    this.cpuBatch = new CpuBatch(this, 'CpuBatch', {
+      artifacts: this.artifacts,
+      network: this.gpuBatch.network,
+      image: props.trainerImage ?? trainerImageFromRepo(),
+      logRetention,
+    });
     const startRun = this.functions.functions['start-run'];
     this.trigger = new RunTrigger(this, 'Trigger', {
       artifacts: this.artifacts,
@@ -87,6 +96,7 @@ export class AmadDistillStack extends Stack {
       definition: props.definition ?? buildDefinition(),
       functions: this.functions,
       gpuBatch: this.gpuBatch,
+      cpuBatch: this.cpuBatch,
       notifyTopic: this.trigger.notifyTopic,
       notifyTopicKey: this.trigger.notifyTopicKey,
       logRetention,

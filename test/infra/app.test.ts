@@ -247,6 +247,8 @@ describe('state machine', () => {
       JobQueueArn: refLabel(stack.resolve(stack.gpuBatch.jobQueue.jobQueueArn)),
       TrainerJobDefinitionArn: refLabel(stack.resolve(stack.gpuBatch.jobDefinition.jobDefinitionArn)),
       NotifyTopicArn: refLabel(stack.resolve(stack.trigger.notifyTopic.topicArn)),
+      CpuJobQueueArn: refLabel(stack.resolve(stack.cpuBatch.jobQueue.jobQueueArn)),
+      StageCpuJobDefinitionArn: refLabel(stack.resolve(stack.cpuBatch.jobDefinition.jobDefinitionArn)),
     };
     expect(JSON.parse(fillPlaceholders(deployedText, deployedValues))).toEqual(
       JSON.parse(fillPlaceholders(JSON.stringify(buildDefinition()), expectedValues)),
