@@ -7,8 +7,9 @@
  * the S3, ECR and Logs endpoints the container needs.
  *
  * Fargate, not EC2: the jobs are short, bursty and need no GPU or instance tuning, and Fargate
- * has no hosts to keep patched. Not retried except on Fargate Spot reclaims (a stage job that
- * crashes would crash again; its stage marker makes a re-run skip what it committed).
+ * has no hosts to keep patched. On-demand by default and not retried: a stage job that crashes
+ * would crash again, and its stage marker makes a re-run skip what it committed. (With `spot`,
+ * a reclaimed job fails the run, which a resume then continues.)
  */
 import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
@@ -44,8 +45,8 @@ export interface CpuBatchProps {
    */
   readonly maxvCpus?: number;
   /**
-   * Fargate Spot (cheaper; a reclaimed job is retried) instead of on-demand Fargate.
-   * @default true
+   * Fargate Spot (cheaper; a reclaimed job fails its stage and the run resumes) instead of on-demand.
+   * @default false
    */
   readonly spot?: boolean;
   /**
@@ -73,7 +74,7 @@ export class CpuBatch extends Construct {
     const cpu = props.cpu ?? 4;
     const memory = props.memory ?? Size.gibibytes(8);
     const maxvCpus = props.maxvCpus ?? 16;
-    const spot = props.spot ?? true;
+    const spot = props.spot ?? false;
     const v = new Violations('CpuBatch');
     v.check(!FARGATE_CPUS.includes(cpu), `cpu must be a Fargate size (${FARGATE_CPUS.join(', ')}) (got ${shown(cpu)})`);
     v.check(!Number.isInteger(maxvCpus) || maxvCpus < cpu, `maxvCpus must be an integer ≥ cpu (${cpu}) (got ${shown(maxvCpus)})`);
@@ -119,11 +120,7 @@ export class CpuBatch extends Construct {
     this.jobDefinition = new batch.EcsJobDefinition(this, 'StageJob', {
       container,
       timeout: props.jobTimeout ?? Duration.hours(12),
-      retryAttempts: 3,
-      retryStrategies: [
-        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onStatusReason: 'Host EC2*' })),
-        batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onStatusReason: '*' })),
-      ],
+      retryAttempts: 1,
       propagateTags: true,
     });
   }
