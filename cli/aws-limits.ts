@@ -42,6 +42,13 @@ export interface LocalLimits {
   readonly lambdas?: Readonly<Record<string, Partial<LambdaLimits>>>;
   readonly stateDataBytes?: number;
   readonly historyEvents?: number;
+  /**
+   * Whether tightened Lambda limits also steer the Validate stage's planner (which then moves a
+   * stage that no longer fits to Batch). false = the plan uses the deployed limits and only the
+   * enforcement is tight (a plan whose estimate is wrong, caught by the run).
+   * @default true
+   */
+  readonly plan?: boolean;
 }
 
 /** A limit breach, named as AWS names it. */
@@ -75,7 +82,9 @@ export async function folderBytes(dir: string): Promise<number> {
   const entries = await fs.readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []);
   for (const e of entries) {
     if (!e.isFile()) continue;
-    const st = await fs.stat(path.join(e.parentPath, e.name)).catch(() => null);
+    // (Dirent.parentPath is Node ≥ 20.12; .path before it.)
+    const parent = (e as { parentPath?: string }).parentPath ?? (e as unknown as { path: string }).path;
+    const st = await fs.stat(path.join(parent, e.name)).catch(() => null);
     total += st?.size ?? 0;
   }
   return total;
@@ -94,8 +103,9 @@ export function enforceLambdaLimits(state: string, limits: LambdaLimits, scratch
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        // The Task's TimeoutSeconds (900 s) and the function's timeout: the shorter one fires.
-        const byState = limits.timeoutSeconds >= LAMBDA_TIMEOUT_SECONDS;
+        // The Task's TimeoutSeconds (900 s) and the function's timeout: the shorter one fires. Which
+        // one that is follows the deployed function (a tightened local limit stands in for it).
+        const byState = (deployedLambdaLimits(state)?.timeoutSeconds ?? limits.timeoutSeconds) >= LAMBDA_TIMEOUT_SECONDS;
         reject(
           byState
             ? new AwsLimitExceeded('States.Timeout', `${state}: Task timed out after ${limits.timeoutSeconds} s`)

@@ -146,7 +146,15 @@ export async function runLocal(rawInput: ExecutionInput, opts: LocalRunOptions):
   const limits = opts.limits === false ? undefined : (opts.limits ?? {});
   // Breaches no Catch can catch on AWS (state size, history) end the execution at once.
   let fatal: AwsLimitExceeded | undefined;
-  if (limits) checkStateData('execution input', rawInput, limits.stateDataBytes);
+  if (limits) {
+    try {
+      checkStateData('execution input', rawInput, limits.stateDataBytes);
+    } catch (e) {
+      if (!(e instanceof AwsLimitExceeded)) throw e;
+      emit({ type: 'run-finished', runId: input.runId, status: 'FAILED', error: e.name });
+      return { runId: input.runId, runUri, status: 'FAILED', error: { Error: e.name, Cause: e.message } };
+    }
+  }
 
   const jobs = new Semaphore(opts.maxParallelJobs ?? 1);
   const lambdaSlots = new Semaphore(opts.lambdaConcurrency ?? 2);
@@ -269,7 +277,7 @@ export async function runLocal(rawInput: ExecutionInput, opts: LocalRunOptions):
     const planLimits: Partial<Record<PlacedFunction, unknown>> = {};
     const fnOf: Record<string, PlacedFunction> = { [TaskState.prepareData]: 'prepare-data', [TaskState.cacheTeacherShard]: 'cache-teacher', [TaskState.evaluateShard]: 'evaluate' };
     for (const [state, fn] of Object.entries(fnOf)) planLimits[fn] = lambdaLimitsFor(state, limits);
-    process.env[PLAN_LIMITS_ENV] = JSON.stringify(planLimits);
+    if (limits.plan !== false) process.env[PLAN_LIMITS_ENV] = JSON.stringify(planLimits);
   }
   const history = new HistoryCounter(new Set(LAMBDA_TASKS), new Set(BATCH_TASKS));
   const historyLimit = limits?.historyEvents ?? 25_000;

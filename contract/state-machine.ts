@@ -247,7 +247,12 @@ export function buildDefinition(): Record<string, unknown> {
     TrainStudents: {
       Type: 'Map',
       ItemsPath: '$.run.studentJobs',
-      ItemSelector: { 'job.$': '$$.Map.Item.Value', 'timeoutSeconds.$': '$.run.jobTimeoutSeconds' },
+      ItemSelector: {
+        'job.$': '$$.Map.Item.Value',
+        'timeoutSeconds.$': '$.run.jobTimeoutSeconds',
+        // Fields a failed job's Cause may lack (merged under it before they are read: see TrimFailure).
+        failureDefaults: { JobId: 'unknown', StatusReason: 'unknown' },
+      },
       MaxConcurrencyPath: '$.run.maxParallelJobs',
       ItemProcessor: {
         ProcessorConfig: { Mode: 'INLINE' },
@@ -257,8 +262,23 @@ export function buildDefinition(): Record<string, unknown> {
             ResultPath: '$.result',
             Next: 'StudentSucceeded',
             // One student's failure must not stop the others: record it and end the iteration.
-            Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'StudentFailed' }],
+            Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'IsBatchFailure' }],
           }),
+          // A failed job's Cause is the whole Batch job description as a JSON string (KBs: attempts,
+          // container, log stream). Keep only what the failure report needs — error name, job id,
+          // status reason — so many failed students cannot push the state past 256 KB
+          // (States.DataLimitExceeded, which no Catch catches).
+          IsBatchFailure: {
+            Type: 'Choice',
+            Choices: [{ And: [{ Variable: '$.error.Cause', IsString: true }, { Variable: '$.error.Cause', StringMatches: '{*' }], Next: 'TrimFailure' }],
+            Default: 'StudentFailedWithoutJob',
+          },
+          TrimFailure: {
+            Type: 'Pass',
+            Parameters: { 'description.$': 'States.JsonMerge($.failureDefaults, States.StringToJson($.error.Cause), false)' },
+            ResultPath: '$.failure',
+            Next: 'StudentFailed',
+          },
           StudentSucceeded: {
             Type: 'Pass',
             Parameters: { 'student.$': '$.job.student', 'seed.$': '$.job.seed', 'modelId.$': '$.job.modelId', status: 'SUCCEEDED', 'jobId.$': '$.result.jobId' },
@@ -266,7 +286,19 @@ export function buildDefinition(): Record<string, unknown> {
           },
           StudentFailed: {
             Type: 'Pass',
-            Parameters: { 'student.$': '$.job.student', 'seed.$': '$.job.seed', 'modelId.$': '$.job.modelId', status: 'FAILED', 'error.$': '$.error' },
+            Parameters: {
+              'student.$': '$.job.student',
+              'seed.$': '$.job.seed',
+              'modelId.$': '$.job.modelId',
+              status: 'FAILED',
+              error: { 'Error.$': '$.error.Error', Cause: { 'jobId.$': '$.failure.description.JobId', 'statusReason.$': '$.failure.description.StatusReason' } },
+            },
+            End: true,
+          },
+          // Not a Batch job description (e.g. States.Timeout): the error name is what is known.
+          StudentFailedWithoutJob: {
+            Type: 'Pass',
+            Parameters: { 'student.$': '$.job.student', 'seed.$': '$.job.seed', 'modelId.$': '$.job.modelId', status: 'FAILED', error: { 'Error.$': '$.error.Error', Cause: null } },
             End: true,
           },
         },

@@ -10,18 +10,19 @@ import type { StageJobArgs } from '../contract/trainer-job';
 
 type Handler = (event: unknown) => Promise<unknown>;
 
-/** Handler module of each stage that may be placed on Batch. */
-const STAGE_HANDLERS: Readonly<Record<string, string>> = {
-  [TaskState.prepareData]: './prepare-data/handler',
-  [TaskState.cacheTeacherShard]: './cache-teacher/handler',
-  [TaskState.evaluateShard]: './evaluate/handler',
+/** Handler of each stage that may be placed on Batch (literal requires: bundlers must see them). */
+const STAGE_HANDLERS: Readonly<Record<string, () => Handler>> = {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  [TaskState.prepareData]: () => (require('./prepare-data/handler') as { handler: Handler }).handler,
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  [TaskState.cacheTeacherShard]: () => (require('./cache-teacher/handler') as { handler: Handler }).handler,
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  [TaskState.evaluateShard]: () => (require('./evaluate/handler') as { handler: Handler }).handler,
 };
 
 /** Runs the stage's handler on the event. @throws Error for a stage that cannot run as a job */
 export async function runStageJob(job: StageJobArgs): Promise<unknown> {
-  const module = STAGE_HANDLERS[job.stage];
-  if (!module) throw new Error(`stage "${job.stage}" cannot run as a Batch job (expected one of ${Object.keys(STAGE_HANDLERS).join(', ')})`);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { handler } = require(module) as { handler: Handler };
-  return handler(job.event);
+  const load = STAGE_HANDLERS[job.stage];
+  if (!load) throw new Error(`stage "${job.stage}" cannot run as a Batch job (expected one of ${Object.keys(STAGE_HANDLERS).join(', ')})`);
+  return load()(job.event);
 }
