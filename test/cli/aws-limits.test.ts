@@ -47,7 +47,7 @@ function options(events: PipelineEvent[], extra: Partial<LocalRunOptions> = {}, 
 const trainerCalls = async () => (await fs.readFile(callsFile, 'utf8').catch(() => '')).split('\n').filter(Boolean).sort();
 const entered = (events: PipelineEvent[], state: string) => events.some((e) => e.type === 'state-entered' && e.state === state);
 /** Wraps the real handler of `state` so it first does `before`. */
-const around = (state: string, before: () => Promise<void> | void): Record<string, LambdaHandler> => {
+const around = (state: string, before: () => unknown): Record<string, LambdaHandler> => {
   const real = defaultLambdaRegistry({})[state];
   return { [state]: async (input) => (await before(), real(input)) };
 };
