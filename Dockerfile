@@ -40,6 +40,8 @@ RUN npm ci --omit=optional --no-audit --no-fund
 COPY tsconfig.json ./
 COPY contract ./contract
 COPY trainer ./trainer
+# Lambda stages the planner places on Batch run their handler in this container (main.ts --stage).
+COPY lambdas ./lambdas
 RUN npm run build
 
 # ---------------------------------------------------------------------------------------------
@@ -77,6 +79,10 @@ RUN fetch() { node -e 'fetch(process.argv[1]).then(async (r) => { if (!r.ok) thr
  && (cd node_modules/@tensorflow/tfjs-node-gpu && node scripts/install.js gpu) \
  && (cd node_modules/@tensorflow/tfjs-node && node scripts/install.js cpu) \
  && npm cache clean --force
+# onnxruntime-node ships every platform's CPU binary (~300 MB); this image runs on linux-x64
+# only, so keep that one (the Lambdas carry linux-arm64: infra/functions/model-runtimes.ts).
+RUN find node_modules/onnxruntime-node/bin/napi-v6 -mindepth 2 -maxdepth 2 ! -path '*/linux/x64' -exec rm -rf {} + \
+ && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node
 
 # ---------------------------------------------------------------------------------------------
 FROM ${CUDA_IMAGE} AS runtime

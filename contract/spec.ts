@@ -115,6 +115,20 @@ export const EvaluationSchema = z
   })
   .describe('Evaluation of teacher and students.');
 
+const placementChoice = (stage: string) =>
+  z
+    .enum(['auto', 'lambda', 'batch'])
+    .default('auto')
+    .describe(`Where ${stage} runs: "auto" (the planner: a Lambda when the work fits it with margin, else a Batch job), or pinned to "lambda" or "batch" (\`amad validate\` refuses a pin that cannot fit).`);
+
+export const PlacementPinsSchema = z
+  .strictObject({
+    prepare: placementChoice('data preparation (chunks of images; Batch = the CPU queue)'),
+    cacheTeacher: placementChoice('the teacher cache shards (Batch = the GPU queue)'),
+    evaluate: placementChoice('the evaluation shards (Batch = the GPU queue)'),
+  })
+  .describe('Stage placement (`amad plan <spec>` shows what "auto" chooses and why).');
+
 export const ComputeSchema = z
   .strictObject({
     instanceTypes: z
@@ -135,6 +149,7 @@ export const ComputeSchema = z
       .describe(
         "Time limit of one training job attempt; a job that exceeds it fails (not retried: it would exceed it again). On AWS at most the deployer's `maxJobMinutes` (default 2880); when not given, the smaller of 1440 and that cap.",
       ),
+    placement: PlacementPinsSchema.prefault({}),
   })
   .describe('Compute resources.');
 

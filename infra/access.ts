@@ -37,6 +37,12 @@ export interface PrefixAccess {
   readonly readModels: boolean;
   /** Key patterns relative to `runs/<id>/` that may be written (and deleted). */
   readonly writeRun: readonly string[];
+  /**
+   * The runs index: `runs/_index/*` (one row per run) and `runs/index.html|json`
+   * (trainer/stages/runs-index.ts): read (the writer rebuilds the index from every run's row)
+   * and written.
+   */
+  readonly writeRunsIndex?: boolean;
 }
 
 const NONE: PrefixAccess = { readRun: [], readJobs: false, readDatasets: false, readModels: false, writeRun: [] };
@@ -45,8 +51,9 @@ const NONE: PrefixAccess = { readRun: [], readJobs: false, readDatasets: false, 
 const marker = (stage: string) => `_stages/${stage}/*`;
 
 export const HANDLER_ACCESS: Readonly<Record<HandlerName, PrefixAccess>> = {
-  // Refuses a conflicting spec by reading the existing one; reads nothing a spec names.
-  validate: { ...NONE, readRun: ['spec.json', marker('validate')], writeRun: ['spec.json', marker('validate')] },
+  // Refuses a conflicting spec by reading the existing one; reads nothing a spec names. Lists the
+  // run as running in the runs index.
+  validate: { ...NONE, readRun: ['spec.json', marker('validate')], writeRun: ['spec.json', marker('validate')], writeRunsIndex: true },
   'prepare-data': { ...NONE, readRun: ['spec.json', 'data/*', marker('prepare-data')], readDatasets: true, writeRun: ['data/*', marker('prepare-data')] },
   // The teacher: this run's (models/teacher, marker train-teacher), an earlier run's, or models/.
   'cache-teacher': {
@@ -70,13 +77,15 @@ export const HANDLER_ACCESS: Readonly<Record<HandlerName, PrefixAccess>> = {
     readRun: ['spec.json', 'data/*', 'models/*', 'eval/*', 'report/*', marker('validate'), marker('merge-eval'), marker('report')],
     readModels: true,
     writeRun: ['report/*', marker('report')],
+    writeRunsIndex: true,
   },
-  // Lists the markers (s3:ListBucket) for "what was kept"; reads no object.
-  failure: { ...NONE, writeRun: ['failure.json'] },
+  // Lists the markers (s3:ListBucket) for "what was kept"; reads back what the runs index row
+  // needs (the validate marker, the spec, its own record).
+  failure: { ...NONE, readRun: ['spec.json', 'failure.json', marker('validate')], writeRun: ['failure.json'], writeRunsIndex: true },
   // Reads the spec of an S3-triggered run; writes nothing (validate does).
   'start-run': { ...NONE, readJobs: true },
   // Re-reads a failed job file for its run id; records the failure like the failure stage.
-  'request-failed': { ...NONE, readJobs: true, writeRun: ['failure.json'] },
+  'request-failed': { ...NONE, readJobs: true, readRun: ['spec.json', 'failure.json', marker('validate')], writeRun: ['failure.json'], writeRunsIndex: true },
 };
 
 /**
@@ -92,6 +101,28 @@ export const TRAINER_ACCESS: PrefixAccess = {
   writeRun: ['models/*', 'checkpoints/*', marker('train-teacher'), marker('train-student')],
 };
 
+/** Everything any of `rows` may do. */
+export function unionAccess(...rows: PrefixAccess[]): PrefixAccess {
+  const uniq = (xs: string[]) => [...new Set(xs)];
+  return {
+    readRun: uniq(rows.flatMap((r) => r.readRun)),
+    readJobs: rows.some((r) => r.readJobs),
+    readDatasets: rows.some((r) => r.readDatasets),
+    readModels: rows.some((r) => r.readModels),
+    writeRun: uniq(rows.flatMap((r) => r.writeRun)),
+    writeRunsIndex: rows.some((r) => r.writeRunsIndex === true),
+  };
+}
+
+/**
+ * The GPU queue's job role: training, and the model stages the planner may place on the GPU
+ * queue instead of Lambda (lambdas/stage-job.ts runs their handlers: cache-teacher, evaluate).
+ */
+export const GPU_JOB_ACCESS: PrefixAccess = unionAccess(TRAINER_ACCESS, HANDLER_ACCESS['cache-teacher'], HANDLER_ACCESS.evaluate);
+
+/** The CPU queue's job role: data preparation placed on Batch (lambdas/stage-job.ts, prepare-data). */
+export const CPU_JOB_ACCESS: PrefixAccess = HANDLER_ACCESS['prepare-data'];
+
 /** Applies one row of the table to a grantee. */
 export function grantPrefixAccess(artifacts: ArtifactBucket, grantee: iam.IGrantable, access: PrefixAccess): void {
   if (access.readRun.length > 0) artifacts.grantReadRun(grantee, ...access.readRun);
@@ -99,4 +130,8 @@ export function grantPrefixAccess(artifacts: ArtifactBucket, grantee: iam.IGrant
   if (access.readDatasets) artifacts.grantReadDatasets(grantee);
   if (access.readModels) artifacts.grantReadModels(grantee);
   if (access.writeRun.length > 0) artifacts.grantWriteRun(grantee, ...access.writeRun);
+  if (access.writeRunsIndex) {
+    artifacts.grantReadRunsIndex(grantee);
+    artifacts.grantWriteRunsIndex(grantee);
+  }
 }

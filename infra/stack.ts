@@ -14,6 +14,8 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { buildDefinition } from '../contract/state-machine';
 import { GpuBatch } from './batch/gpu-batch';
+import { trainerImageFromRepo } from './batch/trainer-image';
+import { CpuBatch } from './batch/cpu-batch';
 import type { PipelineContext } from './context';
 import type { HandlerName } from './functions/handler-specs';
 import { PipelineFunctions } from './functions/pipeline-functions';
@@ -22,6 +24,7 @@ import { DistillationStateMachine } from './orchestration/distillation-state-mac
 import { ArtifactBucket } from './storage/artifact-bucket';
 import { grantReadListedBuckets } from './storage/readable-buckets';
 import { RunTrigger } from './trigger/run-trigger';
+import { ReviewerAccess } from './reviewer-access';
 
 /** Tag keys for cost allocation (activate them in Billing → Cost allocation tags). */
 export const COST_TAG_PROJECT = 'project';
@@ -55,6 +58,8 @@ export class AmadDistillStack extends Stack {
   readonly artifacts: ArtifactBucket;
   readonly functions: PipelineFunctions;
   readonly gpuBatch: GpuBatch;
+  /** Stage jobs the planner moves off Lambda (contract/placement): the CPU queue. */
+  readonly cpuBatch: CpuBatch;
   readonly trigger: RunTrigger;
   readonly pipeline: DistillationStateMachine;
   readonly alarms: PipelineAlarms;
@@ -73,6 +78,9 @@ export class AmadDistillStack extends Stack {
       entryOverrides: props.entryOverrides,
       modelMemorySize: config.modelMemoryMB,
     });
+    // One image for both queues, on the deployer's digest-pinned bases (docs/DEPLOY.md).
+    const trainerImage =
+      props.trainerImage ?? trainerImageFromRepo(this, { cudaBaseImage: config.cudaBaseImage, nodeBaseImage: config.nodeBaseImage });
     this.gpuBatch = new GpuBatch(this, 'GpuBatch', {
       artifacts: this.artifacts,
       instanceTypes: config.instanceTypes,
@@ -80,12 +88,17 @@ export class AmadDistillStack extends Stack {
       maxvCpus: config.maxVCpus,
       maxAzs: config.maxAzs,
       logRetention,
-      image: props.trainerImage,
+      image: trainerImage,
       jobTimeout: Duration.minutes(config.maxJobMinutes),
       retryAttempts: config.maxJobAttempts,
       runnableTimeout: Duration.minutes(config.runnableTimeoutMinutes),
       readableBuckets: config.readableBuckets,
-      baseImages: { cudaBaseImage: config.cudaBaseImage, nodeBaseImage: config.nodeBaseImage },
+    });
+    this.cpuBatch = new CpuBatch(this, 'CpuBatch', {
+      artifacts: this.artifacts,
+      network: this.gpuBatch.network,
+      image: trainerImage,
+      logRetention,
     });
     const startRun = this.functions.functions['start-run'];
     this.trigger = new RunTrigger(this, 'Trigger', {
@@ -98,6 +111,7 @@ export class AmadDistillStack extends Stack {
       definition: props.definition ?? buildDefinition(),
       functions: this.functions,
       gpuBatch: this.gpuBatch,
+      cpuBatch: this.cpuBatch,
       notifyTopic: this.trigger.notifyTopic,
       notifyTopicKey: this.trigger.notifyTopicKey,
       logRetention,
@@ -111,10 +125,11 @@ export class AmadDistillStack extends Stack {
       stateMachine: this.pipeline.stateMachine,
       queues: { DeadLetters: this.trigger.deadLetterQueue, FailedRequests: this.trigger.failedRequests },
       functions: this.functions.functions,
-      jobQueue: this.gpuBatch.jobQueue,
+      jobQueues: [this.gpuBatch.jobQueue, this.cpuBatch.jobQueue],
       runnableTimeout: this.gpuBatch.runnableTimeout,
     });
 
+    new ReviewerAccess(this, 'Reviewers', { artifacts: this.artifacts });
     this.applyCostTags(config.costCenter);
     this.renderOutputs();
   }
@@ -131,6 +146,8 @@ export class AmadDistillStack extends Stack {
     for (const name of ['prepare-data', 'cache-teacher', 'evaluate', 'report'] as const) {
       grantReadListedBuckets(this, fns[name], config.readableBuckets);
     }
+    // Data preparation placed on the CPU queue reads the same datasets.
+    grantReadListedBuckets(this, this.cpuBatch.jobRole, config.readableBuckets);
   }
 
   private applyCostTags(costCenter: string): void {

@@ -20,7 +20,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { TRAINER_ACCESS, grantPrefixAccess } from '../access';
+import { GPU_JOB_ACCESS, grantPrefixAccess } from '../access';
 import { Violations, shown } from '../errors';
 import type { ArtifactBucket } from '../storage/artifact-bucket';
 import { bucketArnOf, grantReadListedBuckets } from '../storage/readable-buckets';
@@ -211,7 +211,7 @@ export class GpuBatch extends Construct {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: 'amad-distill trainer container',
     });
-    grantPrefixAccess(props.artifacts, this.jobRole, TRAINER_ACCESS);
+    grantPrefixAccess(props.artifacts, this.jobRole, GPU_JOB_ACCESS);
     const readableBuckets = props.readableBuckets ?? [];
     grantReadListedBuckets(this, this.jobRole, readableBuckets);
     this.network.limitS3EndpointTo([props.artifacts.bucket.bucketArn, ...readableBuckets.map((b) => bucketArnOf(this, b))]);

@@ -5,7 +5,7 @@
  *     - state machine executions failed / timed out / aborted
  *     - every queue given (dead-letter queue, start-run's failed-requests queue): messages visible
  *     - every Lambda function: errors, throttles
- *   EventBridge rules on the default bus (Batch job state changes of the pipeline's job queue)
+ *   EventBridge rules on the default bus (Batch job state changes of the pipeline's job queues)
  *     - a job cancelled after waiting RUNNABLE longer than the queue's limit (no spot capacity,
  *       no GPU quota, or a job no environment can place)
  *     - any other failed job (attempts used up, application error, timeout, cancelled execution)
@@ -36,8 +36,8 @@ export interface PipelineAlarmsProps {
   readonly queues: Readonly<Record<string, sqs.IQueue>>;
   /** Functions to watch for errors and throttles, by name. */
   readonly functions: Readonly<Record<string, lambda.IFunction>>;
-  /** The trainer's job queue. */
-  readonly jobQueue: batch.IJobQueue;
+  /** The Batch job queues (GPU, CPU) whose failed jobs are notified. */
+  readonly jobQueues: readonly batch.IJobQueue[];
   /** The queue's RUNNABLE limit, for the message. */
   readonly runnableTimeout: Duration;
   /**
@@ -95,7 +95,7 @@ export class PipelineAlarms extends Construct {
     const jobEvent = (statusReason: unknown) => ({
       source: ['aws.batch'],
       detailType: ['Batch Job State Change'],
-      detail: { status: ['FAILED'], jobQueue: [props.jobQueue.jobQueueArn], statusReason },
+      detail: { status: ['FAILED'], jobQueue: props.jobQueues.map((q) => q.jobQueueArn), statusReason },
     });
     const jobName = events.EventField.fromPath('$.detail.jobName');
     const jobId = events.EventField.fromPath('$.detail.jobId');

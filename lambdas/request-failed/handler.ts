@@ -4,8 +4,8 @@
  * Lambda's retries (a job file that is not JSON, a throttled StartExecution, an event over the
  * execution input limit), Lambda sends the invocation record to the on-failure destination queue,
  * and this function, reading that queue:
- *   - writes `runs/<runId>/failure.json` (failedState "StartRun"; `amad status` shows it), when
- *     the request names a usable run id;
+ *   - writes `runs/<runId>/failure.json` (failedState "StartRun"; `amad status` shows it) and
+ *     lists the run as failed in the runs index, when the request names a usable run id;
  *   - publishes a `RunRequestFailed` event, which a rule forwards to the notification topic.
  * A message it cannot handle is returned as a batch item failure: SQS redelivers it, and after
  * the redrive limit parks it in the dead-letter queue (alarmed).
@@ -20,6 +20,7 @@ import { parseEvent } from '../../contract/parse-event';
 import { parseJson } from '../../contract/parse-json';
 import { RUN_ID_PATTERN } from '../../contract/spec';
 import { storageFor } from '../../contract/storage';
+import { recordRunInIndex } from '../../trainer/stages/runs-index';
 // request-failed reads start-run's events back out of the invocation records.
 import { eventKind, S3NotificationSchema, S3ObjectCreatedEventBridgeSchema } from '../start-run/schema';
 import {
@@ -106,8 +107,12 @@ async function recordFailure(artifactRoot: string, runId: string, rec: Invocatio
     failedAt: rec.timestamp ?? new Date().toISOString(),
     resumeHint: `the request never started an execution: fix the cause, then submit it again (runId "${runId}")`,
   };
-  const uri = runLayout(runUriFor(artifactRoot, runId)).failure;
+  const runUri = runUriFor(artifactRoot, runId);
+  const uri = runLayout(runUri).failure;
   await storageFor(uri).put(uri, JSON.stringify(record, null, 2) + '\n');
+  // The runs index lists it as failed, like a run that failed inside the state machine. A
+  // convenience: the record and the notification must not be lost to it.
+  await recordRunInIndex(runUri, 'failed').catch((err: unknown) => logger.warn('Could not update the runs index', { runId, error: (err as Error).message }));
   return uri;
 }
 

@@ -137,6 +137,8 @@ describe('2. reads only from the artifact bucket and the listed buckets', () => 
     const expected = [
       ...(['prepare-data', 'cache-teacher', 'evaluate', 'report'] as const).map((n) => logicalIdOf(stack.functions.functions[n].role as iam.Role)),
       logicalIdOf(stack.gpuBatch.jobRole),
+      // data preparation placed on the CPU queue
+      logicalIdOf(stack.cpuBatch.jobRole),
     ].sort();
     expect(roles).toEqual(expected);
     for (const p of policiesWithListed) {
@@ -214,8 +216,9 @@ describe('4. alarms to the notification topic', () => {
 
   test('failed Batch jobs of the queue, and jobs cancelled after waiting RUNNABLE, each with its own message', () => {
     const queueArn = stack.resolve(stack.gpuBatch.jobQueue.jobQueueArn);
+    const cpuQueueArn = stack.resolve(stack.cpuBatch.jobQueue.jobQueueArn);
     const rule = (statusReason: unknown) =>
-      resourcesOf('AWS::Events::Rule').find((r) => JSON.stringify((r.Properties.EventPattern as { detail?: unknown }).detail) === JSON.stringify({ status: ['FAILED'], jobQueue: [queueArn], statusReason }));
+      resourcesOf('AWS::Events::Rule').find((r) => JSON.stringify((r.Properties.EventPattern as { detail?: unknown }).detail) === JSON.stringify({ status: ['FAILED'], jobQueue: [queueArn, cpuQueueArn], statusReason }));
     const stuck = rule([{ prefix: RUNNABLE_LIMIT_STATUS_PREFIX }]);
     const failed = rule([{ 'anything-but': { prefix: RUNNABLE_LIMIT_STATUS_PREFIX } }]);
     for (const r of [stuck, failed]) {
@@ -240,9 +243,11 @@ describe('5. a first deploy fits a new account', () => {
     expect(Math.max(...all)).toBeLessThanOrEqual(3008);
   });
 
-  test('both compute environments use the launch template at its latest version number', () => {
+  test('both GPU compute environments use the launch template at its latest version number', () => {
     const lt = logicalIdOf(stack.gpuBatch.node.findChild('HostTemplate') as never);
-    for (const ce of resourcesOf('AWS::Batch::ComputeEnvironment')) {
+    const gpuEnvironments = stack.gpuBatch.computeEnvironments.map((ce) => template.toJSON().Resources[logicalIdOf(ce)] as { Properties: Record<string, unknown> });
+    expect(gpuEnvironments).toHaveLength(2);
+    for (const ce of gpuEnvironments) {
       expect((ce.Properties.ComputeResources as { LaunchTemplate: unknown }).LaunchTemplate).toEqual({
         LaunchTemplateId: { Ref: lt },
         Version: { 'Fn::GetAtt': [lt, 'LatestVersionNumber'] },
@@ -273,13 +278,34 @@ describe('8. read scope per stage', () => {
   });
 
   test('each stage reads the parts of a run it uses', () => {
-    expect(readsOf(fnRole('validate'))).toEqual(['runs/*/_stages/validate/*', 'runs/*/spec.json']);
-    expect(readsOf(fnRole('failure'))).toEqual([]);
+    const runsIndex = ['runs/_index/*', 'runs/index.html', 'runs/index.json'];
+    expect(readsOf(fnRole('validate'))).toEqual(['runs/*/_stages/validate/*', 'runs/*/spec.json', ...runsIndex]);
+    // what the runs index row needs; the kept stages are listed, not read
+    expect(readsOf(fnRole('failure'))).toEqual(['runs/*/_stages/validate/*', 'runs/*/failure.json', 'runs/*/spec.json', ...runsIndex]);
     expect(readsOf(fnRole('start-run'))).toEqual(['jobs/*']);
     expect(readsOf(fnRole('merge-eval'))).toEqual(['runs/*/_stages/evaluate/*', 'runs/*/_stages/merge-eval/*', 'runs/*/eval/*', 'runs/*/spec.json']);
     expect(readsOf(fnRole('prepare-data'))).toEqual(['datasets/*', 'runs/*/_stages/prepare-data/*', 'runs/*/data/*', 'runs/*/spec.json']);
     // the report may load a teacher checkpoint from models/ (it renders attention maps)
     expect(readsOf(fnRole('report'))).toEqual(expect.arrayContaining(['models/*', 'runs/*/models/*', 'runs/*/eval/*']));
     expect(readsOf(stack.gpuBatch.jobRole)).not.toContain('runs/*/eval/*');
+  });
+
+  test('the Batch job roles can do what the stages placed on them do (lambdas/stage-job.ts)', () => {
+    const writesOf = (role: iam.IRole) => {
+      const bucket = `getatt:${logicalIdOf(stack.artifacts.bucket)}.Arn/`;
+      const id = logicalIdOf(role as iam.Role);
+      return resourcesOf('AWS::IAM::Policy')
+        .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === id))
+        .flatMap((p) => (p.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement)
+        .filter((st) => asArray(st.Action).includes('s3:PutObject'))
+        .flatMap((st) => asArray(st.Resource).map(arnText))
+        .map((a) => a.slice(bucket.length));
+    };
+    // GPU queue: training, and cache-teacher / evaluate shards placed on it
+    expect(writesOf(stack.gpuBatch.jobRole)).toEqual(expect.arrayContaining(['runs/*/models/*', 'runs/*/cache/*', 'runs/*/eval/parts/*', 'runs/*/_stages/evaluate/*']));
+    expect(readsOf(stack.gpuBatch.jobRole)).toEqual(expect.arrayContaining(['runs/*/eval/parts/*', 'runs/*/_stages/cache-teacher/*']));
+    // CPU queue: data preparation placed on it
+    expect(writesOf(stack.cpuBatch.jobRole)).toEqual(expect.arrayContaining(['runs/*/data/*', 'runs/*/_stages/prepare-data/*']));
+    expect(readsOf(stack.cpuBatch.jobRole)).toEqual(expect.arrayContaining(['datasets/*', 'runs/*/spec.json']));
   });
 });
