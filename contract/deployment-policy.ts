@@ -11,6 +11,7 @@
  * `compute.instanceTypes` / `compute.spot` fields, which only the deployment decides on AWS.
  */
 import { ConfigError } from '../trainer/model/config';
+import type { DataSource } from '../trainer/data/source';
 import type { JobSpec } from './spec';
 
 export interface DeploymentPolicy {
@@ -41,16 +42,40 @@ export interface SpecUri {
 export function specReadUris(spec: JobSpec): SpecUri[] {
   const out: SpecUri[] = [];
   if ('checkpoint' in spec.teacher) out.push({ path: 'teacher.checkpoint', uri: spec.teacher.checkpoint });
+  return [...out, ...dataSourceUris(spec.data, 'data')];
+}
+
+/** Every URI or path of a data source, with its field path under `prefix`. */
+export function dataSourceUris(source: DataSource, prefix: string): SpecUri[] {
+  const out: SpecUri[] = [];
   const walk = (value: unknown, path: string[]) => {
     if (typeof value === 'string') {
-      if (!NON_URI_DATA_FIELDS.has(path[path.length - 1])) out.push({ path: ['data', ...path].join('.'), uri: value });
+      if (!NON_URI_DATA_FIELDS.has(path[path.length - 1])) out.push({ path: [prefix, ...path].join('.'), uri: value });
     } else if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...path, String(i)]));
     else if (value !== null && typeof value === 'object') {
       for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
     }
   };
-  walk(spec.data, []);
+  walk(source, []);
   return out;
+}
+
+/**
+ * For a data source given to prepare-data directly (not through a spec): its URIs must be
+ * readable and `outUri` inside the artifact bucket's runs/. @throws ConfigError naming each field
+ */
+export function assertDirectPrepareAllowed(source: DataSource, outUri: string, policy: DeploymentPolicy): void {
+  const issues: { path: string; message: string }[] = [];
+  for (const { path, uri } of dataSourceUris(source, 'source')) {
+    const problem = uriProblem(uri, policy);
+    if (problem !== undefined) issues.push({ path, message: `${problem} (got ${JSON.stringify(uri)})` });
+  }
+  if (!outUri.startsWith(`s3://${policy.artifactBucket}/runs/`)) {
+    issues.push({ path: 'outUri', message: `must be under s3://${policy.artifactBucket}/runs/ on AWS (got ${JSON.stringify(outUri)})` });
+  }
+  if (issues.length > 0) {
+    throw new ConfigError('prepare-data event not allowed on this deployment:\n' + issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n'), issues);
+  }
 }
 
 const allowedForms = (p: DeploymentPolicy) =>

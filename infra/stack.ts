@@ -140,9 +140,12 @@ export class AmadDistillStack extends Stack {
    */
   private applyDeploymentPolicy(config: PipelineContext): void {
     const fns = this.functions.functions;
-    fns.validate.addEnvironment('ARTIFACT_BUCKET', this.artifacts.bucket.bucketName);
-    fns.validate.addEnvironment('READABLE_BUCKETS', config.readableBuckets.join(','));
-    fns.validate.addEnvironment('MAX_JOB_MINUTES', String(config.maxJobMinutes));
+    // Validate checks specs; prepare-data checks the data sources it is given directly.
+    for (const fn of [fns.validate, fns['prepare-data']]) {
+      fn.addEnvironment('ARTIFACT_BUCKET', this.artifacts.bucket.bucketName);
+      fn.addEnvironment('READABLE_BUCKETS', config.readableBuckets.join(','));
+      fn.addEnvironment('MAX_JOB_MINUTES', String(config.maxJobMinutes));
+    }
     for (const name of ['prepare-data', 'cache-teacher', 'evaluate', 'report'] as const) {
       grantReadListedBuckets(this, fns[name], config.readableBuckets);
     }

@@ -1,5 +1,7 @@
 /** PrepareData: builds the tokenizer, shards and manifest of a run's data (trainer/data prepareData). */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { assertDirectPrepareAllowed } from '../../contract/deployment-policy';
+import { deploymentPolicyFromEnv } from '../deployment-env';
 import type { Context } from 'aws-lambda';
 import { runLayout, runStageOnce, Stage } from '../../contract/layout';
 import { parseEvent } from '../../contract/parse-event';
@@ -15,6 +17,9 @@ export async function handler(event: unknown, context?: Context): Promise<Prepar
   if (context) logger.addContext(context);
   if (isDirectEvent(event)) {
     const e = parseEvent(PrepareDataDirectEventSchema, event, 'PrepareData event');
+    // No spec and no Validate here: on a deployment, the same read rule applies to the event.
+    const policy = deploymentPolicyFromEnv();
+    if (policy) assertDirectPrepareAllowed(e.source, e.outUri, policy);
     const result = toResult(await prepareData(e.source, e.outUri));
     logger.info('Data prepared', { runId: e.runId, outUri: e.outUri, splits: result.summary.splits, skipped: result.summary.skipped });
     return result;

@@ -15,7 +15,8 @@ import { parseJobSpec } from '../../contract/spec';
 import { storageFor, StorageNotFoundError } from '../../contract/storage';
 import { ConfigError } from '../../trainer/model/config';
 import { recordRunInIndex } from '../../trainer/stages/runs-index';
-import { deploymentPolicyFrom, ValidateEnvSchema, ValidateEventSchema, type ValidateResult } from './schema';
+import { deploymentPolicyFromEnv } from '../deployment-env';
+import { ValidateEventSchema, type ValidateResult } from './schema';
 
 const logger = new Logger({ serviceName: 'amad-validate' });
 
@@ -32,7 +33,7 @@ const sha256 = (text: string | Buffer) => createHash('sha256').update(text).dige
 export async function handler(event: unknown, context?: Context): Promise<ValidateResult> {
   if (context) logger.addContext(context);
   const { runId, artifactRoot, spec: rawSpec } = parseEvent(ValidateEventSchema, event, 'Validate event');
-  const policy = deploymentPolicyFrom(parseEvent(ValidateEnvSchema, process.env, 'validate environment'));
+  const policy = deploymentPolicyFromEnv();
   let spec = parseJobSpec(rawSpec);
   // Before anything is read: on a deployment the spec may only name what the run may read, and
   // spend what the deployer allows.

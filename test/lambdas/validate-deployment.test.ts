@@ -2,7 +2,8 @@
  * Validate on a deployment (the stack sets ARTIFACT_BUCKET, READABLE_BUCKETS, MAX_JOB_MINUTES):
  * every URI outside the artifact bucket's datasets/models/runs prefixes and the listed buckets is
  * refused before anything is read, and so are job time limits above the cap and the
- * deployer-only compute fields. Locally (no ARTIFACT_BUCKET) local paths stay allowed.
+ * deployer-only compute fields (prepare-data applies the read rule to a source given directly).
+ * Locally (no ARTIFACT_BUCKET) local paths stay allowed.
  */
 import { GetObjectCommand, HeadObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -12,6 +13,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { specReadUris } from '../../contract/deployment-policy';
 import { parseJobSpec, type JobSpecInput } from '../../contract/spec';
+import { handler as prepareData } from '../../lambdas/prepare-data/handler';
 import { handler as validate } from '../../lambdas/validate/handler';
 import { ConfigError } from '../../trainer/model/config';
 import { tinySpec } from '../cli/fixtures/tiny-spec';
@@ -182,5 +184,21 @@ describe('specReadUris', () => {
     ]);
     const vqa = parseJobSpec(tinySpec({ data: vqaData('q') }));
     expect(specReadUris(vqa).map((u) => u.path)).not.toContain('data.imagePattern');
+  });
+});
+
+describe('prepare-data given a data source directly (no spec, no Validate)', () => {
+  test('on a deployment: the same read rule for the source, and the output inside runs/', async () => {
+    const event = { runId: 'r1', source: vqaData('file:///proc/self/environ'), outUri: 's3://elsewhere/out' };
+    const e = await prepareData(event).then(
+      () => null,
+      (err: unknown) => err as ConfigError,
+    );
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e!.issues).toEqual([
+      { path: 'source.questions.train', message: expect.stringMatching(/^a file:\/\/ URI cannot be read on AWS: .*\(got "file:\/\/\/proc\/self\/environ"\)$/) },
+      { path: 'outUri', message: 'must be under s3://amad-artifacts-123/runs/ on AWS (got "s3://elsewhere/out")' },
+    ]);
+    expect(s3.calls()).toHaveLength(0);
   });
 });
