@@ -12,7 +12,8 @@ import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { buildDefinition } from '../contract/state-machine';
-import { GpuBatch } from './batch/gpu-batch';
+import { GpuBatch, trainerImageFromRepo } from './batch/gpu-batch';
+import { CpuBatch } from './batch/cpu-batch';
 import type { PipelineContext } from './context';
 import type { HandlerName } from './functions/handler-specs';
 import { PipelineFunctions } from './functions/pipeline-functions';
@@ -53,6 +54,8 @@ export class AmadDistillStack extends Stack {
   readonly artifacts: ArtifactBucket;
   readonly functions: PipelineFunctions;
   readonly gpuBatch: GpuBatch;
+  /** Stage jobs the planner moves off Lambda (contract/placement): the CPU queue. */
+  readonly cpuBatch: CpuBatch;
   readonly trigger: RunTrigger;
   readonly pipeline: DistillationStateMachine;
 
@@ -78,6 +81,12 @@ export class AmadDistillStack extends Stack {
       logRetention,
       image: props.trainerImage,
     });
+    this.cpuBatch = new CpuBatch(this, 'CpuBatch', {
+      artifacts: this.artifacts,
+      network: this.gpuBatch.network,
+      image: props.trainerImage ?? trainerImageFromRepo(),
+      logRetention,
+    });
     const startRun = this.functions.functions['start-run'];
     this.trigger = new RunTrigger(this, 'Trigger', {
       artifacts: this.artifacts,
@@ -88,6 +97,7 @@ export class AmadDistillStack extends Stack {
       definition: props.definition ?? buildDefinition(),
       functions: this.functions,
       gpuBatch: this.gpuBatch,
+      cpuBatch: this.cpuBatch,
       notifyTopic: this.trigger.notifyTopic,
       notifyTopicKey: this.trigger.notifyTopicKey,
       logRetention,

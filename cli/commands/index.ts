@@ -1,11 +1,13 @@
 /**
- * The pipeline subcommands (run, submit, status, report, cancel, validate) on a commander
+ * The pipeline subcommands (run, submit, status, report, runs, cancel, validate, plan, export) on a commander
  * program; cli/amad.ts calls `registerPipelineCommands(program)`. Each command is a function
  * `(args, deps) => exit code`, tested without a process or AWS.
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import { cancelCommand } from './cancel';
 import { defaultDeps, UsageError, type CommandDeps } from './deps';
+import { exportCommand } from './export';
+import { planCommand } from './plan';
 import { reportCommand } from './report';
 import { runCommand } from './run';
 import { runsCommand } from './runs';
@@ -13,7 +15,7 @@ import { statusCommand } from './status';
 import { submitCommand } from './submit';
 import { validateCommand } from './validate';
 
-export { cancelCommand, reportCommand, runCommand, runsCommand, statusCommand, submitCommand, validateCommand };
+export { cancelCommand, exportCommand, planCommand, reportCommand, runCommand, runsCommand, statusCommand, submitCommand, validateCommand };
 export type { CommandDeps };
 
 function positiveInt(value: string): number {
@@ -104,5 +106,20 @@ export function registerPipelineCommands(program: Command, makeDeps: () => Comma
     .description('check a job spec; prints every problem with its path')
     .argument('<spec>', 'job spec JSON file')
     .action((spec: string) => execute((deps) => validateCommand({ spec }, deps), makeDeps));
+  program
+    .command('export')
+    .description('write the ONNX export of a trained model (model.onnx + sidecar; encoder/decoder for generation), see docs/SERVING.md')
+    .argument('<modelDir>', 'model folder holding model.json + model.bin (local or s3://)')
+    .option('--out <file>', 'output .onnx file (default: <modelDir>/model.onnx)')
+    .option('--opset <n>', 'ONNX opset (default 17)', positiveInt)
+    .action((modelDir: string, o: { out?: string; opset?: number }) => execute((deps) => exportCommand({ modelDir, ...o }, deps), makeDeps));
+  program
+    .command('plan')
+    .description('show where each stage runs, its invocations, time per invocation against its limit, and the cost')
+    .argument('<spec>', 'job spec JSON file')
+    .option('--throughputs <file>', 'throughput table (default: contract/placement/throughputs.json)')
+    .option('--counts <file>', 'data counts {examples:{train,val,test}, images:{train,val,test}} when the spec cannot give them')
+    .option('--json', 'print the plan as JSON')
+    .action((spec: string, o: { throughputs?: string; counts?: string; json?: boolean }) => execute((deps) => planCommand({ spec, ...o }, deps), makeDeps));
   return program;
 }

@@ -174,17 +174,36 @@ describe('IAM', () => {
     expect(asArray(events.Action).sort()).toEqual(['events:DescribeRule', 'events:PutRule', 'events:PutTargets']);
     expect(arnText(events.Resource)).toMatch(/^arn:aws:events:eu-west-1:ref:AWS::AccountId:rule\/StepFunctionsGetEventsForBatchJobsRule$/);
     const submit = statements.find((s) => asArray(s.Action).includes('batch:SubmitJob'))!;
+    // The GPU queue (training, model stages on Batch) and the CPU queue (stage jobs the planner
+    // moves off Lambda: contract/placement), each with its own job definition.
     expect(asArray(submit.Resource).map(refLabel).sort()).toEqual(
-      [refLabel(stack.resolve(stack.gpuBatch.jobQueue.jobQueueArn)), refLabel(stack.resolve(stack.gpuBatch.jobDefinition.jobDefinitionArn))].sort(),
+      [
+        refLabel(stack.resolve(stack.gpuBatch.jobQueue.jobQueueArn)),
+        refLabel(stack.resolve(stack.gpuBatch.jobDefinition.jobDefinitionArn)),
+        refLabel(stack.resolve(stack.cpuBatch.jobQueue.jobQueueArn)),
+        refLabel(stack.resolve(stack.cpuBatch.jobDefinition.jobDefinitionArn)),
+      ].sort(),
     );
     const publish = statements.find((s) => asArray(s.Action).includes('sns:Publish'))!;
     expect(refLabel(publish.Resource)).toBe(refLabel(stack.resolve(stack.trigger.notifyTopic.topicArn)));
   });
 });
 
+describe('CPU batch', () => {
+  test('one Fargate job definition running the trainer image as a stage job, not retried', () => {
+    template.hasResourceProperties('AWS::Batch::JobDefinition', {
+      PlatformCapabilities: ['FARGATE'],
+      RetryStrategy: { Attempts: 1 },
+      ContainerProperties: { NetworkConfiguration: { AssignPublicIp: 'DISABLED' }, ResourceRequirements: [{ Type: 'MEMORY', Value: '8192' }, { Type: 'VCPU', Value: '4' }] },
+    });
+    template.hasResourceProperties('AWS::Batch::ComputeEnvironment', { ComputeResources: { Type: 'FARGATE' } });
+  });
+});
+
 describe('GPU batch', () => {
   test('the trainer job asks for one GPU and retries only spot reclaims and exit 75', () => {
-    const jobDefs = Object.values(template.findResources('AWS::Batch::JobDefinition'));
+    // The GPU trainer job (the other job definition is the CPU queue's Fargate stage job).
+    const jobDefs = Object.values(template.findResources('AWS::Batch::JobDefinition')).filter((d) => !(d as any).Properties.PlatformCapabilities?.includes('FARGATE'));
     expect(jobDefs).toHaveLength(1);
     const props = (jobDefs[0] as { Properties: Record<string, any> }).Properties;
     expect(props.ContainerProperties.ResourceRequirements).toContainEqual({ Type: 'GPU', Value: '1' });
@@ -248,6 +267,8 @@ describe('state machine', () => {
       JobQueueArn: refLabel(stack.resolve(stack.gpuBatch.jobQueue.jobQueueArn)),
       TrainerJobDefinitionArn: refLabel(stack.resolve(stack.gpuBatch.jobDefinition.jobDefinitionArn)),
       NotifyTopicArn: refLabel(stack.resolve(stack.trigger.notifyTopic.topicArn)),
+      CpuJobQueueArn: refLabel(stack.resolve(stack.cpuBatch.jobQueue.jobQueueArn)),
+      StageCpuJobDefinitionArn: refLabel(stack.resolve(stack.cpuBatch.jobDefinition.jobDefinitionArn)),
     };
     expect(JSON.parse(fillPlaceholders(deployedText, deployedValues))).toEqual(
       JSON.parse(fillPlaceholders(JSON.stringify(buildDefinition()), expectedValues)),
@@ -325,7 +346,8 @@ describe('functions', () => {
   });
 
   test('the model handlers get 3008–10240 MB and 15 minutes', () => {
-    for (const name of ['cache-teacher', 'evaluate'] as const) {
+    // merge-eval too: it runs the serial latency pass over every architecture on both runtimes.
+    for (const name of ['cache-teacher', 'evaluate', 'merge-eval'] as const) {
       const id = logicalIdOf(stack.functions.functions[name]);
       const props = template.toJSON().Resources[id].Properties;
       expect(props.MemorySize).toBeGreaterThanOrEqual(3008);
