@@ -115,6 +115,12 @@ export const OnnxSidecarSchema = z
     /** VQA: the answer classes in logit order, inline. */
     answers: z.array(z.string()).optional(),
     /**
+     * VQA, optional: the form each class is answered in, in logit order (the class's most
+     * frequent raw training answer, e.g. "t-shirt" for the class "t shirt": the official VQA
+     * scorer compares raw strings when the annotators agree). Absent: answer with `answers`.
+     */
+    answerForms: z.array(z.string()).optional(),
+    /**
      * Generation models this project exports: the same model split in two for autoregressive
      * serving (encode once, decode many prefixes). Paths relative to the sidecar.
      */
@@ -122,6 +128,9 @@ export const OnnxSidecarSchema = z
   })
   .superRefine((s, ctx) => {
     if (s.task === 'vqa' && !s.answers?.length) ctx.addIssue({ code: 'custom', path: ['answers'], message: 'a VQA teacher needs its answer classes in logit order: add "answers": ["yes", "no", …]' });
+    if (s.answerForms && s.answerForms.length !== (s.answers?.length ?? 0)) {
+      ctx.addIssue({ code: 'custom', path: ['answerForms'], message: `answerForms lists ${s.answerForms.length} forms for ${s.answers?.length ?? 0} answers: give one per answer, in the same order` });
+    }
     if (s.task !== 'vqa' && !s.decoder) ctx.addIssue({ code: 'custom', path: ['decoder'], message: `a ${s.task} teacher needs "decoder": { ids, maxLength, bosId, eosId }` });
     const seen = new Set<string>();
     s.attention.forEach((a, i) => {

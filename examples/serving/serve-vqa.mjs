@@ -145,7 +145,9 @@ const logits = out[logitsName].data;
 const max = Math.max(...logits);
 const exp = Array.from(logits, (v) => Math.exp(v - max));
 const total = exp.reduce((a, b) => a + b, 0);
-const ranked = exp.map((e, i) => ({ answer: sidecar.answers[i], p: e / total })).sort((a, b) => b.p - a.p);
+// answerForms: each class as the official VQA scorer rewards it ("t-shirt", not "t shirt"), when exported.
+const answerText = sidecar.answerForms ?? sidecar.answers;
+const ranked = exp.map((e, i) => ({ answer: answerText[i], p: e / total })).sort((a, b) => b.p - a.p);
 process.stdout.write(`${ranked[0].answer}\t${ranked[0].p.toFixed(4)}\n`);
 process.stderr.write(`runners-up: ${ranked.slice(1, 4).map((r) => `${r.answer} ${r.p.toFixed(4)}`).join(', ')}\n`);
 await session.release();

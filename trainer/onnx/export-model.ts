@@ -53,6 +53,8 @@ export interface ExportMetadata {
   readonly task: ModelTask;
   readonly tokenizer: unknown;
   readonly answers: readonly string[];
+  /** VQA: the surface form of each class (model-io.ts ModelMetadata.answerForms), when the model has them. */
+  readonly answerForms?: readonly string[];
   readonly pixelStats: { readonly mean: readonly number[]; readonly std: readonly number[] };
   readonly provenance?: Record<string, unknown>;
 }
@@ -159,6 +161,7 @@ export function sidecarFor(config: ModelConfig, meta: ExportMetadata, files: Non
     ),
     tokenizer: { file: files.tokenizer, kind: 'amad-json', lowercase: typeof tok?.lowercase === 'boolean' ? tok.lowercase : true },
     ...(generation ? {} : { answers: [...meta.answers] }),
+    ...(!generation && meta.answerForms ? { answerForms: [...meta.answerForms] } : {}),
     ...(generation && files.encoder && files.decoder ? { split: { encoder: files.encoder, decoder: files.decoder, states: ENCODER_STATES_NAME, mask: ENCODER_MASK_NAME } } : {}),
   };
 }

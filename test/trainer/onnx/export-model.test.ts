@@ -79,3 +79,19 @@ it('refuses a task its config cannot serve, naming the field', () => {
     m.dispose();
   }
 });
+
+it('a VQA sidecar carries the answer surface forms when the model has them (issue 18), and the contract checks their count', () => {
+  const vqa = tinyConfig('single-stream', false);
+  const m = peakyModel(vqa, 1);
+  try {
+    const meta = tinyMetadata(vqa, 'vqa');
+    const forms = meta.answers.map((a) => `${a}-form`);
+    const withForms = buildOnnxExport(vqa, weightMapOf(m), { ...meta, answerForms: forms }).sidecar;
+    expect(withForms).toMatchObject({ answers: meta.answers, answerForms: forms });
+    expect(OnnxSidecarSchema.parse(withForms).answerForms).toEqual(forms);
+    expect(buildOnnxExport(vqa, weightMapOf(m), meta).sidecar).not.toHaveProperty('answerForms');
+    expect(() => OnnxSidecarSchema.parse({ ...withForms, answerForms: forms.slice(1) })).toThrow(/answerForms lists 2 forms for 3 answers/);
+  } finally {
+    m.dispose();
+  }
+});
