@@ -38,6 +38,9 @@ export const MIN_OPSET = 17;
 export const MAX_OPSET = 23;
 export const DEFAULT_OPSET = 17;
 
+/** protobuf messages are limited to 2 GiB; leave room for the graph and metadata. */
+const MAX_SINGLE_FILE_BYTES = 2 ** 31 - 64 * 2 ** 20;
+
 /** metadata_props keys of every exported file. */
 export const METADATA_KEYS = {
   sidecar: 'amad.sidecar',
@@ -104,6 +107,13 @@ export function buildOnnxExport(config: ModelConfig, weights: WeightMap, meta: E
   if (!generation && config.numAnswers === 0) throw new OnnxExportError('a VQA model needs an answer head, but config.numAnswers is 0');
   if (!generation && meta.answers.length !== config.numAnswers) {
     throw new OnnxExportError(`the model has ${config.numAnswers} answer classes but its metadata lists ${meta.answers.length} answers`);
+  }
+  let weightBytes = 0;
+  for (const w of weights.values()) weightBytes += w.data.byteLength;
+  if (weightBytes > MAX_SINGLE_FILE_BYTES) {
+    throw new OnnxExportError(
+      `the weights take ${weightBytes} bytes, more than a single-file ONNX model can hold (protobuf's 2 GB): this exporter writes no external-data files; export a smaller model`,
+    );
   }
   const files = opts.files ?? {
     tokenizer: 'tokenizer.json',

@@ -79,3 +79,9 @@ it('refuses a task its config cannot serve, naming the field', () => {
     m.dispose();
   }
 });
+
+it('refuses weights beyond the 2 GB a single-file ONNX model can hold, before building anything', () => {
+  const huge = new Map(weightMapOf(model));
+  huge.set('embedding/token', { data: { byteLength: 2 ** 31 } as Float32Array, shape: [2 ** 29, 1] }); // a stand-in: only its size is read
+  expect(() => buildOnnxExport(config, huge, tinyMetadata(config, 'captioning'))).toThrow(/more than a single-file ONNX model can hold \(protobuf's 2 GB\)/);
+});
