@@ -96,10 +96,10 @@ export function checkOpset(opset: number): number {
   return opset;
 }
 
-/** The three graphs' names for the two-part encoder/decoder split. */
+/** Appended to each file's doc_string. */
 const EXPORT_VERSION_NOTE = 'exported by amad-distill trainer/onnx/export-model.ts';
 
-/** Builds model.onnx (and for generation encoder.onnx + decoder.onnx) plus the sidecar. */
+/** Builds model.onnx (and for generation encoder.onnx, decoder.onnx, decoder-with-past.onnx) plus the sidecar. @throws OnnxExportError */
 export function buildOnnxExport(config: ModelConfig, weights: WeightMap, meta: ExportMetadata, opts: ExportOptions = {}): OnnxExport {
   const opset = checkOpset(opts.opset ?? DEFAULT_OPSET);
   const generation = meta.task !== 'vqa';
@@ -130,49 +130,78 @@ export function buildOnnxExport(config: ModelConfig, weights: WeightMap, meta: E
   const finish = (builder: FamilyGraph, doc: string) =>
     encodeModel(builder.g.toModel({ opset, producer: PRODUCER, producerVersion: PRODUCER_VERSION, docString: `${doc} (${EXPORT_VERSION_NOTE})`, metadata }));
 
-  const full = new FamilyGraph(`amad_${meta.task}`, config, weights);
+  const graphs = { task: meta.task, config, weights };
+  const out: OnnxExport = { model: finish(fullModelGraph(graphs, sidecar.logits), `${meta.task} model`), sidecar };
+  if (!generation) return out;
+  return {
+    ...out,
+    encoder: finish(encoderGraph(graphs), `${meta.task} encoder`),
+    decoder: finish(decoderGraph(graphs, sidecar.logits), `${meta.task} decoder`),
+    decoderWithPast: finish(decoderWithPastGraph(graphs, sidecar.logits), `${meta.task} decoder with key/value cache`),
+  };
+}
+
+interface GraphSource {
+  readonly task: ModelTask;
+  readonly config: ModelConfig;
+  readonly weights: WeightMap;
+}
+
+/** model.onnx: inputs → logits + every attention map. */
+function fullModelGraph({ task, config, weights }: GraphSource, logitsName: string): FamilyGraph {
+  const generation = task !== 'vqa';
+  const full = new FamilyGraph(`amad_${task}`, config, weights);
   const enc = full.encoderFromInputs(true);
   if (generation) {
     const logits = full.decoder(full.decoderIdsInput(), enc.states, enc.valid, true);
-    full.g.output(logits, sidecar.logits, ElemType.FLOAT, ['batch', 'decoder_length', config.vocabSize]);
+    full.g.output(logits, logitsName, ElemType.FLOAT, ['batch', 'decoder_length', config.vocabSize]);
   } else {
-    full.g.output(full.answerHead(enc.states, enc.valid), sidecar.logits, ElemType.FLOAT, ['batch', config.numAnswers]);
+    full.g.output(full.answerHead(enc.states, enc.valid), logitsName, ElemType.FLOAT, ['batch', config.numAnswers]);
   }
   full.declareAttentionOutputs(generation);
-  const out: OnnxExport = { model: finish(full, `${meta.task} model`), sidecar };
-  if (!generation) return out;
+  return full;
+}
 
-  const encoderOnly = new FamilyGraph(`amad_${meta.task}_encoder`, config, weights);
-  const e = encoderOnly.encoderFromInputs(false);
-  const encLen: Dim = 'encoder_length'; // P + text_length
-  encoderOnly.g.output(e.states, ENCODER_STATES_NAME, ElemType.FLOAT, ['batch', encLen, config.width]);
-  encoderOnly.g.output(e.valid, ENCODER_MASK_NAME, ElemType.FLOAT, ['batch', encLen]);
+/** encoder.onnx: image + text → encoder states and key validity (VLModel.encode). */
+function encoderGraph({ task, config, weights }: GraphSource): FamilyGraph {
+  const graph = new FamilyGraph(`amad_${task}_encoder`, config, weights);
+  const e = graph.encoderFromInputs(false);
+  graph.g.output(e.states, ENCODER_STATES_NAME, ElemType.FLOAT, ['batch', 'encoder_length', config.width]); // encoder_length = P + text_length
+  graph.g.output(e.valid, ENCODER_MASK_NAME, ElemType.FLOAT, ['batch', 'encoder_length']);
+  return graph;
+}
 
-  const decoderOnly = new FamilyGraph(`amad_${meta.task}_decoder`, config, weights);
-  const ids = decoderOnly.decoderIdsInput();
-  const states = decoderOnly.g.input(ENCODER_STATES_NAME, ElemType.FLOAT, ['batch', 'encoder_length', config.width]);
-  const valid = decoderOnly.g.input(ENCODER_MASK_NAME, ElemType.FLOAT, ['batch', 'encoder_length']);
-  decoderOnly.g.output(decoderOnly.decoder(ids, states, valid, false), sidecar.logits, ElemType.FLOAT, ['batch', 'decoder_length', config.vocabSize]);
-
-  const cached = new FamilyGraph(`amad_${meta.task}_decoder_with_past`, config, weights);
-  const step = cached.decoderWithPast(
-    cached.decoderIdsInput(),
-    cached.g.input(ENCODER_STATES_NAME, ElemType.FLOAT, ['batch', 'encoder_length', config.width]),
-    cached.g.input(ENCODER_MASK_NAME, ElemType.FLOAT, ['batch', 'encoder_length']),
-  );
-  cached.g.output(step.logits, sidecar.logits, ElemType.FLOAT, ['batch', 'decoder_length', config.vocabSize]);
-  const dh = config.width / config.heads.decoder;
-  step.present.forEach((p, i) => {
-    cached.g.output(p.key, `present_key.${i}`, ElemType.FLOAT, ['batch', config.heads.decoder, 'present_length', dh]);
-    cached.g.output(p.value, `present_value.${i}`, ElemType.FLOAT, ['batch', config.heads.decoder, 'present_length', dh]);
-  });
-  cached.g.output(step.presentValid, 'present_valid', ElemType.FLOAT, ['batch', 'present_length']);
+/** The decoder graphs' encoder inputs (encoder.onnx's outputs). */
+function encoderInputs(graph: FamilyGraph, config: ModelConfig): { states: string; valid: string } {
   return {
-    ...out,
-    encoder: finish(encoderOnly, `${meta.task} encoder`),
-    decoder: finish(decoderOnly, `${meta.task} decoder`),
-    decoderWithPast: finish(cached, `${meta.task} decoder with key/value cache`),
+    states: graph.g.input(ENCODER_STATES_NAME, ElemType.FLOAT, ['batch', 'encoder_length', config.width]),
+    valid: graph.g.input(ENCODER_MASK_NAME, ElemType.FLOAT, ['batch', 'encoder_length']),
   };
+}
+
+/** decoder.onnx: decoder ids + encoder outputs → logits (VLModel.decodeFrom). */
+function decoderGraph({ task, config, weights }: GraphSource, logitsName: string): FamilyGraph {
+  const graph = new FamilyGraph(`amad_${task}_decoder`, config, weights);
+  const ids = graph.decoderIdsInput();
+  const enc = encoderInputs(graph, config);
+  graph.g.output(graph.decoder(ids, enc.states, enc.valid, false), logitsName, ElemType.FLOAT, ['batch', 'decoder_length', config.vocabSize]);
+  return graph;
+}
+
+/** decoder-with-past.onnx: decoder.onnx with a self-attention key/value cache. */
+function decoderWithPastGraph({ task, config, weights }: GraphSource, logitsName: string): FamilyGraph {
+  const graph = new FamilyGraph(`amad_${task}_decoder_with_past`, config, weights);
+  const ids = graph.decoderIdsInput();
+  const enc = encoderInputs(graph, config);
+  const step = graph.decoderWithPast(ids, enc.states, enc.valid);
+  graph.g.output(step.logits, logitsName, ElemType.FLOAT, ['batch', 'decoder_length', config.vocabSize]);
+  const cacheDims: Dim[] = ['batch', config.heads.decoder, 'present_length', config.width / config.heads.decoder];
+  step.present.forEach((p, i) => {
+    graph.g.output(p.key, `present_key.${i}`, ElemType.FLOAT, cacheDims);
+    graph.g.output(p.value, `present_value.${i}`, ElemType.FLOAT, cacheDims);
+  });
+  graph.g.output(step.presentValid, 'present_valid', ElemType.FLOAT, ['batch', 'present_length']);
+  return graph;
 }
 
 /** The sidecar describing model.onnx (contract/onnx-model.ts). */
