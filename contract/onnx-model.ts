@@ -78,11 +78,20 @@ export const OnnxAttentionOutputSchema = z.strictObject({
  * The encoder/decoder pair of a generation model:
  *   encoder: image + text inputs (as the full model) → `states` `[B, T, width]` float32 and
  *            `mask` `[B, T]` float32 (1 = a key the decoder may attend to: patches and real text tokens);
- *   decoder: `decoder.ids` + `states` + `mask` → `logits` `[B, Ld, vocabSize]`.
+ *   decoder: `decoder.ids` + `states` + `mask` → `logits` `[B, Ld, vocabSize]`;
+ *   decoderWithPast (optional): the decoder with a key/value cache (below).
  */
 export const OnnxSplitSchema = z.strictObject({
   encoder: z.string().min(1),
   decoder: z.string().min(1),
+  /**
+   * The decoder with a self-attention key/value cache: inputs as `decoder` plus, per decoder
+   * layer i, `past_key.i` / `past_value.i` `[B, H, P, dh]` and `past_valid` `[B, P]` (1 = real
+   * token) for the P positions already decoded (P = 0 on the first step: empty tensors);
+   * outputs `logits` `[B, N, vocab]` for the N new tokens and `present_key.i` /
+   * `present_value.i` / `present_valid` (P+N positions) to feed back as the next step's past.
+   */
+  decoderWithPast: z.string().min(1).optional(),
   /** @default "encoder_hidden_states" */
   states: z.string().min(1).default('encoder_hidden_states'),
   /** @default "encoder_attention_mask" */
