@@ -9,8 +9,8 @@
 /** How many leading bytes an error shows (in hex). */
 export const SHOWN_BYTES = 16;
 
-/** A text that is not JSON. `name` is what Step Functions matches in Retry/Catch. */
-export class MalformedJsonError extends Error {
+/** A text that is not JSON (a SyntaxError, as JSON.parse throws). `name` is what Step Functions matches in Retry/Catch. */
+export class MalformedJsonError extends SyntaxError {
   constructor(
     message: string,
     /** Character offset of the problem, when the parser reported one. */

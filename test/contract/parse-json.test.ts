@@ -40,5 +40,7 @@ test('parseJson points at the problem and flags a truncated file', () => {
   expect(() => parseJson('{\n  "a": 1,\n  x\n}', 'f.json')).toThrow(/^f\.json is not valid JSON at line 3, column 3 \(offset 14\); first 16 of 17 bytes/);
   expect(() => parseJson('{"a": [1, 2', 'f.json')).toThrow(/^f\.json is not valid JSON at the end \(offset 11: truncated\?\)/);
   expect(() => parseJson('nope', 'f.json')).toThrow(MalformedJsonError);
+  // callers that tell "not JSON" from a failed read keep working (trainer/stages/runs-index.ts)
+  expect(() => parseJson('nope', 'f.json')).toThrow(SyntaxError);
   expect(parseJson(Buffer.from('{"a":[1]}'), 'f.json')).toEqual({ a: [1] });
 });
