@@ -8,6 +8,7 @@
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import { z } from 'zod';
+import { DEFAULT_MODEL_MEMORY_MB } from '../contract/placement/limits';
 import { gpuInstanceTypeProblem } from './batch/gpu-families';
 import { DIGEST_PINNED_IMAGE } from './batch/trainer-image';
 import { ValidationError, shown } from './errors';
@@ -42,7 +43,7 @@ export const CONTEXT_DEFAULTS = {
   /** Minutes a job may stay RUNNABLE without capacity (or unplaceable) before it is cancelled. */
   runnableTimeoutMinutes: 240,
   /** Memory (MB) of the Lambdas that run a model; 3008 fits new accounts' default limit. */
-  modelMemoryMB: 3008,
+  modelMemoryMB: DEFAULT_MODEL_MEMORY_MB,
   /** Buckets besides the artifact bucket that specs may read (datasets, teachers), read-only. */
   readableBuckets: [] as string[],
 } as const;

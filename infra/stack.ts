@@ -12,6 +12,7 @@ import * as batch from 'aws-cdk-lib/aws-batch';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { DEFAULT_MODEL_MEMORY_MB, PLAN_LIMITS_ENV } from '../contract/placement/limits';
 import { buildDefinition } from '../contract/state-machine';
 import { GpuBatch } from './batch/gpu-batch';
 import { trainerImageFromRepo } from './batch/trainer-image';
@@ -140,6 +141,13 @@ export class AmadDistillStack extends Stack {
    */
   private applyDeploymentPolicy(config: PipelineContext): void {
     const fns = this.functions.functions;
+    // Validate's placement planner must plan with the memory the model functions really have.
+    if (config.modelMemoryMB !== DEFAULT_MODEL_MEMORY_MB) {
+      fns.validate.addEnvironment(
+        PLAN_LIMITS_ENV,
+        JSON.stringify({ 'cache-teacher': { memoryMb: config.modelMemoryMB }, evaluate: { memoryMb: config.modelMemoryMB } }),
+      );
+    }
     // Validate checks specs; prepare-data checks the data sources it is given directly.
     for (const fn of [fns.validate, fns['prepare-data']]) {
       fn.addEnvironment('ARTIFACT_BUCKET', this.artifacts.bucket.bucketName);

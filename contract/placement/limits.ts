@@ -30,8 +30,12 @@ export interface LambdaLimits {
 /** Functions whose work grows with the data (the ones the planner may move to Batch). */
 export type PlacedFunction = 'prepare-data' | 'cache-teacher' | 'evaluate';
 
-/** Memory of the model-running handlers when the stack's `modelMemorySize` prop is not set. */
-export const DEFAULT_MODEL_MEMORY_MB = 5120;
+/**
+ * Memory of the model-running handlers when the stack's `modelMemorySize` prop is not set: 3008,
+ * what a new account may create (infra context `modelMemoryMB`; the stack passes another value
+ * to Validate's planner through PLAN_LIMITS_ENV).
+ */
+export const DEFAULT_MODEL_MEMORY_MB = 3008;
 
 /** The deployed limits of the functions the planner places (see infra/functions/handler-specs.ts). */
 export const DEPLOYED_LAMBDA_LIMITS: Readonly<Record<PlacedFunction, LambdaLimits>> = {

@@ -20,6 +20,7 @@ import { ValidationError, Violations, shown } from '../errors';
 import { findRepoRoot } from '../repo-root';
 import type { ArtifactBucket } from '../storage/artifact-bucket';
 import { HANDLER_NAMES, HANDLER_SPECS, OUTSIDE_STATE_MACHINE, type HandlerName } from './handler-specs';
+import { DEFAULT_MODEL_MEMORY_MB } from '../../contract/placement/limits';
 import { modelRuntimeHooks, ONNX_RUNTIME_PACKAGE } from './model-runtimes';
 
 /** Lambda memory limits (MB). */
@@ -66,7 +67,7 @@ export interface PipelineFunctionsProps {
   readonly architecture?: lambda.Architecture;
 }
 
-const DEFAULT_MODEL_MEMORY = 3008;
+const DEFAULT_MODEL_MEMORY = DEFAULT_MODEL_MEMORY_MB;
 
 export class PipelineFunctions extends Construct {
   /** Every handler's function, by handler name. */

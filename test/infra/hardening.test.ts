@@ -8,6 +8,7 @@ import type { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { RUN_REQUEST_FAILED } from '../../contract/events';
+import { PLAN_LIMITS_ENV } from '../../contract/placement/limits';
 import { HANDLER_NAMES, HANDLER_SPECS } from '../../infra/functions/handler-specs';
 import { RUNNABLE_LIMIT_STATUS_PREFIX } from '../../infra/monitoring/pipeline-alarms';
 import { buildPipelineApp } from '../../infra/pipeline-app';
@@ -239,6 +240,11 @@ describe('5. a first deploy fits a new account', () => {
       expect(memoryOf(defaults.stack, Template.fromStack(defaults.stack), name)).toBe(3008);
       expect(memoryOf(raised.stack, Template.fromStack(raised.stack), name)).toBe(5120);
     }
+    // Validate's placement planner plans with the memory the functions really have
+    const validateEnv = (st: AmadDistillStack) =>
+      (Template.fromStack(st).toJSON().Resources[logicalIdOf(st.functions.functions.validate)].Properties.Environment.Variables as Record<string, unknown>)[PLAN_LIMITS_ENV];
+    expect(validateEnv(defaults.stack)).toBeUndefined();
+    expect(JSON.parse(validateEnv(raised.stack) as string)).toEqual({ 'cache-teacher': { memoryMb: 5120 }, evaluate: { memoryMb: 5120 } });
     const all = resourcesOf('AWS::Lambda::Function').map((f) => f.Properties.MemorySize as number);
     expect(Math.max(...all)).toBeLessThanOrEqual(3008);
   });
