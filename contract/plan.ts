@@ -20,6 +20,8 @@ export function planRun(spec: JobSpec, runId: string, runUri: string): RunPlan {
       return { student: s.name, seed, modelId: studentModelId(s.name, seed), jobName: trainerJobName(runId, job), command: buildTrainerCommand(job) };
     }),
   );
+  const candidates = new Set(spec.students.filter((s) => s.candidateOf).map((s) => s.name));
+  const modelRef = (j: { student: string; seed: number; modelId: string }) => ({ modelId: j.modelId, modelUri: layout.model(j.modelId), stage: Stage.trainStudent(j.student, j.seed) });
   return {
     runId,
     runUri,
@@ -37,8 +39,11 @@ export function planRun(spec: JobSpec, runId: string, runUri: string): RunPlan {
     models: [
       // A given checkpoint has no stage of this run to wait for.
       { modelId: TEACHER_MODEL_ID, modelUri: teacherUri, stage: given ? null : Stage.trainTeacher },
-      ...studentJobs.map((j) => ({ modelId: j.modelId, modelUri: layout.model(j.modelId), stage: Stage.trainStudent(j.student, j.seed) })),
+      ...studentJobs.filter((j) => !candidates.has(j.student)).map(modelRef),
     ],
+    // Candidates are scored on validation first; only the selected join `models` (SelectCandidates).
+    candidateModels: studentJobs.filter((j) => candidates.has(j.student)).map(modelRef),
+    hasCandidates: candidates.size > 0,
   };
 }
 

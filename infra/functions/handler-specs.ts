@@ -11,6 +11,7 @@ export const HANDLER_NAMES = [
   'cache-teacher',
   'evaluate',
   'merge-eval',
+  'select-candidates',
   'report',
   'failure',
   'start-run',
@@ -60,6 +61,12 @@ export const HANDLER_SPECS: Readonly<Record<HandlerName, HandlerSpec>> = {
     description: 'Merges per-shard evaluation parts into eval/<model>.json',
     memorySize: 1024,
     timeout: Duration.minutes(2),
+    runsModel: false,
+  },
+  'select-candidates': {
+    description: 'Scores candidate students on the validation split and chooses one per student (selection/selection.json)',
+    memorySize: 1024,
+    timeout: Duration.minutes(5),
     runsModel: false,
   },
   report: {

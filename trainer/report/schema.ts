@@ -8,6 +8,7 @@
  * each metric's `scale` and `unit` say how to display it. Latencies are milliseconds per call.
  */
 import { z } from 'zod';
+import { GroupSelectionSchema } from '../eval/select-candidates';
 
 const finite = (what: string) => z.number({ error: `${what} must be a number` }).refine(Number.isFinite, `${what} must be finite`);
 const nonNegative = (what: string) => finite(what).refine((v) => v >= 0, `${what} must be ≥ 0`);
@@ -181,6 +182,8 @@ export const ReportDataSchema = z
     attentionSamples: z.array(AttentionSampleSchema).default([]),
     samplePredictions: z.array(SamplePredictionSchema).default([]),
     failures: z.array(FailureSchema).default([]),
+    /** Candidate selection on the validation split: per student entry, every candidate's score and the choice. */
+    selection: z.array(GroupSelectionSchema).default([]),
   })
   .superRefine((r, ctx) => {
     const ids = new Set<string>();

@@ -313,3 +313,28 @@ export function runSection(data: ReportData): string {
     `<h3>Job spec</h3><pre><code>${esc(JSON.stringify(data.spec, null, 2))}</code></pre></section>`
   );
 }
+
+/** Candidate selection: every candidate's validation score (mean and per seed) and which one was chosen, and why. */
+export function selectionSection(data: ReportData): string {
+  if (data.selection.length === 0) return '';
+  const primary = data.metrics[0]!;
+  const scale = primary.key === data.selection[0]?.metric ? primary.scale : 1;
+  const v = (x: number | null) => (x === null ? '—' : fmtNum(x * scale, 4));
+  const blocks = data.selection.map((g) => {
+    const rows = g.candidates
+      .map((c) => {
+        const chosen = c.name === g.selected;
+        const values = Object.entries(c.values)
+          .map(([k, x]) => `${k} = ${x}`)
+          .join(', ');
+        const seeds = c.seeds.map((s) => `seed ${s.seed}: ${v(s.score)}`).join('; ') || 'not scored';
+        return `<tr${chosen ? ' class="chosen"' : ''}><td class="text">${esc(c.name)}${chosen ? ' <strong>(selected)</strong>' : ''}</td><td class="text">${esc(values)}</td><td>${esc(v(c.mean))}</td><td class="text">${esc(seeds)}</td></tr>`;
+      })
+      .join('');
+    return (
+      `<h3>${esc(g.student)}: ${g.selected ? `selected ${esc(g.selected)}` : 'nothing selected'}</h3><p class="note">${esc(g.reason)}. Validation metric: ${esc(g.metric)}${scale !== 1 ? ` (×${scale})` : ''}, mean over seeds. Only the selected candidate was evaluated on the evaluation split.</p>` +
+      `<div class="table-wrap"><table><thead><tr><th scope="col" class="text">Candidate</th><th scope="col" class="text">Values</th><th scope="col">Validation (mean)</th><th scope="col" class="text">Per seed</th></tr></thead><tbody>${rows}</tbody></table></div>`
+    );
+  });
+  return `<section id="selection"><h2>Candidate selection (validation split)</h2><p class="note">Each student entry that listed candidates trained every candidate; the one with the best mean validation score was kept (ties go to the paper's setting: variant kl, τ = 1, α<sub>attn</sub> = 1).</p>${blocks.join('')}</section>`;
+}
