@@ -1,9 +1,10 @@
 /**
- * `npm run study -- [--phases vqa-primary,…] [--root <dir>] [--blocks <n>] [--summarise-only] [--out <file>]`
+ * `npm run study -- [--phases vqa-primary,…] [--root <dir>] [--blocks <n>] [--summarise-only] [--out <file>] [--commit <sha>]`
  *
  * Runs the study of docs/STUDY.md (bench/study-spec.ts) through the local pipeline, one block of
- * seeds at a time (each block is one `amad run`, resumed when interrupted), then writes the
- * results section of the study from whatever blocks are complete under --root. Runs belong
+ * seeds at a time (each block is one `amad run`, resumed when interrupted), then rewrites the
+ * results block of docs/STUDY.md (between its STUDY-RESULTS markers; --out) and the plots
+ * docs/study-<phase>.svg from whatever blocks are complete under --root. Runs belong
  * OUTSIDE the repository (e.g. `--root /work/study-runs`): they survive a session and resume.
  *
  * `--summarise-only` trains nothing: it re-reads the completed blocks and rewrites the results.
@@ -31,7 +32,7 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { phases: [...STUDY_PHASES], root: 'study-runs', summariseOnly: false, out: 'docs/STUDY-results.md' };
+  const a: Args = { phases: [...STUDY_PHASES], root: 'study-runs', summariseOnly: false, out: 'docs/STUDY.md' };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -111,7 +112,7 @@ export async function run(argv: readonly string[]): Promise<void> {
   const a = parseArgs(argv);
   const command = `npm run study${argv.length ? ' -- ' + argv.join(' ') : ''}`;
   if (!a.summariseOnly) process.exitCode = await trainBlocks(a, command);
-  await summariseStudy({ root: a.root, phases: a.phases, out: a.out, command });
+  await summariseStudy({ root: a.root, phases: a.phases, out: a.out, command, plotsDir: path.dirname(a.out) });
 }
 
 if (require.main === module) {
