@@ -49,23 +49,28 @@ export function meanRowEntropy(m: readonly (readonly number[])[]): number {
   return H.reduce((a, b) => a + b, 0) / Math.max(1, H.length);
 }
 
-/** The last logged alignment of a train log: mean over mapped layers of the batch-mean a_ij's row entropy. */
-function finalAlignmentEntropy(logText: string): number | undefined {
-  let last: Record<string, number[][]> | undefined;
+const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined);
+
+/**
+ * The last logged alignment of a train log, averaged over mapped layers: the row entropy of the
+ * batch-mean a_ij, and (when the log has alignmentStats) the mean per-example row entropy.
+ */
+export function finalAlignmentEntropy(logText: string): { batchMean?: number; perExample?: number } {
+  let last: { alignment?: Record<string, number[][]>; alignmentStats?: Record<string, { entropy: number[] }> } | undefined;
   for (const line of logText.split('\n')) {
     if (!line.trim()) continue;
-    const l = JSON.parse(line) as { alignment?: Record<string, number[][]> };
-    if (l.alignment) last = l.alignment;
+    const l = JSON.parse(line) as NonNullable<typeof last>;
+    if (l.alignment) last = l;
   }
-  if (!last) return undefined;
-  const hs = Object.values(last).map(meanRowEntropy);
-  return hs.length ? hs.reduce((a, b) => a + b, 0) / hs.length : undefined;
+  if (!last?.alignment) return {};
+  const perExample = last.alignmentStats ? mean(Object.values(last.alignmentStats).map((s) => mean(s.entropy)!)) : undefined;
+  return { batchMean: mean(Object.values(last.alignment).map(meanRowEntropy)), perExample };
 }
 
 interface SeedValue {
   readonly val?: number;
   readonly test?: number;
-  readonly entropy?: number;
+  readonly entropy: { batchMean?: number; perExample?: number };
 }
 
 export interface PhaseValues {
@@ -232,17 +237,21 @@ export async function summariseStudy(o: { root: string; phases: readonly StudyPh
     // Every per-seed value.
     const students = [...v.values.keys()];
     lines.push(
-      'Per seed (validation / test; entropy = normalised row entropy of the last logged batch-mean a_ij, 1 = uniform):',
+      'Per seed (validation / test). Entropy: normalised row entropy of a_ij at the last logged step (1 = uniform, 0 = each teacher head on one student head), ' +
+        'of the batch-mean a_ij and, where logged, the mean over examples of each example\'s a_ij; mean over seeds and mapped layers:',
       '',
-      `| student | ${v.completeSeeds.map((s) => `seed ${s}`).join(' | ')} | mean test | a_ij entropy |`,
-      `|---|${v.completeSeeds.map(() => '---:').join('|')}|---:|---:|`,
+      `| student | ${v.completeSeeds.map((s) => `seed ${s}`).join(' | ')} | mean test | entropy (batch mean) | entropy (per example) |`,
+      `|---|${v.completeSeeds.map(() => '---:').join('|')}|---:|---:|---:|`,
     );
+    const fmtMean = (xs: (number | undefined)[]) => {
+      const m = mean(xs.filter((x): x is number => x !== undefined));
+      return m === undefined ? '–' : m.toFixed(3);
+    };
     for (const s of students) {
       const vals = v.completeSeeds.map((seed) => v.values.get(s)!.get(seed)!);
-      const mean = vals.reduce((a, x) => a + x.test!, 0) / vals.length;
-      const ent = vals.map((x) => x.entropy).filter((x): x is number => x !== undefined);
       lines.push(
-        `| ${s} | ${vals.map((x) => `${(x.val! * 100).toFixed(1)} / ${(x.test! * scale).toFixed(2)}`).join(' | ')} | ${(mean * scale).toFixed(2)} | ${ent.length ? (ent.reduce((a, b) => a + b, 0) / ent.length).toFixed(3) : '–'} |`,
+        `| ${s} | ${vals.map((x) => `${(x.val! * 100).toFixed(1)} / ${(x.test! * scale).toFixed(2)}`).join(' | ')} | ${(mean(vals.map((x) => x.test!))! * scale).toFixed(2)} | ` +
+          `${fmtMean(vals.map((x) => x.entropy.batchMean))} | ${fmtMean(vals.map((x) => x.entropy.perExample))} |`,
       );
     }
     lines.push('');

@@ -115,6 +115,12 @@ export const AlignmentSchema = z
     early: z.strictObject({ step: count('step'), weights: MatrixSchema }),
     /** a_ij late in training, `[Ht][Hs]`. */
     late: z.strictObject({ step: count('step'), weights: MatrixSchema }),
+    /** a_ij of single examples at the late step, `[E][Ht][Hs]`: a flat batch mean can hide sharp but disagreeing per-example alignments. */
+    lateExamples: z.array(MatrixSchema).default([]),
+    /** Mean over the batch's examples of the normalised row entropy of a_ij (1 = uniform), early and late; absent when not logged. */
+    entropy: z.strictObject({ early: finite('entropy.early'), late: finite('entropy.late') }).optional(),
+    /** Mean cosine between different student heads' maps at the late step (1 = the student heads are copies of each other). */
+    studentHeadCosine: finite('studentHeadCosine').optional(),
   })
   .superRefine((a, ctx) => {
     const shape = (m: Matrix) => `${m.length}×${m[0]!.length}`;

@@ -190,6 +190,14 @@ export function curvesSection(data: ReportData, ids: IdSource): string {
   return `<section id="curves"><h2>Learning curves</h2>${body}</section>`;
 }
 
+/** "s0 ← t0, t3; s1 ← t1, t2": each teacher head goes to the student head with its largest a_ij. */
+export function absorbed(weights: readonly (readonly number[])[]): string {
+  const hs = weights[0]?.length ?? 0;
+  const groups: number[][] = Array.from({ length: hs }, () => []);
+  weights.forEach((row, i) => groups[row.indexOf(Math.max(...row))]!.push(i));
+  return groups.map((g, j) => `s${j} ← ${g.length ? g.map((i) => `t${i}`).join(', ') : 'none'}`).join('; ');
+}
+
 export function alignmentSection(data: ReportData, ids: IdSource): string {
   if (data.alignment.length === 0) return '<section id="alignment"><h2>Head alignment (a<sub>ij</sub>)</h2><p class="note">No alignment weights were recorded (no AMAD student, or it failed before recording).</p></section>';
   const labelOf = (id: string) => data.models.find((m) => m.id === id)?.label ?? id;
@@ -215,7 +223,32 @@ export function alignmentSection(data: ReportData, ids: IdSource): string {
         colLabel: (j) => `s${j}`,
       })}</figure>`;
     };
-    return `<h3>${esc(labelOf(a.modelId))}: ${esc(a.module)}, teacher layer ${a.teacherLayer} → student layer ${a.studentLayer}</h3><div class="grid two">${one('early')}${one('late')}</div>`;
+    // Single examples at the late step, beside the batch mean (same colour scale).
+    const examples = a.lateExamples.map(
+      (w, e) =>
+        `<figure>${heatmap({
+          id: ids.next('aij'),
+          title: `Late, example ${e + 1} of the batch`,
+          desc: `Alignment weights a_ij of ${labelOf(a.modelId)} for one example at step ${a.late.step}: ${ht} teacher heads by ${hs} student heads.`,
+          xLabel: 'student head j',
+          yLabel: 'teacher head i',
+          matrix: w,
+          min: 0,
+          max: Math.max(max, ...w.flat()),
+          valueLabel: 'a_ij (weight)',
+          rowLabel: (i) => `t${i}`,
+          colLabel: (j) => `s${j}`,
+        })}</figure>`,
+    );
+    const stats = [
+      a.entropy ? `per-example a<sub>ij</sub> entropy (1 = uniform): ${esc(fmtNum(a.entropy.early, 3))} at step ${a.early.step} → ${esc(fmtNum(a.entropy.late, 3))} at step ${a.late.step}` : '',
+      a.studentHeadCosine !== undefined ? `student heads' map cosine (1 = copies): ${esc(fmtNum(a.studentHeadCosine, 3))}` : '',
+      `teacher heads absorbed by each student head (late, argmax of the batch mean): ${esc(absorbed(a.late.weights))}`,
+    ].filter(Boolean);
+    return (
+      `<h3>${esc(labelOf(a.modelId))}: ${esc(a.module)}, teacher layer ${a.teacherLayer} → student layer ${a.studentLayer}</h3>` +
+      `<div class="grid two">${one('early')}${one('late')}${examples.join('')}</div><p class="note">${stats.join(' · ')}</p>`
+    );
   });
   return (
     '<section id="alignment"><h2>Head alignment (a<sub>ij</sub>)</h2>' +

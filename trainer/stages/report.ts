@@ -242,7 +242,23 @@ function alignmentOf(modelId: string, lines: readonly Record<string, unknown>[])
     const late = (last.alignment as Record<string, number[][]>)[key];
     const m = key.match(/^(\w+)\/(\d+)<-(\d+)$/);
     if (!late || !m) continue;
-    out.push({ modelId, module: KIND_LABEL[m[1]] ?? m[1], studentLayer: Number(m[2]), teacherLayer: Number(m[3]), early: { step: first.step as number, weights: early }, late: { step: last.step as number, weights: late } });
+    // Per-example diagnostics (trainer/jobs/alignment.ts alignmentStats), when the log has them.
+    type Stats = { entropy: number[]; examples: number[][][]; studentCosine: number[][] };
+    const statsOf = (l: Record<string, unknown>) => (l.alignmentStats as Record<string, Stats> | undefined)?.[key];
+    const [sEarly, sLate] = [statsOf(first), statsOf(last)];
+    const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+    const offDiagonal = (c: number[][]) => meanOf(c.flatMap((row, i) => row.filter((_, j) => j !== i)));
+    out.push({
+      modelId,
+      module: KIND_LABEL[m[1]] ?? m[1],
+      studentLayer: Number(m[2]),
+      teacherLayer: Number(m[3]),
+      early: { step: first.step as number, weights: early },
+      late: { step: last.step as number, weights: late },
+      ...(sLate ? { lateExamples: sLate.examples } : {}),
+      ...(sEarly && sLate ? { entropy: { early: meanOf(sEarly.entropy), late: meanOf(sLate.entropy) } } : {}),
+      ...(sLate && sLate.studentCosine.length > 1 ? { studentHeadCosine: offDiagonal(sLate.studentCosine) } : {}),
+    });
   }
   return out;
 }
