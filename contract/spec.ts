@@ -67,8 +67,17 @@ export const DistillOptionsSchema = z
     tauKd: z.number().positive('tauKd must be > 0').default(1).describe('Temperature τ_kd of the logit distillation.'),
     layerMap: LayerMapSchema.optional(),
     relationHeads: z.number().int().positive().optional().describe('Relation heads R of the MiniLMv2 `relation` baseline (default: the student head count).'),
+    teacherHeads: z
+      .array(z.number().int().nonnegative())
+      .min(1, 'teacherHeads needs at least one teacher head')
+      .refine((h) => new Set(h).size === h.length, 'teacherHeads must be distinct')
+      .optional()
+      .describe('one-to-one only: the teacher head each student head copies (student head k ↔ teacherHeads[k]), e.g. [6, 7]; at most one per student head, each < the teacher\'s heads (default: 0, 1, …).'),
   })
   .superRefine((d, ctx) => {
+    if (d.teacherHeads !== undefined && d.variant !== 'one-to-one') {
+      ctx.addIssue({ code: 'custom', path: ['teacherHeads'], message: `teacherHeads only applies to variant "one-to-one" (variant is "${d.variant}"): remove it or change the variant` });
+    }
     if (d.relationHeads !== undefined && d.variant !== 'relation') {
       ctx.addIssue({ code: 'custom', path: ['relationHeads'], message: `relationHeads only applies to variant "relation" (variant is "${d.variant}"): remove it or change the variant` });
     }
@@ -249,8 +258,9 @@ export function expandCandidates(spec: JobSpec): JobSpec {
     const { candidates, ...rest } = s;
     return candidateCombinations(candidates).map((values, index) => {
       const distill = { ...rest.distill, ...values };
-      // relationHeads only applies to the relation baseline (a candidate variant may differ).
+      // relationHeads / teacherHeads only apply to their baseline (a candidate variant may differ).
       if (distill.variant !== 'relation') delete distill.relationHeads;
+      if (distill.variant !== 'one-to-one') delete distill.teacherHeads;
       return { ...rest, name: `${s.name}-c${index}`, distill, candidateOf: { student: s.name, index, values } };
     });
   });

@@ -49,6 +49,8 @@ export interface StudentDistillOptions {
   readonly tauKd: number;
   readonly layerMap?: LayerMapSpec;
   readonly relationHeads?: number;
+  /** one-to-one: the teacher head each student head copies. */
+  readonly teacherHeads?: readonly number[];
 }
 
 export interface TrainJobArgs {
@@ -150,6 +152,7 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
               variant: o.variant,
               temperature: o.temperature,
               detachWeights: o.detachWeights,
+              teacherHeads: o.teacherHeads,
               queryMask,
               projection: distill.projectionFor(p),
             }),
