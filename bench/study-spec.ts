@@ -32,9 +32,24 @@ export const STUDY_BASELINES = {
 } as const;
 export type StudyBaseline = keyof typeof STUDY_BASELINES;
 
+/** One student of a phase that is not the primary comparison. */
+export interface StudyStudent {
+  readonly name: string;
+  readonly heads: number;
+  readonly distill: { variant: 'kl' | 'one-to-one' | 'mean-head' | 'relation'; temperature?: number; detachWeights?: boolean; relationHeads?: number; teacherHeads?: number[] };
+}
+
 export interface StudyPhase {
   readonly id: string;
   readonly task: ExperimentTask;
+  /** The students (secondary factors); absent = the primary comparison's (τ candidates + baselines at `heads`). */
+  readonly students?: readonly StudyStudent[];
+  /** Distil the teacher that this phase's block 0 trained (same data): the phases pair up seed by seed. */
+  readonly teacherFrom?: string;
+  /** Seed of this phase's own teacher (when it trains one). @default 0 */
+  readonly teacherSeed?: number;
+  /** Training examples (a wider teacher–student gap with fewer). @default STUDY_DATA.train */
+  readonly trainExamples?: number;
   /** Seeds of the phase, run in blocks of `blockSize` in this order. */
   readonly seeds: readonly number[];
   readonly blockSize: number;
@@ -84,9 +99,103 @@ export const STUDY_PHASES: readonly StudyPhase[] = [
   },
 ];
 
+const kl = (tau: number, extra: Record<string, unknown> = {}) => ({ variant: 'kl' as const, temperature: tau, ...extra });
+const eightSeeds = Array.from({ length: 8 }, (_, i) => i);
+const primaryStudents = (h: number): StudyStudent[] => [
+  ...STUDY_TEMPERATURES.map((tau) => ({ name: amadName(tau, h), heads: h, distill: kl(tau) })),
+  { name: `one-to-one-h${h}`, heads: h, distill: { variant: 'one-to-one' } },
+  { name: `mean-head-h${h}`, heads: h, distill: { variant: 'mean-head' } },
+  { name: `minilmv2-h${h}`, heads: h, distill: { variant: 'relation', relationHeads: h } },
+];
+
+/**
+ * Secondary factors (docs/STUDY.md H2), on VQA, 8 seeds each, in the planned order. Those with
+ * `teacherFrom: 'vqa-primary'` distil the primary teacher on the same data with the same seeds:
+ * each of their students pairs seed by seed with the primary students.
+ */
+export const STUDY_SECONDARY_PHASES: readonly StudyPhase[] = [
+  {
+    id: 'vqa-detach',
+    task: 'vqa',
+    seeds: eightSeeds,
+    blockSize: 2,
+    heads: 2,
+    studentSteps: 600,
+    teacherFrom: 'vqa-primary',
+    students: STUDY_TEMPERATURES.map((tau) => ({ name: amadName(tau, 2).replace(/-h2$/, '-detach-h2'), heads: 2, distill: kl(tau, { detachWeights: true }) })),
+    question: 'VQA: AMAD kl at each τ with detachWeights (no gradient through a_ij), against the same τ without it (vqa-primary).',
+  },
+  {
+    id: 'vqa-heads',
+    task: 'vqa',
+    seeds: eightSeeds,
+    blockSize: 2,
+    heads: 2,
+    studentSteps: 600,
+    teacherFrom: 'vqa-primary',
+    students: [1, 4, 8].flatMap((h) => [
+      { name: amadName(1, h), heads: h, distill: kl(1) },
+      { name: amadName(0.1, h), heads: h, distill: kl(0.1) },
+      { name: `one-to-one-h${h}`, heads: h, distill: { variant: 'one-to-one' as const } },
+      { name: `mean-head-h${h}`, heads: h, distill: { variant: 'mean-head' as const } },
+    ]),
+    question: 'VQA: student heads 1, 4, 8 (2 is vqa-primary). At 1 head AMAD must equal mean-head up to a constant (sanity check); at 8, one-to-one is the paper\'s standard.',
+  },
+  {
+    id: 'vqa-long',
+    task: 'vqa',
+    seeds: eightSeeds,
+    blockSize: 2,
+    heads: 2,
+    studentSteps: 2000,
+    teacherFrom: 'vqa-primary',
+    students: [
+      { name: 'amad-kl-t1-long-h2', heads: 2, distill: kl(1) },
+      { name: 'amad-kl-t0p1-long-h2', heads: 2, distill: kl(0.1) },
+      { name: 'one-to-one-long-h2', heads: 2, distill: { variant: 'one-to-one' } },
+      { name: 'mean-head-long-h2', heads: 2, distill: { variant: 'mean-head' } },
+    ],
+    question: 'VQA: students trained 2 000 steps instead of 600 (validation still rises at 600).',
+  },
+  {
+    id: 'vqa-one-to-one-subsets',
+    task: 'vqa',
+    seeds: eightSeeds,
+    blockSize: 2,
+    heads: 2,
+    studentSteps: 600,
+    teacherFrom: 'vqa-primary',
+    students: [[2, 3], [4, 5], [6, 7]].map((hs) => ({ name: `one-to-one-t${hs.join('')}-h2`, heads: 2, distill: { variant: 'one-to-one' as const, teacherHeads: hs } })),
+    question: 'VQA: one-to-one on teacher heads {2,3}, {4,5}, {6,7} (vqa-primary\'s one-to-one takes {0,1}).',
+  },
+  ...[1, 2].map(
+    (seed): StudyPhase => ({
+      id: `vqa-teacher-seed-${seed}`,
+      task: 'vqa',
+      seeds: eightSeeds,
+      blockSize: 2,
+      heads: 2,
+      studentSteps: 600,
+      teacherSeed: seed,
+      question: `VQA: the primary comparison with a teacher trained from seed ${seed}.`,
+    }),
+  ),
+  {
+    id: 'vqa-gap',
+    task: 'vqa',
+    seeds: eightSeeds,
+    blockSize: 2,
+    heads: 2,
+    studentSteps: 600,
+    trainExamples: 2000,
+    question: 'VQA: the primary comparison on 2 000 training examples (a wider teacher–student gap).',
+  },
+];
+
 export function studyPhase(id: string): StudyPhase {
-  const p = STUDY_PHASES.find((x) => x.id === id);
-  if (!p) throw new Error(`unknown study phase "${id}" (${STUDY_PHASES.map((x) => x.id).join(', ')})`);
+  const all = [...STUDY_PHASES, ...STUDY_SECONDARY_PHASES];
+  const p = all.find((x) => x.id === id);
+  if (!p) throw new Error(`unknown study phase "${id}" (${all.map((x) => x.id).join(', ')})`);
   return p;
 }
 
@@ -133,21 +242,20 @@ export function studyBlockSpec(p: StudyPhase, block: number, root: string): JobS
     logAlignmentEvery: 50,
   };
   const kd = { alphaGt: 1, alphaKd: 1, alphaAttn: 1, tauKd: 2 };
-  const students = [
-    ...STUDY_TEMPERATURES.map((tau) => ({ name: amadName(tau, h), distill: { variant: 'kl' as const, temperature: tau, ...kd } })),
-    ...Object.entries(STUDY_BASELINES).map(([name, b]) => ({
-      name: `${name}-h${h}`,
-      distill: { variant: b.variant, ...kd, ...(b.variant === 'relation' ? { relationHeads: h } : {}) },
-    })),
-  ].map((s) => ({ ...s, model: architecture(p.task, 32, h), train: studentTrain, seeds: [...seeds] }));
+  // (Key order matters: a resumed run compares its spec byte for byte.)
+  const students = (p.students ?? primaryStudents(h)).map((s) => {
+    const { variant, relationHeads, ...rest } = s.distill;
+    return { name: s.name, distill: { variant, ...rest, ...kd, ...(relationHeads !== undefined ? { relationHeads } : {}) }, model: architecture(p.task, 32, s.heads), train: studentTrain, seeds: [...seeds] };
+  });
+  const ownTeacher = p.teacherFrom === undefined;
   const teacher: JobSpecInput['teacher'] =
-    block === 0
-      ? { model: architecture(p.task, 64, 8), train: { steps: 2000, batchSize: 32, lr: 0.003, warmupSteps: 100, evalEvery: 500, evalExamples: 1000, checkpointEvery: 500, seed: 0 } }
-      : { checkpoint: path.join(root, 'runs', blockRunId(p, 0), 'models', 'teacher') };
+    ownTeacher && block === 0
+      ? { model: architecture(p.task, 64, 8), train: { steps: 2000, batchSize: 32, lr: 0.003, warmupSteps: 100, evalEvery: 500, evalExamples: 1000, checkpointEvery: 500, seed: p.teacherSeed ?? 0 } }
+      : { checkpoint: path.join(root, 'runs', blockRunId(ownTeacher ? p : studyPhase(p.teacherFrom!), 0), 'models', 'teacher') };
   return {
     version: 1,
     runId: blockRunId(p, block),
-    data: { format: 'synthetic', task: p.task, seed: 11, ...STUDY_DATA, imageSize: 32, maxTextLength: 12, maxTargetLength: 14 },
+    data: { format: 'synthetic', task: p.task, seed: 11, ...STUDY_DATA, ...(p.trainExamples ? { train: p.trainExamples } : {}), imageSize: 32, maxTextLength: 12, maxTargetLength: 14 },
     teacher,
     students,
     cache: { enabled: true, dtype: 'float16', shardSize: STUDY_DATA.shardSize },

@@ -16,7 +16,7 @@ import { pairedComparison } from '../trainer/eval';
 import { holmAdjust, meanInterval } from '../trainer/eval/stats/intervals';
 import { selectCandidate, type GroupSelection } from '../trainer/eval/select-candidates';
 import { barChart } from '../trainer/report/svg';
-import { amadName, blockRunId, phaseBlocks, STUDY_BASELINES, STUDY_PHASES, STUDY_TEMPERATURES, studyBlockSpec, type StudyPhase } from './study-spec';
+import { amadName, blockRunId, phaseBlocks, STUDY_BASELINES, STUDY_PHASES, STUDY_SECONDARY_PHASES, STUDY_TEMPERATURES, studyBlockSpec, type StudyPhase } from './study-spec';
 
 /** True when the block's run reached its Report stage (trained, evaluated, reported). */
 export async function blockDone(root: string, runId: string): Promise<boolean> {
@@ -179,7 +179,7 @@ const fmtP = (p: number | undefined) => (p === undefined || !Number.isFinite(p) 
 
 export async function summariseStudy(o: { root: string; phases: readonly StudyPhase[]; out: string; command: string; plotsDir?: string }): Promise<void> {
   // Every primary phase enters the Holm family, also those not run by this invocation.
-  const all = await Promise.all(STUDY_PHASES.map((p) => phaseValues(o.root, p)));
+  const all = await Promise.all([...STUDY_PHASES, ...STUDY_SECONDARY_PHASES].map((p) => phaseValues(o.root, p)));
   const primaries = all.filter((v) => v.phase.id.endsWith('-primary'));
   const claims: Claim[] = [];
   const selections = new Map<string, GroupSelection>();
@@ -202,6 +202,8 @@ export async function summariseStudy(o: { root: string; phases: readonly StudyPh
   ];
   for (const v of all) {
     const p = v.phase;
+    // Secondary phases appear once they have results (their plan is in docs/STUDY.md).
+    if (!p.id.endsWith('-primary') && v.blocksDone === 0) continue;
     const scale = displayScale(v.metric);
     const n = v.completeSeeds.length;
     const partial = n < p.seeds.length;
@@ -213,8 +215,9 @@ export async function summariseStudy(o: { root: string; phases: readonly StudyPh
       '',
     );
     if (n === 0) continue;
-    const sel = selections.get(p.id) ?? selectTemperature(v);
-    lines.push(
+    const isPrimary = p.id.endsWith('-primary');
+    const sel = isPrimary ? (selections.get(p.id) ?? selectTemperature(v)) : undefined;
+    if (sel) lines.push(
       `**τ selected on validation**: ${sel.selected ?? 'none'} (${sel.reason}). Validation means: ` +
         sel.candidates.map((c) => `τ = ${c.values.temperature}: ${c.mean === null ? '–' : (c.mean * 100).toFixed(2)}`).join(', ') + '.',
       '',
@@ -228,11 +231,20 @@ export async function summariseStudy(o: { root: string; phases: readonly StudyPh
       }
       lines.push('');
     }
-    // Exploratory: every fixed τ against every baseline (no claim).
+    // Exploratory (no claim): every fixed τ against every baseline; a secondary phase that distils
+    // the primary teacher: each of its students against the primary baselines on shared seeds.
     const explore: Claim[] = [];
-    for (const tau of STUDY_TEMPERATURES) for (const b of Object.keys(STUDY_BASELINES)) explore.push(compare(v, amadName(tau, p.heads), `${b}-h${p.heads}`));
-    lines.push('Exploratory (fixed τ, unadjusted, no claim):', '', '| comparison | Δ | 95% interval | p |', '|---|---:|---|---:|');
-    for (const c of explore) lines.push(`| ${c.a} − ${c.baseline} | ${sign(c.meanDiff, scale)} | [${sign(c.lo, scale)}, ${sign(c.hi, scale)}] | ${fmtP(c.p)} |`);
+    if (isPrimary || !p.teacherFrom) {
+      if (!p.students) for (const tau of STUDY_TEMPERATURES) for (const b of Object.keys(STUDY_BASELINES)) explore.push(compare(v, amadName(tau, p.heads), `${b}-h${p.heads}`));
+    } else {
+      const ref = all.find((x) => x.phase.id === p.teacherFrom);
+      if (ref) {
+        const joint: PhaseValues = { ...v, values: new Map([...ref.values, ...v.values]), completeSeeds: v.completeSeeds.filter((s) => ref.completeSeeds.includes(s)) };
+        for (const s of v.values.keys()) for (const b of ['one-to-one', 'mean-head']) explore.push(compare(joint, s, `${b}-h${ref.phase.heads}`));
+      }
+    }
+    if (explore.length) lines.push('Exploratory (unadjusted, no claim):', '', '| comparison | n | Δ | 95% interval | p |', '|---|---:|---:|---|---:|');
+    for (const c of explore) lines.push(`| ${c.a} − ${c.baseline} | ${c.seeds.length} | ${sign(c.meanDiff, scale)} | [${sign(c.lo, scale)}, ${sign(c.hi, scale)}] | ${fmtP(c.p)} |`);
     lines.push('');
     // Every per-seed value.
     const students = [...v.values.keys()];
