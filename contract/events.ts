@@ -65,6 +65,8 @@ export const StudentJobSchema = TrainerJobSchema.extend({
 });
 export type StudentJob = z.infer<typeof StudentJobSchema>;
 
+export const PlacementSchema = z.enum(['lambda', 'batch']);
+
 /** Output of Validate: the run plan every later state reads as `$.run`. */
 export const RunPlanSchema = RunRefSchema.extend({
   teacher: z.strictObject({
@@ -84,6 +86,8 @@ export const RunPlanSchema = RunRefSchema.extend({
   candidateModels: z.array(ModelRefSchema).default([]),
   /** Whether the run has candidates to select among (the state machine's HasCandidates choice). */
   hasCandidates: z.boolean().default(false),
+  /** Where each data-sized stage runs (contract/placement): the state machine's placement Choices read it. */
+  placement: z.strictObject({ prepare: PlacementSchema, cacheTeacher: PlacementSchema, evaluate: PlacementSchema }),
 });
 export type RunPlan = z.infer<typeof RunPlanSchema>;
 
@@ -175,6 +179,8 @@ export const ReportOutputSchema = z.strictObject({
   reportUri: Uri,
   metricsUri: Uri,
   summaryUri: Uri,
+  /** The run notification's text (Notify publishes it): run, headline numbers, how to open the report. */
+  notification: z.string(),
 });
 export type ReportOutput = z.infer<typeof ReportOutputSchema>;
 

@@ -44,6 +44,8 @@ export interface EvaluateShardArgs {
   readonly outUri: string;
   /** The split to read (`val` when scoring candidates). @default spec.evaluation.split */
   readonly split?: 'val' | 'test';
+  /** The runtime that runs the model. @default 'auto' (ONNX Runtime when it loads and model.onnx exists) */
+  readonly runtime?: 'auto' | 'tfjs' | 'onnxruntime';
 }
 
 export interface MergeEvaluationsArgs {
