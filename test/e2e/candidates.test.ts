@@ -17,6 +17,10 @@ import { EvalPartSchema } from '../../trainer/eval/result-schema';
 import { MetricsSummarySchema } from '../../trainer/report/summary';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+// The in-process Evaluate Lambda on tfjs: onnxruntime-node's tensors reject typed arrays made in
+// jest's sandbox realm ("A float32 tensor's data must be type of function Float32Array()").
+// Candidate selection does not depend on the runtime; `amad run` outside jest uses either.
+process.env.AMAD_INFERENCE_RUNTIME = 'tfjs';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const RUN_ID = 'e2e-candidates';
