@@ -3,6 +3,7 @@ import { planRun } from '../../contract/plan';
 import { runUriFor } from '../../contract/layout';
 import type { CommandDeps } from './deps';
 import { readSpecFile } from './spec-file';
+import { checkOnnxTeacherOfSpec } from '../../trainer/onnx/check-spec';
 
 export interface ValidateArgs {
   readonly spec: string;
@@ -11,10 +12,18 @@ export interface ValidateArgs {
 export async function validateCommand(args: ValidateArgs, deps: CommandDeps): Promise<number> {
   const r = await readSpecFile(args.spec, deps);
   if (!r.ok) return 1;
+  let teacherNote = '';
+  try {
+    const checked = await checkOnnxTeacherOfSpec(r.spec);
+    if (checked) teacherNote = `; ONNX teacher matches its sidecar (${Object.keys(checked.maps).length} attention output(s), logits [${checked.logitsShape.join(', ')}])`;
+  } catch (e) {
+    deps.err(`${args.spec}: ${(e as Error).message}`);
+    return 1;
+  }
   const plan = planRun(r.spec, r.spec.runId ?? 'preview', runUriFor('.', r.spec.runId ?? 'preview'));
   deps.out(
     `${args.spec}: valid job spec (${r.spec.students.length} student(s), ${plan.studentJobs.length} student job(s), ` +
-      `teacher ${plan.teacher.trainRequired ? 'trained by the run' : `from ${plan.teacher.modelUri}`}, cache ${plan.cacheEnabled ? 'on' : 'off'}, evaluation on ${plan.evalSplit})`,
+      `teacher ${plan.teacher.trainRequired ? 'trained by the run' : `from ${plan.teacher.modelUri}`}, cache ${plan.cacheEnabled ? 'on' : 'off'}, evaluation on ${plan.evalSplit})${teacherNote}`,
   );
   return 0;
 }
