@@ -15,6 +15,7 @@ import { EvalPartSchema, type EvalPart, type EvalResult } from '../eval/result-s
 import type { EvaluateShardArgs, StageFiles } from '../stages/index';
 import { EvaluationError, predictVqaShard, shardExampleIndices } from '../stages/evaluate';
 import { LATENCY_BATCH_SIZES } from '../stages/evaluate-cost';
+import { normalizeVqaAnswer } from '../data/vqa-normalize';
 import { OnnxTeacher } from './onnx-teacher';
 
 /** True when `modelId` is the run's teacher and the spec gives it as ONNX. */
@@ -27,11 +28,10 @@ function teacherRef(spec: JobSpec) {
   return { onnx: spec.teacher.onnx, sidecar: spec.teacher.sidecar };
 }
 
-/** The answer of the highest logit per example. */
-async function answersOf(teacher: OnnxTeacher, batch: Batch, stats: { mean: readonly number[]; std: readonly number[] }): Promise<string[]> {
+/** The class of the highest logit per example, as the data names it (the data's classes are the teacher's, in its logit order). */
+async function answersOf(teacher: OnnxTeacher, batch: Batch, stats: { mean: readonly number[]; std: readonly number[] }, answers: readonly string[]): Promise<string[]> {
   const { logits } = await teacher.run(batch, stats, []);
   const [B, A] = logits.dims as [number, number];
-  const answers = teacher.sidecar.answers!;
   return Array.from({ length: B }, (_, b) => {
     let best = 0;
     for (let k = 1; k < A; k++) if (logits.data[b * A + k]! > logits.data[b * A + best]!) best = k;
@@ -49,7 +49,7 @@ export async function evaluateShardWithOnnxTeacher(args: EvaluateShardArgs): Pro
     if (task !== 'vqa' || teacher.sidecar.task !== 'vqa') throw new EvaluationError(`the ONNX teacher ${ref.modelUri} is a ${teacher.sidecar.task} model and the data is ${task}: ONNX teachers are evaluated on VQA only`);
     const dataAnswers = dataset.answerVocab;
     const answers = teacher.sidecar.answers!;
-    if (answers.length !== dataAnswers.length || answers.some((a, i) => a !== dataAnswers[i])) {
+    if (answers.length !== dataAnswers.length || answers.some((a, i) => normalizeVqaAnswer(a) !== dataAnswers[i])) {
       throw new EvaluationError(`the ONNX teacher's answer classes (sidecar "answers", ${answers.length}) differ from the run's data (${dataAnswers.length}): the data must be prepared with the teacher's classes; re-run prepare-data`);
     }
     const split = dataset.split(spec.evaluation.split);
@@ -60,7 +60,7 @@ export async function evaluateShardWithOnnxTeacher(args: EvaluateShardArgs): Pro
       throw new EvaluationError(`evaluateShard: shard ${shardIndex} of the ${split.name} split is ${split.shardUri(shardIndex)}, but the stage was given ${args.shardUri}; re-run prepare-data`);
     }
     const indices = shardExampleIndices(split, shardIndex, spec.evaluation.maxExamples);
-    const predicted = await predictVqaShard((b) => answersOf(teacher, b, dataset.manifest.pixelStats), dataset, split, indices);
+    const predicted = await predictVqaShard((b) => answersOf(teacher, b, dataset.manifest.pixelStats, dataAnswers), dataset, split, indices);
     const part: EvalPart = {
       version: 1,
       modelId: ref.modelId,
@@ -72,6 +72,7 @@ export async function evaluateShardWithOnnxTeacher(args: EvaluateShardArgs): Pro
       count: predicted.ids.length,
       ...predicted,
       decoding: null,
+      runtime: `onnxruntime ${teacher.runtime} (ONNX teacher)`,
       createdAt: new Date().toISOString(),
     };
     await storageFor(args.outUri).put(args.outUri, JSON.stringify(EvalPartSchema.parse(part)));

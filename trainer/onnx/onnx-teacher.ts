@@ -206,6 +206,11 @@ export class OnnxTeacher {
     return this.session.outputNames;
   }
 
+  /** The ONNX Runtime version and threads it runs with. */
+  get runtime(): string {
+    return this.session.runtime;
+  }
+
   get inputShapes(): Readonly<Record<string, readonly (number | string)[]>> {
     return this.session.inputShapes;
   }
