@@ -1,4 +1,7 @@
 /**
+ * @jest-environment ./test/helpers/onnx-environment.js
+ */
+/**
  * A teacher this project did not train — exported by PyTorch's own exporter (the fixture made by
  * examples/teachers/pytorch/train_and_export.py: 4 joint self-attention layers of 6 heads) —
  * teaches a 2-head, 2-layer AMAD student through the real local pipeline: Validate checks it,

@@ -1,4 +1,7 @@
 /**
+ * @jest-environment ./test/helpers/onnx-environment.js
+ */
+/**
  * The ONNX teacher check (trainer/onnx/teacher-check.ts, check-spec.ts) on the PyTorch-exported
  * fixture (test/fixtures/onnx-teacher, made by examples/teachers/pytorch/train_and_export.py):
  * the fixture passes and ONNX Runtime reproduces PyTorch's outputs; every bad teacher — built
