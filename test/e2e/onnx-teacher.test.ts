@@ -174,5 +174,6 @@ test('a teacher whose sidecar contradicts the model is refused by Validate, befo
   expect(events.filter((e) => e.type === 'job-started')).toHaveLength(0);
   const runDir = fileURLToPath(runUriFor(root, 'bad-onnx-teacher'));
   expect(existsSync(path.join(runDir, 'data'))).toBe(false);
-  expect(existsSync(runDir) ? readdirSync(runDir).filter((f) => f !== '_stages' && f !== 'logs') : []).toEqual([]);
+  // Only the failure record: no data, cache or models.
+  expect(existsSync(runDir) ? readdirSync(runDir).filter((f) => f !== '_stages' && f !== 'logs') : []).toEqual(['failure.json']);
 });
