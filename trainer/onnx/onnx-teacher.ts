@@ -14,6 +14,7 @@ import { joinUri, storageFor, toUri } from '../../contract/storage';
 import { SPECIAL_TOKENS, type Batch } from '../data/batch';
 import { loadWordPieceVocab, tokenizerFromJson, type Tokenizer } from '../data/tokenizer';
 import type { AttentionKind } from '../model/types';
+import { imagePixels } from './onnx-model';
 import { openTeacherSession, type OnnxArray, type TeacherSession } from './teacher-session';
 
 /** A teacher the pipeline cannot use as given; the message names the input/output or field and the fix. */
@@ -131,21 +132,8 @@ export function feedsFor(sidecar: OnnxSidecar, batch: Batch, dataStats: PixelSta
   if (batch.text.length !== B * L) {
     throw new OnnxTeacherError(`the teacher reads ${L} text tokens (sidecar text.maxLength) but the data holds ${batch.text.length / B}: prepare the data with the teacher's text length`);
   }
-  // rgb01 = x·std_d + mean_d;  fed = (rgb01 − mean_t) / std_t = x·scale + shift, per channel.
-  const { mean, std } = sidecar.image;
-  const scale = [0, 1, 2].map((c) => dataStats.std[c]! / std[c]);
-  const shift = [0, 1, 2].map((c) => (dataStats.mean[c]! - mean[c]) / std[c]);
-  const pixels = new Float32Array(B * S * S * 3);
   const nchw = sidecar.image.layout === 'NCHW';
-  for (let b = 0; b < B; b++) {
-    for (let p = 0; p < S * S; p++) {
-      for (let c = 0; c < 3; c++) {
-        const src = (b * S * S + p) * 3 + c; // [B, S, S, 3]
-        const dst = nchw ? (b * 3 + c) * S * S + p : src; // [B, 3, S, S] or as stored
-        pixels[dst] = batch.images[src]! * scale[c]! + shift[c]!;
-      }
-    }
-  }
+  const pixels = imagePixels(batch.images, B, S, dataStats, sidecar.image); // re-normalised, laid out as the sidecar says
   const idType = sidecar.text.idType;
   const ids = idType === 'int64' ? new BigInt64Array(B * L) : new Int32Array(B * L);
   const mask = idType === 'int64' ? new BigInt64Array(B * L) : new Int32Array(B * L);
