@@ -152,6 +152,8 @@ test('the PyTorch-exported teacher distils into a 2-head AMAD student through th
   expect(summary.failures).toEqual([]);
   expect(summary.models.map((m) => [m.id, m.status]).sort()).toEqual([['amad', 'ok'], [TEACHER_MODEL_ID, 'ok']]);
   for (const m of summary.models) expect(Number.isFinite(m.metrics[summary.primaryMetric]?.mean)).toBe(true);
+  // No speed-up across runtimes (the ONNX teacher's latency is ONNX Runtime's, the student's tfjs').
+  expect(summary.models.find((m) => m.id === 'amad')!.speedupOverTeacher).toBeNull();
   expect(readFileSync(fileURLToPath(layout.reportIndex), 'utf8')).toContain('ONNX teacher');
   expect(existsSync(fileURLToPath(layout.evalFile(studentModelId('amad', 0))))).toBe(true);
 });

@@ -134,6 +134,8 @@ export async function buildRunReport(a: ReportInputs): Promise<string[]> {
       ...(teacherEval ? {} : { error: a.missing.find((m) => m.modelId === TEACHER_MODEL_ID)?.reason ?? 'no evaluation result' }),
       seeds: teacherEval ? [{ seed: 'model' in a.spec.teacher ? a.spec.teacher.train.seed : 0, metrics: pick(teacherEval.metrics) }] : [],
       ...costOf(teacherEval),
+      // An ONNX teacher's latency is ONNX Runtime's, the students' tfjs': no speed-up across runtimes (its eval file keeps the number).
+      ...('onnx' in a.spec.teacher && teacherEval ? { latencyMs: {} } : {}),
       learningCurve: { valMetric: task === 'vqa' && keys.has('accuracy') ? 'accuracy' : undefined, points: task === 'vqa' && keys.has('accuracy') ? learningCurve(teacherLog, valKey) : learningCurve(teacherLog, valKey).map(({ val: _v, ...p }) => p) },
     },
   ];
@@ -188,7 +190,7 @@ export async function buildRunReport(a: ReportInputs): Promise<string[]> {
     createdAt: new Date().toISOString(),
     spec: JSON.parse(JSON.stringify(a.spec)),
     software: softwareVersions(),
-    backend: anyEval?.cost.latency.backend ?? tf.getBackend(),
+    backend: ([...evals.entries()].find(([id]) => id !== TEACHER_MODEL_ID)?.[1] ?? anyEval)?.cost.latency.backend ?? tf.getBackend(), // the students' runtime
     runTimeSeconds,
     estimatedCost: null,
     metrics: defs,
