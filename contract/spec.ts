@@ -189,7 +189,8 @@ export function hasTeacherCheckpoint(spec: JobSpec): spec is JobSpec & { teacher
 
 /** True when the spec names a teacher exported to ONNX (docs/TEACHERS.md). */
 export function hasOnnxTeacher(spec: JobSpec): spec is JobSpec & { teacher: { onnx: string; sidecar: string } } {
-  return 'onnx' in spec.teacher;
+  // (Tolerates a partial spec object: some callers hold only the fields they read.)
+  return typeof spec.teacher === 'object' && spec.teacher !== null && 'onnx' in spec.teacher;
 }
 
 /**
