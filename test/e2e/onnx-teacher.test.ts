@@ -92,6 +92,10 @@ test('the PyTorch-exported teacher distils into a 2-head AMAD student through th
   expect(data.answerVocab).toEqual(SIDECAR.answers);
   expect(data.manifest.pixelStats).toEqual({ mean: SIDECAR.image.mean, std: SIDECAR.image.std });
   expect([data.manifest.imageSize, data.manifest.maxTextLength]).toEqual([32, 12]);
+  // The majority baseline is the most frequent training label among the teacher's classes (counted, not assumed to be class 0).
+  const labels = (await data.split('train').batch(Array.from({ length: data.split('train').size }, (_, i) => i))).answerLabel!;
+  const counts = SIDECAR.answers.map((_: string, k: number) => labels.filter((l) => l === k).length);
+  expect(data.manifest.answers!.majority.answer).toBe(SIDECAR.answers[counts.indexOf(Math.max(...counts))]);
 
   // The student trained from the cache, its 2 layers mapped onto the teacher's declared 4 (0→0, 1→3).
   const jobLog = readFileSync(path.join(fileURLToPath(runUri), 'logs', 'onnx-teacher-amad-seed0.log'), 'utf8');
