@@ -15,7 +15,8 @@ export async function validateCommand(args: ValidateArgs, deps: CommandDeps): Pr
   let teacherNote = '';
   try {
     const checked = await checkOnnxTeacherOfSpec(r.spec);
-    if (checked) teacherNote = `; ONNX teacher matches its sidecar (${Object.keys(checked.maps).length} attention output(s), logits [${checked.logitsShape.join(', ')}])`;
+    if (checked?.summary) teacherNote = `; ONNX teacher matches its sidecar (${Object.keys(checked.summary.maps).length} attention output(s), logits [${checked.summary.logitsShape.join(', ')}])`;
+    else if (checked?.deferred) teacherNote = `; ONNX teacher: sidecar and layer map checked, ${checked.deferred}`;
   } catch (e) {
     deps.err(`${args.spec}: ${(e as Error).message}`);
     return 1;

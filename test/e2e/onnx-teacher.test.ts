@@ -31,7 +31,8 @@ import { EvalResultSchema } from '../../trainer/eval/result-schema';
 import { CachedTeacher } from '../../trainer/jobs/teacher-signal';
 import { declaredLayers, OnnxTeacher, onnxTeacherSha256 } from '../../trainer/onnx/onnx-teacher';
 import { MetricsSummarySchema } from '../../trainer/report/summary';
-import { cachedLayersForSpec } from '../../trainer/stages/cache-teacher';
+import { cachedLayersForSpec, cacheOneShard } from '../../trainer/stages/cache-teacher';
+import { joinUri, toUri } from '../../contract/storage';
 import { FIXTURE, readReference } from '../helpers/onnx-fixture';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -182,4 +183,22 @@ test('a teacher whose sidecar contradicts the model is refused by Validate, befo
   expect(existsSync(path.join(runDir, 'data'))).toBe(false);
   // Only the failure record: no data, cache or models.
   expect(existsSync(runDir) ? readdirSync(runDir).filter((f) => f !== '_stages' && f !== 'logs') : []).toEqual(['failure.json']);
+});
+
+test('the cache stage runs the same check, so a bad teacher is refused before training even where Validate could not run the model', async () => {
+  // GIVEN the data prepared by the first test and a sidecar that contradicts the model
+  const dir = path.join(root, 'bad-for-cache');
+  mkdirSync(dir);
+  const sidecar = JSON.parse(JSON.stringify(SIDECAR));
+  sidecar.attention[0].heads = 3;
+  writeFileSync(path.join(dir, 'teacher.onnx.json'), JSON.stringify(sidecar));
+  copyFileSync(path.join(FIXTURE, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
+  const spec = parseJobSpec({ ...SPEC, teacher: { onnx: TEACHER.onnx, sidecar: path.join(dir, 'teacher.onnx.json') } });
+  const layout = runLayout(runUriFor(root, 'onnx-teacher'));
+  const data = await openDataset(layout.data);
+  // WHEN a cache shard is written THEN it is refused, naming the output and the fix, and writes nothing
+  await expect(
+    cacheOneShard({ spec, dataUri: layout.data, teacherUri: TEACHER.onnx, shardUri: data.split('train').shardUri(0), cacheDir: joinUri(toUri(dir), 'cache') }),
+  ).rejects.toThrow(/output "attn\.fusionSelf\.0" has 6 heads .* set heads to 6/);
+  expect(existsSync(path.join(dir, 'cache'))).toBe(false);
 });

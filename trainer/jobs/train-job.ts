@@ -27,7 +27,7 @@ import { declaredLayers, onnxTeacherSha256, readSidecar, type OnnxTeacherRef } f
 import { log } from '../log';
 import { VLModel } from '../model';
 import type { ModelConfig, ModelConfigInput } from '../model/config';
-import { loadModel, saveModel, type LoadedModel } from '../model-io';
+import { loadModel, saveModel } from '../model-io';
 import type { ExportMetadata } from '../onnx/export-model';
 import { writeOnnxExport, type WrittenExport } from '../onnx/export-files';
 import { trainLoop, type LossParts, type NamedVariable, type StepInfo, type TrainResult } from '../train/loop';

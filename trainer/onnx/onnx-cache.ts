@@ -10,6 +10,7 @@ import { storageFor } from '../../contract/storage';
 import type { PreparedDataset } from '../data/dataset';
 import { attentionFieldName, TeacherCacheWriter, type CachedLayer, type TeacherLayerSet } from '../distill';
 import { cacheDirForShard, LOGITS_FIELD } from '../jobs/teacher-signal';
+import { checkLoadedTeacherForSpec } from './check-spec';
 import { attentionOutput, declaredLayers, OnnxTeacher, type OnnxTeacherRef } from './onnx-teacher';
 
 export interface OnnxCacheShardArgs {
@@ -30,6 +31,9 @@ export async function cacheShardWithOnnxTeacher(a: OnnxCacheShardArgs): Promise<
   const entry = split.entry.shards[a.shardIndex]!;
   const teacher = await OnnxTeacher.load(a.teacher);
   try {
+    // The same check as Validate (one probe batch): it is the first place a Validate that had no
+    // ONNX Runtime (an AWS Lambda bundled without it) can refuse a bad teacher, still before training.
+    await checkLoadedTeacherForSpec({ ...a.spec, teacher: { ...a.teacher } }, teacher);
     const layers = a.layersOf({ declaredLayers: declaredLayers(teacher.sidecar) });
     const outputs = layers.map((l) => ({ field: attentionFieldName(l.kind, l.teacherLayer), output: attentionOutput(teacher.sidecar, l.kind, l.teacherLayer).output }));
     const outDir = cacheDirForShard(a.cacheDir, entry.file);

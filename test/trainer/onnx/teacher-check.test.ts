@@ -16,6 +16,7 @@ import { parseJobSpec, type JobSpecInput } from '../../../contract/spec';
 import { checkOnnxTeacherOfSpec } from '../../../trainer/onnx/check-spec';
 import { OnnxTeacher, readTeacherTokenizer, type OnnxTeacherRef } from '../../../trainer/onnx/onnx-teacher';
 import { checkOnnxTeacher } from '../../../trainer/onnx/teacher-check';
+import { resetOnnxRuntimeForTests } from '../../../trainer/onnx/runtime';
 import { FIXTURE, readReference } from '../../helpers/onnx-fixture';
 import { tinyTeacherOnnx } from '../../helpers/tiny-onnx';
 
@@ -167,13 +168,28 @@ describe('the spec against the ONNX teacher (Validate stage)', () => {
     } as JobSpecInput);
 
   test('a 2-head student with the teacher\'s token grid fits', async () => {
-    await expect(checkOnnxTeacherOfSpec(spec())).resolves.toBeDefined();
+    await expect(checkOnnxTeacherOfSpec(spec())).resolves.toMatchObject({ summary: { maps: { 'attn.fusionSelf.3': [6, 28, 28] } } });
   });
 
   test('a student whose maps have another size is refused, naming the student, the output and the fix', async () => {
     await expect(checkOnnxTeacherOfSpec(spec({ students: [student(4)] }))).rejects.toThrow(
       /students\.0 \(s4kl\): its fusionSelf layer 0 maps are 76×76 but the teacher output "attn\.fusionSelf\.0" it learns from is 28×28: give the student the teacher's token layout/,
     );
+  });
+
+  test('without ONNX Runtime (a Validate Lambda bundled without it) the sidecar and layer map are still checked, the model checks deferred', async () => {
+    const saved = process.env.AMAD_INFERENCE_RUNTIME;
+    process.env.AMAD_INFERENCE_RUNTIME = 'tfjs';
+    resetOnnxRuntimeForTests();
+    try {
+      await expect(checkOnnxTeacherOfSpec(spec())).resolves.toMatchObject({ summary: null, deferred: expect.stringMatching(/model checks run at the start of every CacheTeacher shard/) });
+      const undeclared = { ...student(8), distill: { variant: 'kl' as const, layerMap: { fusionSelf: [[0, 7]] as [number, number][] } } };
+      await expect(checkOnnxTeacherOfSpec(spec({ students: [undeclared] }))).rejects.toThrow(/teacher layer 7 is not among the teacher's declared fusionSelf outputs/);
+    } finally {
+      if (saved === undefined) delete process.env.AMAD_INFERENCE_RUNTIME;
+      else process.env.AMAD_INFERENCE_RUNTIME = saved;
+      resetOnnxRuntimeForTests();
+    }
   });
 
   test('the relation baseline and a disabled cache are refused', async () => {
