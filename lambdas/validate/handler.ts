@@ -39,7 +39,8 @@ export async function handler(event: unknown, context?: Context): Promise<Valida
     ]);
   }
   // A teacher given as ONNX is checked against its sidecar and the students before anything runs.
-  await checkOnnxTeacherOfSpec(spec);
+  const teacherCheck = await checkOnnxTeacherOfSpec(spec);
+  if (teacherCheck?.deferred) logger.warn('ONNX teacher model checks deferred', { reason: teacherCheck.deferred });
   const runUri = runUriFor(artifactRoot, runId);
   const layout = runLayout(runUri);
   const specText = JSON.stringify({ ...spec, runId }, null, 2) + '\n';
