@@ -6,7 +6,7 @@
  *   amad train --config <file>                               train one model (ground truth only)
  *   amad distill --config <file>                             distil one student from a teacher
  *   amad dump-split --data <dir> --split <s> --out <dir>     one split as raw arrays + JSON (for other frameworks)
- *   amad run|submit|status|report|cancel|validate …          the pipeline (local or AWS)
+ *   amad run|submit|status|report|runs|cancel|validate …     the pipeline (local or AWS)
  */
 import './polyfills';
 import '../contract/s3-storage';
