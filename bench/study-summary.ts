@@ -226,7 +226,9 @@ export async function summariseStudy(o: { root: string; phases: readonly StudyPh
       lines.push(`| primary claim | n | Δ (${v.metric}) | 95% interval | p | p_Holm | verdict${partial ? ' (partial)' : ''} |`, '|---|---:|---:|---|---:|---:|---|');
       for (const c of claims.filter((c) => c.task === p.task)) {
         lines.push(
-          `| ${c.a} − ${c.baseline} | ${c.seeds.length} | ${sign(c.meanDiff, scale)} | [${sign(c.lo, scale)}, ${sign(c.hi, scale)}] | ${fmtP(c.p)} | ${fmtP(c.pHolm)} | ${verdict(c, STUDY_MDE[p.task], scale)} |`,
+          `| ${c.a} − ${c.baseline} | ${c.seeds.length} | ${sign(c.meanDiff, scale)} | [${sign(c.lo, scale)}, ${sign(c.hi, scale)}] | ${fmtP(c.p)} | ${fmtP(c.pHolm)} | ` +
+            // Below the planned seeds a verdict would be read at a power the study did not plan for.
+            `${partial ? `none yet, n = ${n} of ${p.seeds.length} (the rule would say: ${verdict(c, STUDY_MDE[p.task], scale)})` : verdict(c, STUDY_MDE[p.task], scale)} |`,
         );
       }
       lines.push('');
@@ -250,7 +252,8 @@ export async function summariseStudy(o: { root: string; phases: readonly StudyPh
     const students = [...v.values.keys()];
     lines.push(
       'Per seed (validation / test). Entropy: normalised row entropy of a_ij at the last logged step (1 = uniform, 0 = each teacher head on one student head), ' +
-        'of the batch-mean a_ij and, where logged, the mean over examples of each example\'s a_ij; mean over seeds and mapped layers:',
+        'of the batch-mean a_ij and, where logged, the mean over examples of each example\'s a_ij; mean over seeds and mapped layers ' +
+        '(for one-to-one and mean-head a diagnostic at τ = 1: their loss does not use a_ij; MiniLMv2 logs none):',
       '',
       `| student | ${v.completeSeeds.map((s) => `seed ${s}`).join(' | ')} | mean test | entropy (batch mean) | entropy (per example) |`,
       `|---|${v.completeSeeds.map(() => '---:').join('|')}|---:|---:|---:|`,

@@ -96,7 +96,8 @@ test('τ chosen on validation, paired Δ with intervals, Holm, per-seed values, 
   expect(md).toMatch(/\| amad-kl-t1-h2 \|.*\| 1\.000 \| – \|/);
   expect(md).toMatch(/\| one-to-one-h2 \| 40\.0 \/ 4\d\.\d\d \| 40\.0 \/ 4\d\.\d\d \| 40\.0 \/ 4\d\.\d\d \| 40\.0 \/ 4\d\.\d\d \| 4\d\.\d\d \| – \|/);
   expect(md).toContain('| amad-kl-t0p1-h2 − minilmv2-h2 | 4 |');
-  expect(md).toMatch(/minilmv2-h2 \| 4 \| [-+]0\.\d\d \| .* \| tie within ±1\.5 points \|/);
+  expect(md).toMatch(/minilmv2-h2 \| 4 \| [-+]0\.\d\d \| .* \| none yet, n = 4 of 12 \(the rule would say: tie within ±1\.5 points\) \|/);
+  expect(md).toMatch(/one-to-one-h2 \| 4 \| .* \| none yet, n = 4 of 12 \(the rule would say: \*\*AMAD wins\*\*\) \|/);
   expect(existsSync(path.join(path.dirname(out), 'study-vqa-primary.svg'))).toBe(true);
 });
 
