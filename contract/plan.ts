@@ -4,7 +4,7 @@
  */
 import type { RunPlan } from './events';
 import { runLayout, Stage, studentModelId, TEACHER_MODEL_ID } from './layout';
-import { hasTeacherCheckpoint, parseJobSpecText, type JobSpec } from './spec';
+import { hasOnnxTeacher, hasTeacherCheckpoint, parseJobSpecText, type JobSpec } from './spec';
 import { storageFor, toUri } from './storage';
 import { buildTrainerCommand, trainerJobName } from './trainer-job';
 import { planScale, type PlacementOptions } from './placement';
@@ -38,15 +38,18 @@ export function planRun(spec: JobSpec, runId: string, runUri: string, opts: Plac
 export function planRunWithoutPlacement(spec: JobSpec, runId: string, runUri: string): Omit<RunPlan, 'placement'> {
   const layout = runLayout(runUri);
   const specUri = layout.spec;
-  const given = hasTeacherCheckpoint(spec);
+  const given = hasTeacherCheckpoint(spec) || hasOnnxTeacher(spec);
   const teacherJob = { specUri, role: 'teacher' as const };
-  const teacherUri = given ? toUri(spec.teacher.checkpoint) : layout.teacherModel;
+  // An ONNX teacher's model URI is its .onnx file (the inference stages tell it by the spec).
+  const teacherUri = hasTeacherCheckpoint(spec) ? toUri(spec.teacher.checkpoint) : hasOnnxTeacher(spec) ? toUri(spec.teacher.onnx) : layout.teacherModel;
   const studentJobs = spec.students.flatMap((s) =>
     s.seeds.map((seed) => {
       const job = { specUri, role: 'student' as const, student: s.name, seed };
       return { student: s.name, seed, modelId: studentModelId(s.name, seed), jobName: trainerJobName(runId, job), command: buildTrainerCommand(job) };
     }),
   );
+  const candidates = new Set(spec.students.filter((s) => s.candidateOf).map((s) => s.name));
+  const modelRef = (j: { student: string; seed: number; modelId: string }) => ({ modelId: j.modelId, modelUri: layout.model(j.modelId), stage: Stage.trainStudent(j.student, j.seed) });
   return {
     runId,
     runUri,
@@ -64,8 +67,11 @@ export function planRunWithoutPlacement(spec: JobSpec, runId: string, runUri: st
     models: [
       // A given checkpoint has no stage of this run to wait for.
       { modelId: TEACHER_MODEL_ID, modelUri: teacherUri, stage: given ? null : Stage.trainTeacher },
-      ...studentJobs.map((j) => ({ modelId: j.modelId, modelUri: layout.model(j.modelId), stage: Stage.trainStudent(j.student, j.seed) })),
+      ...studentJobs.filter((j) => !candidates.has(j.student)).map(modelRef),
     ],
+    // Candidates are scored on validation first; only the selected join `models` (SelectCandidates).
+    candidateModels: studentJobs.filter((j) => candidates.has(j.student)).map(modelRef),
+    hasCandidates: candidates.size > 0,
   };
 }
 

@@ -64,17 +64,24 @@ export const HANDLER_ACCESS: Readonly<Record<HandlerName, PrefixAccess>> = {
   },
   // Per-shard parts only; the merged eval/<model>.json belongs to merge-eval. Skips a model whose
   // training stage (teacher or student) did not complete.
+  // (Candidates' validation parts too: selection/parts/, for candidate selection.)
   evaluate: {
     ...NONE,
-    readRun: ['spec.json', 'data/*', 'models/*', 'eval/parts/*', marker('train-teacher'), marker('train-student'), marker('evaluate')],
+    readRun: ['spec.json', 'data/*', 'models/*', 'eval/parts/*', 'selection/parts/*', marker('train-teacher'), marker('train-student'), marker('evaluate'), marker('evaluate-val')],
     readModels: true,
-    writeRun: ['eval/parts/*', marker('evaluate')],
+    writeRun: ['eval/parts/*', marker('evaluate'), 'selection/parts/*', marker('evaluate-val')],
   },
   'merge-eval': { ...NONE, readRun: ['spec.json', 'eval/*', marker('evaluate'), marker('merge-eval')], writeRun: ['eval/*', marker('merge-eval')] },
+  // Scores the candidates' validation parts (data/ holds the references) and writes the choice.
+  'select-candidates': {
+    ...NONE,
+    readRun: ['spec.json', 'data/*', 'selection/*', marker('evaluate-val'), marker('select-candidates')],
+    writeRun: ['selection/val/*', 'selection/selection.json', marker('select-candidates')],
+  },
   // Train logs and the models themselves (attention maps), a teacher checkpoint possibly in models/.
   report: {
     ...NONE,
-    readRun: ['spec.json', 'data/*', 'models/*', 'eval/*', 'report/*', marker('validate'), marker('merge-eval'), marker('report')],
+    readRun: ['spec.json', 'data/*', 'models/*', 'eval/*', 'report/*', 'selection/*', marker('validate'), marker('merge-eval'), marker('report')],
     readModels: true,
     writeRun: ['report/*', marker('report')],
     writeRunsIndex: true,

@@ -22,18 +22,20 @@ import {
   type LayerMapSpec,
   type MappedPair,
   type ProjectionParams,
+  type TeacherLayerSet,
 } from '../distill';
+import { declaredLayers, onnxTeacherSha256, readSidecar, type OnnxTeacherRef } from '../onnx/onnx-teacher';
 import { log } from '../log';
 import { VLModel } from '../model';
 import type { ModelConfig, ModelConfigInput } from '../model/config';
-import { loadModel, saveModel, type LoadedModel } from '../model-io';
+import { loadModel, saveModel } from '../model-io';
 import type { ExportMetadata } from '../onnx/export-model';
 import { writeOnnxExport, type WrittenExport } from '../onnx/export-files';
 import { trainLoop, type LossParts, type NamedVariable, type StepInfo, type TrainResult } from '../train/loop';
 import type { TrainOptions } from '../train/options';
 import { mixSeeds } from '../data/prng';
 import { StepSampler } from '../train/sampler';
-import { meanAlignmentWeights } from './alignment';
+import { alignmentStats, meanAlignmentWeights, type AlignmentStats } from './alignment';
 import { attentionMapShape } from './map-shape';
 import type { Batch } from '../data/batch';
 import { batchTensors, fitConfigToData, groundTruthLoss, quickValidate, type Task } from './task';
@@ -52,6 +54,8 @@ export interface StudentDistillOptions {
   readonly tauKd: number;
   readonly layerMap?: LayerMapSpec;
   readonly relationHeads?: number;
+  /** one-to-one: the teacher head each student head copies. */
+  readonly teacherHeads?: readonly number[];
 }
 
 export interface TrainJobArgs {
@@ -66,7 +70,13 @@ export interface TrainJobArgs {
   readonly name: string;
   /** Present for students. */
   readonly distill?: {
+    /** The teacher's model folder (tfjs), or its .onnx file when `onnxTeacher` is given. */
     readonly teacherDir: string;
+    /**
+     * A teacher exported to ONNX (docs/TEACHERS.md): it teaches through the cache only (the
+     * CacheTeacher stage ran it on ONNX Runtime); its declared layers drive the layer map.
+     */
+    readonly onnxTeacher?: OnnxTeacherRef;
     readonly options: StudentDistillOptions;
     /** Teacher cache folder (per data shard sub-folders); online teacher when absent. */
     readonly cacheUri?: string;
@@ -76,7 +86,7 @@ export interface TrainJobArgs {
      * opens the cache with that identity and uses only its own layers from it.
      * @default this student's own layers (a cache written for this student alone)
      */
-    readonly cacheLayers?: (teacher: ModelConfig, data: PreparedDataset) => CachedLayer[];
+    readonly cacheLayers?: (teacher: ModelConfig | TeacherLayerSet, data: PreparedDataset) => CachedLayer[];
   };
   readonly provenance?: Record<string, unknown>;
   readonly onStep?: (info: StepInfo) => void;
@@ -99,9 +109,9 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
   const config = fitConfigToData(args.model, data.manifest, data.tokenizer.vocabSize, `${args.name} model config`);
   const seed = args.train.seed;
   const model = new VLModel(config, { seed, name: `${args.name}-${process.pid}` });
-  const teacher = args.distill ? await loadModel(args.distill.teacherDir, { name: `${args.name}-teacher` }) : undefined;
+  const teacher = args.distill ? await openTeacher(args.distill, args.name) : undefined;
   const disposables: { dispose(): void }[] = [model];
-  if (teacher) disposables.push(teacher.model);
+  if (teacher?.online) disposables.push(teacher.online);
   try {
     const distill = teacher && args.distill ? await setUpDistillation(args.distill, teacher, config, data, args.name) : undefined;
     if (distill) disposables.push(...distill.projections.map((p) => ({ dispose: () => (p.W.dispose(), p.b.dispose()) })));
@@ -118,6 +128,7 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
     const sampler = new StepSampler(train.size, args.train.batchSize, seed);
     let teacherNow: TeacherTensors | undefined;
     let alignment: Record<string, number[][]> | undefined;
+    let stats: Record<string, AlignmentStats> | undefined;
     const batchForStep = async (step: number) => {
       const batch = await train.batch(sampler.indices(step));
       if (distill) {
@@ -144,7 +155,7 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
         attn.push(...distill.relationTerms(teacherNow, out));
       } else if (o.variant !== 'none' && o.alphaAttn > 0) {
         const logNow = step % args.train.logAlignmentEvery === 0;
-        if (logNow) alignment = {};
+        if (logNow) [alignment, stats] = [{}, {}];
         for (const p of distill.pairs) {
           const tMaps = teacherNow.maps[attentionFieldName(p.kind, p.teacherLayer)];
           const sMaps = out.attention[p.kind]![p.studentLayer];
@@ -154,11 +165,16 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
               variant: o.variant,
               temperature: o.temperature,
               detachWeights: o.detachWeights,
+              teacherHeads: o.teacherHeads,
               queryMask,
               projection: distill.projectionFor(p),
             }),
           );
-          if (logNow && alignment) alignment[`${p.kind}/${p.studentLayer}<-${p.teacherLayer}`] = meanAlignmentWeights(tMaps, sMaps, queryMask, o.temperature);
+          if (logNow && alignment) {
+            const key = `${p.kind}/${p.studentLayer}<-${p.teacherLayer}`;
+            alignment[key] = meanAlignmentWeights(tMaps, sMaps, queryMask, o.temperature);
+            (stats ??= {})[key] = alignmentStats(tMaps, sMaps, queryMask, o.temperature);
+          }
         }
       }
       const { total, parts } = distillationObjective({ gt, kd, attn }, { alphaGt: o.alphaGt, alphaKd: o.alphaKd, alphaAttn: o.alphaAttn });
@@ -185,8 +201,9 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
       extraLog: () => {
         if (!alignment) return undefined;
         const a = alignment;
-        alignment = undefined;
-        return { alignment: a };
+        const st = stats;
+        [alignment, stats] = [undefined, undefined];
+        return { alignment: a, ...(st ? { alignmentStats: st } : {}) };
       },
       onStep: args.onStep,
       shouldStop: args.shouldStop,
@@ -254,6 +271,22 @@ interface DistillSetup {
   relationTerms(teacher: TeacherTensors, out: ReturnType<VLModel['apply']>): tf.Scalar[];
 }
 
+/** What a student needs of its teacher: its layers (for the map), its identity (for the cache), the model to run online (tfjs teachers). */
+interface TeacherHandle {
+  readonly layers: ModelConfig | TeacherLayerSet;
+  readonly sha256: string;
+  readonly online?: VLModel;
+}
+
+async function openTeacher(d: NonNullable<TrainJobArgs['distill']>, name: string): Promise<TeacherHandle> {
+  if (d.onnxTeacher) {
+    const { sidecar } = await readSidecar(d.onnxTeacher.sidecar);
+    return { layers: { declaredLayers: declaredLayers(sidecar) }, sha256: await onnxTeacherSha256(d.onnxTeacher) };
+  }
+  const loaded = await loadModel(d.teacherDir, { name: `${name}-teacher` });
+  return { layers: loaded.model.config, sha256: loaded.sha256, online: loaded.model };
+}
+
 /**
  * The layers a cache holds, from its first shard's manifest (for a cache given without its spec,
  * as `amad distill --cache` does); every shard's manifest is checked against them on open.
@@ -269,7 +302,7 @@ async function layersInCache(cacheUri: string, data: PreparedDataset): Promise<C
  * Opens the run's teacher cache, which holds the layers `held` (all students' mappings), after
  * checking it has every layer this student's mapping `needed` reads.
  */
-async function openCache(cacheUri: string, held: readonly CachedLayer[], needed: readonly CachedLayer[], teacher: LoadedModel, data: PreparedDataset, name: string): Promise<CachedTeacher> {
+async function openCache(cacheUri: string, held: readonly CachedLayer[], needed: readonly CachedLayer[], teacher: TeacherHandle, data: PreparedDataset, name: string): Promise<CachedTeacher> {
   const key = (l: CachedLayer) => `${l.kind}/${l.teacherLayer}`;
   const heldKeys = new Set(held.map(key));
   const missing = needed.map(key).filter((k) => !heldKeys.has(k));
@@ -282,17 +315,24 @@ async function openCache(cacheUri: string, held: readonly CachedLayer[], needed:
 }
 
 /** Resolves the layer mapping, the teacher signal (cache or online) and the projection parameters. */
-async function setUpDistillation(d: NonNullable<TrainJobArgs['distill']>, teacher: LoadedModel, student: ModelConfig, data: PreparedDataset, name: string): Promise<DistillSetup> {
+async function setUpDistillation(d: NonNullable<TrainJobArgs['distill']>, teacher: TeacherHandle, student: ModelConfig, data: PreparedDataset, name: string): Promise<DistillSetup> {
   const o = d.options;
-  const pairs = o.variant === 'none' ? [] : resolveLayerMap(teacher.model.config, student, o.layerMap ?? 'uniform');
+  const pairs = o.variant === 'none' ? [] : resolveLayerMap(teacher.layers, student, o.layerMap ?? 'uniform');
   // The relation baseline (MiniLMv2) needs the teacher's Q/K/V of the mapped self-attention
   // layers, which the cache does not hold: it always runs the teacher online, once per step.
   const relationPairs = o.variant === 'relation' ? pairs.filter((p) => p.kind !== 'crossImage' && p.kind !== 'decoderCross') : [];
   const layers = o.variant === 'relation' ? [] : cachedLayersOf(pairs);
+  const online = teacher.online;
+  if (!(d.cacheUri && o.variant !== 'relation') && !online) {
+    throw new Error(
+      `${name}: a teacher given as ONNX teaches through the teacher cache only` +
+        (o.variant === 'relation' ? ' and the relation baseline needs its Q/K/V (not exported): pick another distill.variant' : ': set cache.enabled to true'),
+    );
+  }
   const signal: TeacherSignal =
     d.cacheUri && o.variant !== 'relation'
-      ? await openCache(d.cacheUri, d.cacheLayers?.(teacher.model.config, data) ?? (await layersInCache(d.cacheUri, data)), layers, teacher, data, name)
-      : new OnlineTeacher(teacher.model, layers, cachedLayersOf(relationPairs));
+      ? await openCache(d.cacheUri, d.cacheLayers?.(teacher.layers, data) ?? (await layersInCache(d.cacheUri, data)), layers, teacher, data, name)
+      : new OnlineTeacher(online!, layers, cachedLayersOf(relationPairs));
   const projections = new Map<string, ProjectionParams>();
   if (o.variant === 'projected') {
     for (const p of pairs) {

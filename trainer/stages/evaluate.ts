@@ -15,6 +15,7 @@
  * uses the human answers when the split lists a references file, else the label answer stored
  * with each record (see trainer/stages/evaluate-metrics.ts).
  */
+import { z } from 'zod';
 import { runLayout } from '../../contract/layout';
 import { storageFor, toUri } from '../../contract/storage';
 import { parseJson } from '../../contract/parse-json';
@@ -28,6 +29,8 @@ import { loadModel, type LoadedModel } from '../model-io';
 import { LATENCY_BATCH_SIZES, measureCost } from './evaluate-cost';
 import { captioningMetrics, translationMetrics, vqaMetrics, type TaskMetrics } from './evaluate-metrics';
 import type { EvaluateShardArgs, MergeEvaluationsArgs, StageFiles } from './index';
+import type { JobSpec } from '../../contract/spec';
+import { evaluateShardWithOnnxTeacher, isOnnxTeacherModel, onnxTeacherCost } from '../onnx/onnx-evaluate';
 
 /** Examples per forward pass (beam search decodes beamSize rows per example). */
 export const EVAL_BATCH_SIZE = 32;
@@ -44,11 +47,13 @@ export class EvaluationError extends Error {
 export async function evaluateShard(args: EvaluateShardArgs): Promise<StageFiles> {
   await initBackend();
   const { spec, model: ref, shardIndex } = args;
+  if (isOnnxTeacherModel(spec, ref.modelId)) return evaluateShardWithOnnxTeacher(args);
   const loaded = await loadModel(ref.modelUri);
   try {
     const dataset = await openDataset(runLayout(args.runUri).data);
     checkModelFitsData(loaded, dataset, ref.modelUri);
-    const split = dataset.split(spec.evaluation.split);
+    const splitName = args.split ?? spec.evaluation.split;
+    const split = dataset.split(splitName);
     if (!Number.isInteger(shardIndex) || shardIndex < 0 || shardIndex >= split.numShards) {
       throw new EvaluationError(`evaluateShard: shardIndex ${shardIndex} is outside the ${split.name} split's ${split.numShards} shard(s)`);
     }
@@ -63,7 +68,7 @@ export async function evaluateShard(args: EvaluateShardArgs): Promise<StageFiles
       task === 'vqa' ? null : { beamSize: spec.evaluation.beamSize, lengthPenalty: spec.evaluation.lengthPenalty, maxLength: loaded.model.config.maxTargetLength };
     // ONNX Runtime when it loads and the model has its export; else the tfjs model (logged).
     const runner = await openInferenceModel(loaded, ref.modelUri, { pixelStats: dataset.manifest.pixelStats, runtime: args.runtime });
-    const predicted = task === 'vqa' ? await predictVqaShard(runner, dataset, split, indices) : await predictGenerationShard(runner, split, indices, decoding!);
+    const predicted = task === 'vqa' ? await predictVqaShard((b) => predictAnswers(runner, b), dataset, split, indices) : await predictGenerationShard(runner, split, indices, decoding!);
 
     const part: EvalPart = {
       version: 1,
@@ -71,7 +76,7 @@ export async function evaluateShard(args: EvaluateShardArgs): Promise<StageFiles
       modelUri: ref.modelUri,
       modelSha256: loaded.sha256,
       task,
-      split: spec.evaluation.split,
+      split: splitName,
       shardIndex,
       count: predicted.ids.length,
       ...predicted,
@@ -100,16 +105,40 @@ export async function mergeEvaluations(args: MergeEvaluationsArgs): Promise<Stag
   const split = dataset.split(splitName);
   const ids = mergedIds(parts, modelId, split, spec.evaluation.maxExamples);
   const predictions: Record<string, string> = Object.assign({}, ...parts.map((p) => p.predictions));
+  const scored = await taskMetrics(task, parts, predictions, split, ids, dataset);
+  const cost = isOnnxTeacherModel(spec, modelId) ? await onnxTeacherCost(spec, first, split) : await tfjsModelCost(spec, first, split, task);
+  const perExample = selectPerExample(ids, scored.perExample, predictions);
+  const result: EvalResult = {
+    version: 1,
+    modelId,
+    task,
+    split: splitName,
+    count: ids.length,
+    metrics: scored.metrics,
+    primaryMetric: scored.primaryMetric,
+    metricNotes: scored.metricNotes,
+    perExampleMetric: scored.perExampleMetric,
+    perExample,
+    perExampleTruncated: perExample.length < ids.length,
+    decoding: first.decoding,
+    model: { uri: first.modelUri, sha256: first.modelSha256 },
+    cost,
+    evaluatedAt: new Date().toISOString(),
+  };
+  await storageFor(args.outUri).put(args.outUri, JSON.stringify(EvalResultSchema.parse(result), null, 1));
+  return { outputs: [args.outUri] };
+}
 
+/** Cost of a tfjs model: parameters, FLOPs from its config, weight bytes, latency on the tfjs backend. */
+async function tfjsModelCost(spec: JobSpec, first: EvalPart, split: SplitReader, task: EvalPart['task']): Promise<EvalResult['cost']> {
   const loaded = await loadModel(first.modelUri);
   try {
     if (loaded.sha256 !== first.modelSha256) {
       throw new EvaluationError(`the model at ${first.modelUri} changed since it was evaluated (sha256 ${loaded.sha256}, the parts say ${first.modelSha256}); re-run its evaluation`);
     }
-    const scored = await taskMetrics(task, parts, predictions, split, ids, dataset);
     const [small, large] = LATENCY_BATCH_SIZES;
     const latencyIndices = Array.from({ length: large }, (_, i) => i % split.size); // real examples, repeated when the split is smaller
-    const cost = await measureCost(loaded.model, {
+    return await measureCost(loaded.model, {
       task,
       modelUri: first.modelUri,
       batch1: await split.batch(latencyIndices.slice(0, small)),
@@ -117,29 +146,50 @@ export async function mergeEvaluations(args: MergeEvaluationsArgs): Promise<Stag
       warmup: spec.evaluation.latency.warmup,
       runs: spec.evaluation.latency.runs,
     });
-    const perExample = selectPerExample(ids, scored.perExample, predictions);
-    const result: EvalResult = {
-      version: 1,
-      modelId,
-      task,
-      split: splitName,
-      count: ids.length,
-      metrics: scored.metrics,
-      primaryMetric: scored.primaryMetric,
-      metricNotes: scored.metricNotes,
-      perExampleMetric: scored.perExampleMetric,
-      perExample,
-      perExampleTruncated: perExample.length < ids.length,
-      decoding: first.decoding,
-      model: { uri: first.modelUri, sha256: first.modelSha256 },
-      cost,
-      evaluatedAt: new Date().toISOString(),
-    };
-    await storageFor(args.outUri).put(args.outUri, JSON.stringify(EvalResultSchema.parse(result), null, 1));
-    return { outputs: [args.outUri] };
   } finally {
     loaded.model.dispose();
   }
+}
+
+/** A candidate's validation score (candidate selection): the task metrics on the validation split, no cost. */
+export const ValidationScoreSchema = z.strictObject({
+  version: z.literal(1),
+  modelId: z.string().min(1),
+  split: z.literal('val'),
+  count: z.number().int().nonnegative(),
+  metrics: z.record(z.string(), z.number()),
+  primaryMetric: z.string().min(1),
+  model: z.strictObject({ uri: z.string().min(1), sha256: z.string() }),
+});
+export type ValidationScore = z.infer<typeof ValidationScoreSchema>;
+
+/**
+ * Merges one candidate's validation parts into its ValidationScore at `outUri`: the same corpus
+ * metrics as the test evaluation (mergeEvaluations), without the cost measurement.
+ */
+export async function scoreValidation(args: MergeEvaluationsArgs): Promise<ValidationScore> {
+  const { spec, modelId } = args;
+  if (args.partUris.length === 0) throw new EvaluationError(`scoreValidation: model ${modelId} has no validation parts`);
+  const parts = await Promise.all(args.partUris.map(readPart));
+  checkPartsAgree(parts, args.partUris, modelId);
+  const first = parts[0]!;
+  if (first.split !== 'val') throw new EvaluationError(`the parts of ${modelId} evaluate the ${first.split} split; candidate selection reads only the validation split`);
+  const dataset = await openDataset(runLayout(args.runUri).data);
+  const split = dataset.split('val');
+  const ids = mergedIds(parts, modelId, split, spec.evaluation.maxExamples);
+  const predictions: Record<string, string> = Object.assign({}, ...parts.map((p) => p.predictions));
+  const scored = await taskMetrics(first.task, parts, predictions, split, ids, dataset);
+  const score: ValidationScore = {
+    version: 1,
+    modelId,
+    split: 'val',
+    count: ids.length,
+    metrics: scored.metrics,
+    primaryMetric: scored.primaryMetric,
+    model: { uri: first.modelUri, sha256: first.modelSha256 },
+  };
+  await storageFor(args.outUri).put(args.outUri, JSON.stringify(ValidationScoreSchema.parse(score), null, 1));
+  return score;
 }
 
 /**
@@ -154,13 +204,18 @@ export function shardExampleIndices(split: SplitReader, s: number, maxExamples?:
 }
 
 /** What one shard's predictions contribute to its EvalPart. */
-type ShardPredictions = Pick<EvalPart, 'ids' | 'predictions' | 'perExample' | 'references' | 'referenceKind'>;
+export type ShardPredictions = Pick<EvalPart, 'ids' | 'predictions' | 'perExample' | 'references' | 'referenceKind'>;
 
 /**
  * VQA: the answer of each example, its soft score, and the references the accuracy needs (the
  * human answers when the split has a references file, else the label answer).
  */
-async function predictVqaShard(runner: InferenceModel, dataset: PreparedDataset, split: SplitReader, indices: readonly number[]): Promise<ShardPredictions> {
+export async function predictVqaShard(
+  answersOf: (batch: Batch) => string[] | Promise<string[]>,
+  dataset: PreparedDataset,
+  split: SplitReader,
+  indices: readonly number[],
+): Promise<ShardPredictions> {
   const humanAnswers = split.entry.references ? await split.references() : null;
   // Soft scores are stored per class of the DATA's answer vocabulary: find answers by string.
   const vocab = dataset.answerVocab;
@@ -170,7 +225,7 @@ async function predictVqaShard(runner: InferenceModel, dataset: PreparedDataset,
   const out = { ids: [] as string[], predictions: {} as Record<string, string>, perExample: {} as Record<string, number>, references: {} as Record<string, string[]> };
   for (let start = 0; start < indices.length; start += EVAL_BATCH_SIZE) {
     const batch = await split.batch(indices.slice(start, start + EVAL_BATCH_SIZE));
-    const answers = await predictAnswers(runner, batch);
+    const answers = await answersOf(batch);
     batch.ids.forEach((id, b) => {
       out.ids.push(id);
       const k = classOf.get(answers[b]!);

@@ -15,6 +15,7 @@ import type { PreparedDataset } from '../data/dataset';
 import { openDataset } from '../data/dataset';
 import type { ShardRecord } from '../data/shard-format';
 import { EvalResultSchema, type EvalResult } from '../eval/result-schema';
+import { SelectionFileSchema } from '../eval/select-candidates';
 import { loadModel } from '../model-io';
 import { numPatches, type ModelConfig } from '../model/config';
 import { encodeRgbImage, parseReportData, renderReport, type ReportDataInput } from '../report';
@@ -56,6 +57,15 @@ const METHOD_LABEL: Record<string, string> = {
   'mean-head': 'mean-head',
   relation: 'MiniLMv2 relations',
 };
+/**
+ * The method of a student as the report names it: variant `none` is "logit KD only" only when
+ * logit distillation is on; with α_kd = 0 the student learns from the ground truth alone.
+ */
+export function methodLabel(d: { variant: string; alphaKd: number; alphaAttn: number }): string {
+  if (d.variant === 'none' || d.alphaAttn === 0) return d.alphaKd > 0 ? 'logit KD only' : 'ground truth only (no distillation)';
+  return METHOD_LABEL[d.variant] ?? d.variant;
+}
+
 const KIND_LABEL: Record<string, string> = {
   visionSelf: 'vision self-attention',
   fusionSelf: 'fusion self-attention',
@@ -135,13 +145,21 @@ export async function buildRunReport(a: ReportInputs): Promise<string[]> {
       ...(teacherEval ? {} : { error: a.missing.find((m) => m.modelId === TEACHER_MODEL_ID)?.reason ?? 'no evaluation result' }),
       seeds: teacherEval ? [{ seed: 'model' in a.spec.teacher ? a.spec.teacher.train.seed : 0, metrics: pick(teacherEval.metrics) }] : [],
       ...costOf(teacherEval),
+      // An ONNX teacher's latency is ONNX Runtime's, the students' tfjs': no speed-up across runtimes (its eval file keeps the number).
+      ...('onnx' in a.spec.teacher && teacherEval ? { latencyMs: {} } : {}),
       learningCurve: { valMetric: task === 'vqa' && keys.has('accuracy') ? 'accuracy' : undefined, points: task === 'vqa' && keys.has('accuracy') ? learningCurve(teacherLog, valKey) : learningCurve(teacherLog, valKey).map(({ val: _v, ...p }) => p) },
     },
   ];
 
+  // Candidate selection (when students listed candidates): the candidates that were not chosen
+  // were never evaluated on the evaluation split; they appear in the selection table only.
+  const selection = (await storageFor(layout.selection).exists(layout.selection)) ? SelectionFileSchema.parse(await readJson(layout.selection)) : undefined;
+  const chosen = new Map((selection?.groups ?? []).filter((g) => g.selected).map((g) => [g.selected!, g]));
+
   // One row per student variant; its seeds are the spread.
   const alignment: NonNullable<ReportDataInput['alignment']> = [];
   for (const s of a.spec.students) {
+    if (s.candidateOf && !chosen.has(s.name)) continue;
     const seeds: { seed: number; metrics: Record<string, number> }[] = [];
     const errors: string[] = [];
     let firstOk: EvalResult | undefined;
@@ -163,8 +181,8 @@ export async function buildRunReport(a: ReportInputs): Promise<string[]> {
     models.push({
       id: s.name,
       role: 'student',
-      label: `${s.name} (${describeHeads(a.spec, s.name)})`,
-      method: METHOD_LABEL[s.distill.variant] ?? s.distill.variant,
+      label: `${s.name}${s.candidateOf ? ` = ${s.candidateOf.student} selected on validation (${Object.entries(s.candidateOf.values).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''} (${describeHeads(a.spec, s.name)})`,
+      method: methodLabel(s.distill),
       status: seeds.length > 0 ? 'ok' : 'failed',
       ...(seeds.length > 0 ? {} : { error: errors.join('; ') || 'no seed finished' }),
       seeds,
@@ -189,7 +207,7 @@ export async function buildRunReport(a: ReportInputs): Promise<string[]> {
     createdAt: new Date().toISOString(),
     spec: JSON.parse(JSON.stringify(a.spec)),
     software: softwareVersions(),
-    backend: anyEval?.cost.latency.backend ?? tf.getBackend(),
+    backend: ([...evals.entries()].find(([id]) => id !== TEACHER_MODEL_ID)?.[1] ?? anyEval)?.cost.latency.backend ?? tf.getBackend(), // the students' runtime
     runTimeSeconds,
     estimatedCost: null,
     metrics: defs,
@@ -198,6 +216,7 @@ export async function buildRunReport(a: ReportInputs): Promise<string[]> {
     attentionSamples,
     samplePredictions,
     failures,
+    selection: selection?.groups ?? [],
   } satisfies ReportDataInput);
   const { html, metricsJson, summaryMd } = renderReport(reportData);
   const out = { html: joinUri(a.reportDir, 'index.html'), metrics: joinUri(a.reportDir, 'metrics.json'), summary: joinUri(a.reportDir, 'summary.md') };
@@ -210,7 +229,7 @@ export async function buildRunReport(a: ReportInputs): Promise<string[]> {
 
 function describeHeads(spec: JobSpec, student: string | null): string {
   const arch = student === null ? ('model' in spec.teacher ? spec.teacher.model : null) : spec.students.find((s) => s.name === student)!.model;
-  if (!arch) return 'given checkpoint';
+  if (!arch) return 'onnx' in spec.teacher ? `ONNX teacher ${spec.teacher.onnx}` : 'given checkpoint';
   const h = arch.heads;
   return `${h.fusion} heads, width ${arch.width}, ${arch.visionLayers + arch.fusionLayers + arch.decoderLayers} layers`;
 }
@@ -226,7 +245,23 @@ function alignmentOf(modelId: string, lines: readonly Record<string, unknown>[])
     const late = (last.alignment as Record<string, number[][]>)[key];
     const m = key.match(/^(\w+)\/(\d+)<-(\d+)$/);
     if (!late || !m) continue;
-    out.push({ modelId, module: KIND_LABEL[m[1]] ?? m[1], studentLayer: Number(m[2]), teacherLayer: Number(m[3]), early: { step: first.step as number, weights: early }, late: { step: last.step as number, weights: late } });
+    // Per-example diagnostics (trainer/jobs/alignment.ts alignmentStats), when the log has them.
+    type Stats = { entropy: number[]; examples: number[][][]; studentCosine: number[][] };
+    const statsOf = (l: Record<string, unknown>) => (l.alignmentStats as Record<string, Stats> | undefined)?.[key];
+    const [sEarly, sLate] = [statsOf(first), statsOf(last)];
+    const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+    const offDiagonal = (c: number[][]) => meanOf(c.flatMap((row, i) => row.filter((_, j) => j !== i)));
+    out.push({
+      modelId,
+      module: KIND_LABEL[m[1]] ?? m[1],
+      studentLayer: Number(m[2]),
+      teacherLayer: Number(m[3]),
+      early: { step: first.step as number, weights: early },
+      late: { step: last.step as number, weights: late },
+      ...(sLate ? { lateExamples: sLate.examples } : {}),
+      ...(sEarly && sLate ? { entropy: { early: meanOf(sEarly.entropy), late: meanOf(sLate.entropy) } } : {}),
+      ...(sLate && sLate.studentCosine.length > 1 ? { studentHeadCosine: offDiagonal(sLate.studentCosine) } : {}),
+    });
   }
   return out;
 }
@@ -283,7 +318,9 @@ async function attentionSamplesOf(a: ReportInputs, data: PreparedDataset, record
   const picked = [...records.values()].slice(0, 2);
   if (picked.length === 0) return [];
   const layout = runLayout(a.runUri);
-  const modelIds = [TEACHER_MODEL_ID, ...a.spec.students.map((s) => studentModelId(s.name, s.seeds[0]))].filter((id) => a.evalFiles[id]);
+  // A teacher given as ONNX has no tfjs model to read maps from here (its maps are in the cache).
+  const teacherIds = 'onnx' in a.spec.teacher ? [] : [TEACHER_MODEL_ID];
+  const modelIds = [...teacherIds, ...a.spec.students.map((s) => studentModelId(s.name, s.seeds[0]))].filter((id) => a.evalFiles[id]);
   const batch = await data.split(a.spec.evaluation.split).batch(await indicesOf(data, a.spec, picked.map((r) => r.id)));
   const maps = new Map<string, number[][][][]>(); // modelId → [example][head][gridRow][gridCol]
   const layerOf = new Map<string, number>();
