@@ -25,6 +25,7 @@ export const ModelSummarySchema = z.strictObject({
   latencyMs: z.strictObject({
     batch1: z.strictObject({ p50: z.number(), p95: z.number() }).nullable(),
     batch32: z.strictObject({ p50: z.number(), p95: z.number() }).nullable(),
+    byRuntime: z.array(z.strictObject({ runtime: z.string(), batch1: z.strictObject({ p50: z.number(), p95: z.number() }), batch32: z.strictObject({ p50: z.number(), p95: z.number() }) })),
   }),
   /** Teacher p50 latency at batch 1 ÷ this model's (null without both measurements). */
   speedupOverTeacher: z.number().nullable(),
@@ -58,6 +59,7 @@ export const MetricsSummarySchema = z.strictObject({
   models: z.array(ModelSummarySchema),
   comparisons: z.array(ComparisonSchema),
   backend: z.string(),
+  inference: z.strictObject({ evaluation: z.array(z.string()), latency: z.array(z.string()) }),
   runTimeSeconds: z.number(),
   estimatedCostUsd: z.number().nullable(),
   failures: z.array(z.strictObject({ stage: z.string(), target: z.string().nullable(), message: z.string() })),
@@ -119,7 +121,7 @@ export function buildMetricsSummary(data: ReportData): MetricsSummary {
       params: m.params,
       flops: m.flops,
       fileBytes: m.fileBytes,
-      latencyMs: { batch1: m.latencyMs.batch1, batch32: m.latencyMs.batch32 },
+      latencyMs: { batch1: m.latencyMs.batch1, batch32: m.latencyMs.batch32, byRuntime: m.latencyMs.byRuntime },
       speedupOverTeacher: teacherP50 !== undefined && p50 !== undefined && p50 > 0 && m.status === 'ok' ? teacherP50 / p50 : null,
       teacherQualityKept: kept,
     };
@@ -133,6 +135,7 @@ export function buildMetricsSummary(data: ReportData): MetricsSummary {
     models,
     comparisons: comparisons(data, primary),
     backend: data.backend,
+    inference: data.inference,
     runTimeSeconds: data.runTimeSeconds,
     estimatedCostUsd: data.estimatedCost?.usd ?? null,
     failures: [

@@ -24,7 +24,8 @@ import { tokenizerFromJson, type Tokenizer } from '../data/tokenizer';
 import { EvalPartSchema, EvalResultSchema, MAX_PER_EXAMPLE, type Decoding, type EvalPart, type EvalResult } from '../eval/result-schema';
 import { decodeBatch, describeRuntime, openInferenceModel, type InferenceModel } from '../inference/model';
 import { loadModel, type LoadedModel } from '../model-io';
-import { LATENCY_BATCH_SIZES, measureCost } from './evaluate-cost';
+import { measureCost } from './evaluate-cost';
+import { measureLatency } from './measure-latency';
 import { captioningMetrics, translationMetrics, vqaMetrics, type TaskMetrics } from './evaluate-metrics';
 import type { EvaluateShardArgs, MergeEvaluationsArgs, StageFiles } from './index';
 
@@ -106,16 +107,9 @@ export async function mergeEvaluations(args: MergeEvaluationsArgs): Promise<Stag
       throw new EvaluationError(`the model at ${first.modelUri} changed since it was evaluated (sha256 ${loaded.sha256}, the parts say ${first.modelSha256}); re-run its evaluation`);
     }
     const scored = await taskMetrics(task, parts, predictions, split, ids, dataset);
-    const [small, large] = LATENCY_BATCH_SIZES;
-    const latencyIndices = Array.from({ length: large }, (_, i) => i % split.size); // real examples, repeated when the split is smaller
-    const cost = await measureCost(loaded.model, {
-      task,
-      modelUri: first.modelUri,
-      batch1: await split.batch(latencyIndices.slice(0, small)),
-      batch32: await split.batch(latencyIndices),
-      warmup: spec.evaluation.latency.warmup,
-      runs: spec.evaluation.latency.runs,
-    });
+    // The serial per-architecture pass of MergeEval, or (called alone) this model's own.
+    const latency = args.latency ?? (await measureLatency({ runUri: args.runUri, spec, models: [{ modelId, modelUri: first.modelUri }] }))[modelId]!;
+    const cost = await measureCost(loaded.model, { task, modelUri: first.modelUri, latency });
     const perExample = selectPerExample(ids, scored.perExample, predictions);
     const result: EvalResult = {
       version: 1,
@@ -130,6 +124,7 @@ export async function mergeEvaluations(args: MergeEvaluationsArgs): Promise<Stag
       perExample,
       perExampleTruncated: perExample.length < ids.length,
       decoding: first.decoding,
+      ...(partRuntimes(parts) ? { runtime: partRuntimes(parts) } : {}),
       model: { uri: first.modelUri, sha256: first.modelSha256 },
       cost,
       evaluatedAt: new Date().toISOString(),
@@ -241,6 +236,12 @@ function checkModelFitsData(loaded: LoadedModel, dataset: PreparedDataset, model
     const detail = differs < 0 ? `${modelVocab.length} vs ${dataVocab.length} tokens` : `token ${differs} is "${modelVocab[differs]}" vs "${dataVocab[differs]}"`;
     throw new EvaluationError(`${where} was trained with a different tokenizer than the run's data (${detail}): evaluate it on the data it was trained on`);
   }
+}
+
+/** The distinct runtimes the parts were predicted on, joined; undefined when no part says. */
+function partRuntimes(parts: readonly EvalPart[]): string | undefined {
+  const names = [...new Set(parts.map((p) => p.runtime).filter((r): r is string => !!r))];
+  return names.length ? names.join('; ') : undefined;
 }
 
 /** Every part must come from the same model file, task, split and decoding settings. */

@@ -9,6 +9,7 @@ import type { JobSpec } from '../../contract/spec';
 import { runLayout } from '../../contract/layout';
 import { cacheOneShard } from './cache-teacher';
 import { buildRunReport } from './report';
+import type { LatencyResult } from './measure-latency';
 
 export interface StageFiles {
   /** URIs of every file written (hashed into the stage's _SUCCESS marker). */
@@ -53,9 +54,12 @@ export interface MergeEvaluationsArgs {
   readonly partUris: readonly string[];
   /** Where to write the model's merged metrics (`eval/<model>.json`). */
   readonly outUri: string;
+  /** Its architecture's latency from `measureLatency` (MergeEval's one pass); measured for this model alone when absent. */
+  readonly latency?: LatencyResult;
 }
 
 export { evaluateShard, mergeEvaluations } from './evaluate';
+export { measureLatency } from './measure-latency';
 
 export interface BuildReportArgs {
   readonly runUri: string;
