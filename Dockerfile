@@ -29,6 +29,8 @@ RUN npm ci --omit=optional --no-audit --no-fund
 COPY tsconfig.json ./
 COPY contract ./contract
 COPY trainer ./trainer
+# Lambda stages the planner places on Batch run their handler in this container (main.ts --stage).
+COPY lambdas ./lambdas
 RUN npm run build
 
 # ---------------------------------------------------------------------------------------------

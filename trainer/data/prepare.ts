@@ -4,10 +4,11 @@
  *   1. delete any old manifest.json first: from here until step 6 the folder is "not prepared";
  *   2. read the layout (texts in memory, images loaded lazily) and check no split is empty;
  *   3. build the vocabulary from the training texts and targets (or load the WordPiece vocab);
- *      VQA: the answer classes from the training labels;
+ *      VQA: the answer classes from the normalised training labels, and each class's surface
+ *      form (its most frequent raw training answer) in which predictions are written;
  *   4. per split, load images (a few at a time), encode texts and write fixed-size records to
  *      shards; pixel statistics are accumulated over the training images;
- *   5. write references.json (generation tasks; VQA val/test with several human answers) and tokenizer.json;
+ *   5. write references.json (generation tasks; VQA val/test: the human answers as written) and tokenizer.json;
  *   6. write manifest.json LAST, with every file's sha256.
  * A prepare that dies anywhere before 6 leaves no manifest, so it never looks complete.
  */
@@ -25,7 +26,7 @@ import { recordLayout, type RecordLayout } from './shard-format';
 import { ShardWriter } from './shard-writer';
 import { parseDataSource, SPLITS, taskOf, type DataSource, type DataSourceInput, type DataTask, type SplitName } from './source';
 import { buildWordTokenizer, loadWordPieceVocab, type Tokenizer } from './tokenizer';
-import { buildAnswerVocab, encodeAnswers, mostFrequentAnswer, softScores } from './vqa-answers';
+import { buildAnswerVocab, encodeAnswers, normalizeQuestionAnswers, softScores, SurfaceFormCounter } from './vqa-answers';
 
 export interface PrepareOptions {
   /** Overrides the source's `skipMissingImages`. */
@@ -212,9 +213,16 @@ export async function prepareData(sourceInput: DataSourceInput | DataSource, out
 
   const tokenizer = await buildTokenizer(source, loaded.train); // 3.
   let answerVocab: string[] | undefined;
+  let surfaceForms: string[] | undefined;
   let classes: Map<string, number> | undefined;
+  let trainLabels: string[] = [];
   if (task === 'vqa') {
-    answerVocab = buildAnswerVocab(loaded.train.map((ex) => ex.label ?? mostFrequentAnswer(ex.answers ?? [])), source.answerVocabSize);
+    // Classes are normalised answers; each is written out in its most frequent raw training form.
+    trainLabels = loaded.train.map((ex) => normalizeQuestionAnswers(ex.answers ?? [], ex.label).label);
+    answerVocab = buildAnswerVocab(trainLabels, source.answerVocabSize);
+    const forms = new SurfaceFormCounter();
+    for (const ex of loaded.train) forms.add(ex.answers ?? []);
+    surfaceForms = forms.surfaceForms(answerVocab);
     classes = new Map(answerVocab.map((a, i) => [a, i]));
   }
   const majority = answerVocab?.[0];
@@ -253,12 +261,13 @@ export async function prepareData(sourceInput: DataSourceInput | DataSource, out
         tokens.unknown += text.unknown;
         if (text.truncated > 0) tokens.truncatedTexts++;
         if (task === 'vqa') {
-          const answers = ex.answers ?? [];
-          const label = ex.label ?? mostFrequentAnswer(answers);
+          const raw = ex.answers ?? [];
+          const { answers, label } = normalizeQuestionAnswers(raw, ex.label);
           const enc = encodeAnswers(answers, label, classes!);
-          // Every annotator's answer (VQA v2 has 10): the official accuracy needs them all.
-          references[ex.id] = answers;
-          if (new Set(answers).size > 1) annotatorsDisagree = true;
+          // Every annotator's answer (VQA v2 has 10) AS WRITTEN: the official accuracy needs them
+          // all, raw, because it normalises only when they disagree.
+          references[ex.id] = raw;
+          if (new Set(raw).size > 1) annotatorsDisagree = true;
           if (enc.answerLabel >= 0) covered++;
           if (majority !== undefined) majorityScoreSum += softScores(answers).get(majority) ?? 0;
           await writer.add({ id: ex.id, image, text: text.ids, ...enc });
@@ -315,10 +324,10 @@ export async function prepareData(sourceInput: DataSourceInput | DataSource, out
 
 
   let answers: Manifest['answers'];
-  if (answerVocab && majority !== undefined) {
-    const trainLabels = loaded.train.map((ex) => ex.label ?? mostFrequentAnswer(ex.answers ?? []));
+  if (answerVocab && surfaceForms && majority !== undefined) {
     answers = {
       vocab: answerVocab,
+      surfaceForms,
       majority: {
         answer: majority,
         trainFraction: trainLabels.filter((l) => l === majority).length / trainLabels.length,

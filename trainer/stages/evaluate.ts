@@ -158,6 +158,7 @@ async function predictVqaShard(runner: InferenceModel, dataset: PreparedDataset,
   const humanAnswers = split.entry.references ? await split.references() : null;
   // Soft scores are stored per class of the DATA's answer vocabulary: find answers by string.
   const vocab = dataset.answerVocab;
+  const forms = dataset.answerSurfaceForms;
   const classOf = new Map(vocab.map((a, i) => [a, i]));
   const A = vocab.length;
   const out = { ids: [] as string[], predictions: {} as Record<string, string>, perExample: {} as Record<string, number>, references: {} as Record<string, string[]> };
@@ -166,8 +167,10 @@ async function predictVqaShard(runner: InferenceModel, dataset: PreparedDataset,
     const answers = await predictAnswers(runner, batch);
     batch.ids.forEach((id, b) => {
       out.ids.push(id);
-      out.predictions[id] = answers[b]!;
       const k = classOf.get(answers[b]!);
+      // Written in the class's surface form, which the official scorer rewards when the human
+      // answers are unanimous (it normalises only when they disagree).
+      out.predictions[id] = k === undefined ? answers[b]! : forms[k]!;
       out.perExample[id] = k === undefined ? 0 : batch.answerScores![b * A + k]!;
       if (humanAnswers) {
         const human = humanAnswers.get(id);
@@ -198,7 +201,7 @@ async function predictGenerationShard(runner: InferenceModel, split: SplitReader
   return { ids, predictions, perExample: {} };
 }
 
-/** VQA: the answer string of each example's highest logit (the first on ties, as tf.argMax). */
+/** VQA: the answer class (normalised string) of each example's highest logit (the first on ties, as tf.argMax). */
 async function predictAnswers(runner: InferenceModel, batch: Batch): Promise<string[]> {
   const answers = runner.loaded.metadata.answers;
   const { logits } = await runner.forward(batch); // [B, A]

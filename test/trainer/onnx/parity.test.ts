@@ -13,6 +13,7 @@ import { initBackend } from '../../../trainer/backend';
 import { VLModel } from '../../../trainer/model';
 import { attentionLayerCounts, type ModelConfig } from '../../../trainer/model/config';
 import type { AttentionKind } from '../../../trainer/model/types';
+import { greedyDecode } from '../../../trainer/eval/decode';
 import { buildOnnxExport, type OnnxExport } from '../../../trainer/onnx/export-model';
 import { weightMapOf } from '../../../trainer/onnx/export-files';
 import { attentionOutputName, OnnxSidecarSchema } from '../../../contract/onnx-model';
@@ -133,6 +134,40 @@ describe.each(FAMILIES)('$name', ({ config, task }) => {
       const fullFirst = Array.from({ length: x.batch }, (_, b) => Array.from((full.logits.data as Float32Array).slice(b * Ld * V, (b * Ld + 2) * V))).flat();
       expect(maxRelDiff(short.logits.data as Float32Array, fullFirst)).toBeLessThanOrEqual(LOGIT_REL);
     } finally {
+      await encoder.release();
+      await decoder.release();
+    }
+  });
+
+  if (generation) it('greedy decoding on encoder.onnx + decoder.onnx gives the tokens of trainer/eval/decode greedyDecode', async () => {
+    const x = inputs();
+    const encoder = await ort.InferenceSession.create(exp.encoder!);
+    const decoder = await ort.InferenceSession.create(exp.decoder!);
+    const t = tfInputs(config, x);
+    try {
+      const expected = greedyDecode(model, { images: t.images, text: t.text }).map((ids) => Array.from(ids));
+      // The same search: encode once, then the argmax of the last position's logits over every
+      // token but PAD (0) and BOS (2), until EOS (3) or maxTargetLength tokens.
+      const enc = await encoder.run(ortFeeds(config, x, false));
+      const V = config.vocabSize;
+      const got: number[][] = Array.from({ length: x.batch }, () => []);
+      const done = new Array<boolean>(x.batch).fill(false);
+      for (let step = 1; step <= config.maxTargetLength && done.includes(false); step++) {
+        const prefix = got.map((g) => [2, ...g, ...new Array(step - 1 - g.length).fill(0)]); // finished rows padded (their output is ignored)
+        const logits = (await decoder.run({ decoder_input_ids: decoderFeed(prefix), encoder_hidden_states: enc.encoder_hidden_states, encoder_attention_mask: enc.encoder_attention_mask })).logits.data as Float32Array;
+        for (let b = 0; b < x.batch; b++) {
+          if (done[b]) continue;
+          const row = logits.subarray((b * step + step - 1) * V, (b * step + step) * V);
+          let best = -1;
+          for (let v = 0; v < V; v++) if (v !== 0 && v !== 2 && (best < 0 || row[v] > row[best])) best = v;
+          got[b].push(best);
+          if (best === 3) done[b] = true;
+        }
+      }
+      expect(got).toEqual(expected);
+      expect(new Set(got.map((g) => g.join(','))).size).toBeGreaterThan(1); // the examples decode differently: the image/text reach the decoder
+    } finally {
+      tf.dispose(Object.values(t));
       await encoder.release();
       await decoder.release();
     }

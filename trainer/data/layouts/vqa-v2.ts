@@ -2,15 +2,16 @@
  * VQA v2 layout (Goyal et al. 2017, visualqa.org): per split a questions file
  * `{questions: [{image_id, question, question_id}]}`, an annotations file
  * `{annotations: [{question_id, image_id, multiple_choice_answer, answers: [{answer}×10]}]}` and a
- * COCO image folder (`COCO_<split>2014_<12-digit id>.jpg`). Answers are normalised with the
- * official rules (vqa-normalize.ts) before they become classes and soft scores.
+ * COCO image folder (`COCO_<split>2014_<12-digit id>.jpg`). Answers are handed on as the
+ * annotators wrote them (whitespace cleaned only, as the official scorer does): prepareData
+ * normalises them for classes and soft scores, and keeps them raw as evaluation references.
  */
 import { z } from 'zod';
 import { joinUri, toUri } from '../../../contract/storage';
 import { DataError } from '../errors';
 import { readJson } from '../json';
 import type { SplitName, VqaV2Source } from '../source';
-import { normalizeVqaAnswer } from '../vqa-normalize';
+import { cleanWhitespace } from '../vqa-normalize';
 import { imageFileLoader, imageFileName } from './images';
 import { parseLayoutFile } from './parse-file';
 import type { LoadedSource, RawExample } from './types';
@@ -67,8 +68,8 @@ async function loadSplit(source: VqaV2Source, split: SplitName): Promise<RawExam
       imageUri,
       text: q.question,
       targets: [],
-      answers: ann.answers.map((a) => normalizeVqaAnswer(a.answer)),
-      ...(ann.multiple_choice_answer !== undefined ? { label: normalizeVqaAnswer(ann.multiple_choice_answer) } : {}),
+      answers: ann.answers.map((a) => cleanWhitespace(a.answer)),
+      ...(ann.multiple_choice_answer !== undefined ? { label: cleanWhitespace(ann.multiple_choice_answer) } : {}),
       loadImage: imageFileLoader(imageUri, source.imageSize, `question ${id} (image ${q.image_id})`),
     };
   });
