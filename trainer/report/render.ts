@@ -67,13 +67,13 @@ function md(text: string): string {
 
 /** One line per model timed on more than one runtime: p50 at batch 1 / batch 32 on each. */
 function latencyByRuntimeMd(summary: MetricsSummary): string[] {
-  const timed = summary.models.filter((m) => m.latencyMs.byRuntime.length > 1);
+  const timed = summary.models.filter((m) => (m.latencyMs.byRuntime?.length ?? 0) > 1);
   if (timed.length === 0) return [];
   return [
     '',
     'Latency per runtime (p50 ms, batch 1 / batch 32; one measurement per architecture):',
     '',
-    ...timed.map((m) => `- ${md(m.label)}: ${m.latencyMs.byRuntime.map((r) => `${r.runtime} ${fmtNum(r.batch1.p50, 3)} / ${fmtNum(r.batch32.p50, 3)}`).join(' · ')}`),
+    ...timed.map((m) => `- ${md(m.label)}: ${m.latencyMs.byRuntime!.map((r) => `${r.runtime} ${fmtNum(r.batch1.p50, 3)} / ${fmtNum(r.batch32.p50, 3)}`).join(' · ')}`),
   ];
 }
 

@@ -64,7 +64,7 @@ export function inferenceLine(data: ReportData): string {
 
 /** The same measurement on the other runtimes, under the primary figure. */
 function otherRuntimes(m: ModelSummary, batch: 'batch1' | 'batch32'): string {
-  return m.latencyMs.byRuntime
+  return (m.latencyMs.byRuntime ?? [])
     .slice(1)
     .map((r) => `<br><span class="muted">${esc(`${r.runtime}: ${fmtLatency(r[batch])}`)}</span>`)
     .join('');

@@ -125,8 +125,8 @@ test('the report of a tiny run names the runtime and threads of its evaluation a
   const summary = readFileSync(fileURLToPath(layout.reportSummary), 'utf8');
   expect(summary).toMatch(/evaluation on onnxruntime \d+\.\d+\.\d+, \d+ threads? · latency on onnxruntime \d+\.\d+\.\d+, \d+ threads? and tfjs-wasm, 1 thread \(speed-ups: onnxruntime/);
   const metrics = MetricsSummarySchema.parse(JSON.parse(readFileSync(fileURLToPath(layout.reportMetrics), 'utf8')));
-  expect(metrics.inference.evaluation).toEqual([expect.stringMatching(ONNX_RUNTIME)]);
-  for (const m of metrics.models) expect(m.latencyMs.byRuntime.map((r) => r.runtime)).toEqual([expect.stringMatching(ONNX_RUNTIME), 'tfjs-wasm, 1 thread']);
+  expect(metrics.inference!.evaluation).toEqual([expect.stringMatching(ONNX_RUNTIME)]);
+  for (const m of metrics.models) expect(m.latencyMs.byRuntime!.map((r) => r.runtime)).toEqual([expect.stringMatching(ONNX_RUNTIME), 'tfjs-wasm, 1 thread']);
   const html = readFileSync(fileURLToPath(layout.reportIndex), 'utf8');
   expect(html).toMatch(/<dt>Latency on<\/dt><dd>onnxruntime [^<]+ and tfjs-wasm, 1 thread/);
   expect(html).toMatch(/tfjs-wasm, 1 thread: [\d.,]+ \/ [\d.,]+/);
