@@ -5,6 +5,7 @@
  *   amad prepare --source <source.json> --out <dir|s3://…>   prepare a dataset into shards
  *   amad train --config <file>                               train one model (ground truth only)
  *   amad distill --config <file>                             distil one student from a teacher
+ *   amad dump-split --data <dir> --split <s> --out <dir>     one split as raw arrays + JSON (for other frameworks)
  *   amad run|submit|status|report|runs|cancel|validate …     the pipeline (local or AWS)
  */
 import './polyfills';
@@ -16,6 +17,7 @@ import { toUri, joinUri } from '../contract/storage';
 import { initBackend } from '../trainer/backend';
 import { parseDataSource } from '../trainer/data/source';
 import { prepareData } from '../trainer/data/prepare';
+import { dumpSplit } from '../trainer/data/dump-split';
 import { runTrainJob, type TrainJobResult } from '../trainer/jobs/train-job';
 import { TrainingInterrupted } from '../trainer/train/loop';
 import { registerPipelineCommands } from './commands';
@@ -122,6 +124,23 @@ export function buildProgram(): Command {
     .description('distil one student from a trained teacher (online or from a teacher cache)')
     .requiredOption('--config <file>', 'distill config JSON: { data, teacher, model, distill, train, out, cache? }')
     .action(action((o: { config: string }) => trainingCommand(o.config, 'distill')));
+  program
+    .command('dump-split')
+    .description('write one split of a prepared dataset as raw arrays + JSON (trainer/data/dump-split.ts), for training a teacher in another framework')
+    .requiredOption('--data <dir>', 'prepared dataset folder (holds manifest.json)')
+    .requiredOption('--split <name>', 'train, val or test')
+    .requiredOption('--out <dir>', 'local output folder')
+    .option('--max <n>', 'dump at most this many examples')
+    .action(
+      action(async (o: { data: string; split: string; out: string; max?: string }) => {
+        if (!['train', 'val', 'test'].includes(o.split)) throw new Error(`--split must be train, val or test, got "${o.split}"`);
+        const max = o.max === undefined ? undefined : Number(o.max);
+        if (max !== undefined && !(Number.isInteger(max) && max > 0)) throw new Error(`--max must be an integer > 0, got "${o.max}"`);
+        await initBackend();
+        const r = await dumpSplit(toUri(o.data), o.split as 'train' | 'val' | 'test', o.out, { maxExamples: max });
+        process.stdout.write(`${r.count} examples → ${r.metaFile}\n`);
+      }),
+    );
   registerPipelineCommands(program);
   return program;
 }

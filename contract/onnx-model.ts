@@ -18,6 +18,12 @@
  *
  * The batch dimension is dynamic; text lengths may be fixed or dynamic (the pipeline always
  * feeds `text.maxLength` / `decoder.maxLength` tokens, padded).
+ *
+ * A teacher given as `teacher: { onnx, sidecar }` (trainer/onnx/onnx-teacher.ts) may declare any
+ * subset of its layers in `attention[]` (by its own layer numbers; the layer map spreads over the
+ * declared ones) and any head count; its maps must have the students' `[Q, K]` (single-stream:
+ * `[patches ; text]`) to be distilled. The Validate stage checks all of this on a probe batch
+ * (trainer/onnx/teacher-check.ts).
  */
 import { z } from 'zod';
 
@@ -68,7 +74,7 @@ export const OnnxAttentionOutputSchema = z.strictObject({
   /** Output name, e.g. "attn.fusionSelf.3". */
   output: z.string().min(1),
   kind: OnnxAttentionKindSchema,
-  /** 0-based index among the model's modules of this kind (the teacher's own layer number). */
+  /** 0-based index among the model's modules of this kind (the teacher's own layer number; a teacher may list a subset). */
   layer: z.number().int().nonnegative(),
   /** H of `[B, H, Q, K]`. */
   heads: positiveInt('attention[].heads'),

@@ -4,7 +4,7 @@
  */
 import type { RunPlan } from './events';
 import { runLayout, Stage, studentModelId, TEACHER_MODEL_ID } from './layout';
-import { hasTeacherCheckpoint, parseJobSpecText, type JobSpec } from './spec';
+import { hasOnnxTeacher, hasTeacherCheckpoint, parseJobSpecText, type JobSpec } from './spec';
 import { storageFor, toUri } from './storage';
 import { buildTrainerCommand, trainerJobName } from './trainer-job';
 import { planScale, type PlacementOptions } from './placement';
@@ -38,9 +38,10 @@ export function planRun(spec: JobSpec, runId: string, runUri: string, opts: Plac
 export function planRunWithoutPlacement(spec: JobSpec, runId: string, runUri: string): Omit<RunPlan, 'placement'> {
   const layout = runLayout(runUri);
   const specUri = layout.spec;
-  const given = hasTeacherCheckpoint(spec);
+  const given = hasTeacherCheckpoint(spec) || hasOnnxTeacher(spec);
   const teacherJob = { specUri, role: 'teacher' as const };
-  const teacherUri = given ? toUri(spec.teacher.checkpoint) : layout.teacherModel;
+  // An ONNX teacher's model URI is its .onnx file (the inference stages tell it by the spec).
+  const teacherUri = hasTeacherCheckpoint(spec) ? toUri(spec.teacher.checkpoint) : hasOnnxTeacher(spec) ? toUri(spec.teacher.onnx) : layout.teacherModel;
   const studentJobs = spec.students.flatMap((s) =>
     s.seeds.map((seed) => {
       const job = { specUri, role: 'student' as const, student: s.name, seed };

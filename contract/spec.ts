@@ -41,12 +41,18 @@ export const TeacherSchema = z
       .describe('Use an existing teacher'),
     z
       .strictObject({
+        onnx: UriSchema.describe('URI of a teacher exported to ONNX from any framework (docs/TEACHERS.md): VQA; its attention maps as named outputs. The TrainTeacher stage is skipped; the cache and the teacher\'s evaluation run it on ONNX Runtime.'),
+        sidecar: UriSchema.describe('URI of its "amad-onnx/1" JSON sidecar: input/output names, image size/layout/normalisation, text length, attention outputs (kind, layer, heads), tokenizer file, answer classes. The run\'s data is prepared with the teacher\'s tokenizer, image size, normalisation and answers.'),
+      })
+      .describe('Use a teacher exported to ONNX'),
+    z
+      .strictObject({
         model: ArchitectureSchema.describe('Teacher architecture (image size, text lengths, vocabulary and answer count come from the prepared data).'),
         train: TrainOptionsSchema.prefault({}).describe('Teacher training options.'),
       })
       .describe('Train the teacher in this run'),
   ])
-  .describe('The teacher: either `{ checkpoint }` (a trained model) or `{ model, train }` (trained by the run).');
+  .describe('The teacher: `{ checkpoint }` (a trained model), `{ onnx, sidecar }` (a teacher exported to ONNX from any framework) or `{ model, train }` (trained by the run).');
 
 /** Per-kind layer mapping (METHOD.md "Layer mapping"); the distillation module owns the schema. */
 export const LayerMapSchema = DistillLayerMapSchema.describe(
@@ -179,6 +185,12 @@ export type DistillOptions = z.output<typeof DistillOptionsSchema>;
 /** True when the spec names a trained teacher (the TrainTeacher stage is skipped). */
 export function hasTeacherCheckpoint(spec: JobSpec): spec is JobSpec & { teacher: { checkpoint: string } } {
   return 'checkpoint' in spec.teacher;
+}
+
+/** True when the spec names a teacher exported to ONNX (docs/TEACHERS.md). */
+export function hasOnnxTeacher(spec: JobSpec): spec is JobSpec & { teacher: { onnx: string; sidecar: string } } {
+  // (Tolerates a partial spec object: some callers hold only the fields they read.)
+  return typeof spec.teacher === 'object' && spec.teacher !== null && 'onnx' in spec.teacher;
 }
 
 /**

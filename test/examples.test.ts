@@ -8,7 +8,7 @@ import { DistillConfigSchema, TrainConfigSchema } from '../cli/train-config';
 
 const dir = path.join(__dirname, '..', 'examples');
 const read = (f: string) => JSON.parse(readFileSync(path.join(dir, f), 'utf8'));
-const specs = readdirSync(dir).filter((f) => f.endsWith('.json') && (f.startsWith('demo-') || f.startsWith('experiments-') || f.startsWith('paper-')));
+const specs = readdirSync(dir).filter((f) => f.endsWith('.json') && (f.startsWith('demo-') || f.startsWith('experiments-') || f.startsWith('paper-') || f.startsWith('onnx-teacher-')));
 
 test.each(specs)('%s is a valid job spec', (f) => {
   expect(() => parseJobSpec(read(f), f)).not.toThrow();

@@ -11,6 +11,7 @@ import { planRunWithoutPlacement } from '../../contract/plan';
 import { parseThroughputTable, planScale, PRICES, resolveThroughputs, type DataCounts, type ScalePlan, type StagePlan } from '../../contract/placement';
 import type { CommandDeps } from './deps';
 import { readSpecFile } from './spec-file';
+import { checkOnnxTeacherOfSpec } from '../../trainer/onnx/check-spec';
 
 export interface PlanArgs {
   readonly spec: string;
@@ -67,6 +68,12 @@ export function formatScalePlan(plan: ScalePlan, title: string): string[] {
 export async function planCommand(args: PlanArgs, deps: CommandDeps): Promise<number> {
   const r = await readSpecFile(args.spec, deps);
   if (!r.ok) return 1;
+  try {
+    await checkOnnxTeacherOfSpec(r.spec); // a teacher given as ONNX must match its sidecar and fit the students
+  } catch (e) {
+    deps.err(`${args.spec}: ${(e as Error).message}`);
+    return 1;
+  }
   const throughputs = args.throughputs ? resolveThroughputs(parseThroughputTable(await readJson(args.throughputs, 'throughput table'), args.throughputs)) : undefined;
   const counts = args.counts ? ({ source: args.counts, ...(await readJson(args.counts, 'data counts')) as object } as DataCounts) : undefined;
   const runId = r.spec.runId ?? 'preview';

@@ -3,6 +3,7 @@ import { PlacementError, planRun } from '../../contract/plan';
 import { runUriFor } from '../../contract/layout';
 import type { CommandDeps } from './deps';
 import { readSpecFile } from './spec-file';
+import { checkOnnxTeacherOfSpec } from '../../trainer/onnx/check-spec';
 
 export interface ValidateArgs {
   readonly spec: string;
@@ -11,6 +12,15 @@ export interface ValidateArgs {
 export async function validateCommand(args: ValidateArgs, deps: CommandDeps): Promise<number> {
   const r = await readSpecFile(args.spec, deps);
   if (!r.ok) return 1;
+  let teacherNote = '';
+  try {
+    const checked = await checkOnnxTeacherOfSpec(r.spec);
+    if (checked?.summary) teacherNote = `; ONNX teacher matches its sidecar (${Object.keys(checked.summary.maps).length} attention output(s), logits [${checked.summary.logitsShape.join(', ')}])`;
+    else if (checked?.deferred) teacherNote = `; ONNX teacher: sidecar and layer map checked, ${checked.deferred}`;
+  } catch (e) {
+    deps.err(`${args.spec}: ${(e as Error).message}`);
+    return 1;
+  }
   let plan;
   try {
     plan = planRun(r.spec, r.spec.runId ?? 'preview', runUriFor('.', r.spec.runId ?? 'preview'));
@@ -22,7 +32,7 @@ export async function validateCommand(args: ValidateArgs, deps: CommandDeps): Pr
   }
   deps.out(
     `${args.spec}: valid job spec (${r.spec.students.length} student(s), ${plan.studentJobs.length} student job(s), ` +
-      `teacher ${plan.teacher.trainRequired ? 'trained by the run' : `from ${plan.teacher.modelUri}`}, cache ${plan.cacheEnabled ? 'on' : 'off'}, evaluation on ${plan.evalSplit}; placement: prepare ${plan.placement.prepare}, cache ${plan.placement.cacheTeacher}, evaluate ${plan.placement.evaluate})`,
+      `teacher ${plan.teacher.trainRequired ? 'trained by the run' : `from ${plan.teacher.modelUri}`}, cache ${plan.cacheEnabled ? 'on' : 'off'}, evaluation on ${plan.evalSplit}; placement: prepare ${plan.placement.prepare}, cache ${plan.placement.cacheTeacher}, evaluate ${plan.placement.evaluate})${teacherNote}`,
   );
   return 0;
 }

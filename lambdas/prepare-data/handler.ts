@@ -5,6 +5,7 @@ import { runLayout, runStageOnce, Stage } from '../../contract/layout';
 import { parseEvent } from '../../contract/parse-event';
 import { readRunSpec } from '../../contract/plan';
 import { prepareData, type PrepareSummary } from '../../trainer/data/prepare';
+import { teacherDataContract } from '../../trainer/onnx/teacher-data';
 import { isDirectEvent, PrepareDataDirectEventSchema, PrepareDataRunEventSchema, type PrepareDataResult } from './schema';
 
 const logger = new Logger({ serviceName: 'amad-prepare-data' });
@@ -22,7 +23,8 @@ export async function handler(event: unknown, context?: Context): Promise<Prepar
   const e = parseEvent(PrepareDataRunEventSchema, event, 'PrepareData event');
   const { result, skipped } = await runStageOnce(e.runUri, Stage.prepareData, async () => {
     const spec = await readRunSpec(e.specUri);
-    const summary = await prepareData(spec.data, runLayout(e.runUri).data);
+    // An ONNX teacher fixes tokenizer, image size, normalisation and answer classes.
+    const summary = await prepareData(spec.data, runLayout(e.runUri).data, { teacher: await teacherDataContract(spec) });
     return { outputs: ['data/'], result: toResult(summary) };
   });
   logger.info('Data prepared', { runId: e.runId, skipped, splits: result.summary.splits, skipped_items: result.summary.skipped });

@@ -13,6 +13,7 @@ import { planRun } from '../../contract/plan';
 import { parseJobSpec } from '../../contract/spec';
 import { storageFor, StorageNotFoundError } from '../../contract/storage';
 import { ConfigError } from '../../trainer/model/config';
+import { checkOnnxTeacherOfSpec } from '../../trainer/onnx/check-spec';
 import { recordRunInIndex } from '../../trainer/stages/runs-index';
 import { ValidateEventSchema, type ValidateResult } from './schema';
 
@@ -37,6 +38,9 @@ export async function handler(event: unknown, context?: Context): Promise<Valida
       { path: 'runId', message: 'differs from the request' },
     ]);
   }
+  // A teacher given as ONNX is checked against its sidecar and the students before anything runs.
+  const teacherCheck = await checkOnnxTeacherOfSpec(spec);
+  if (teacherCheck?.deferred) logger.warn('ONNX teacher model checks deferred', { reason: teacherCheck.deferred });
   const runUri = runUriFor(artifactRoot, runId);
   const layout = runLayout(runUri);
   const specText = JSON.stringify({ ...spec, runId }, null, 2) + '\n';

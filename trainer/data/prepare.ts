@@ -27,6 +27,7 @@ import { ShardWriter } from './shard-writer';
 import { parseDataSource, SPLITS, taskOf, type DataSource, type DataSourceInput, type DataTask, type SplitName } from './source';
 import { buildWordTokenizer, loadWordPieceVocab, type Tokenizer } from './tokenizer';
 import { buildAnswerVocab, encodeAnswers, normalizeQuestionAnswers, softScores, SurfaceFormCounter } from './vqa-answers';
+import { normalizeVqaAnswer } from './vqa-normalize';
 
 export interface PrepareOptions {
   /** Overrides the source's `skipMissingImages`. */
@@ -37,6 +38,22 @@ export interface PrepareOptions {
   readonly concurrency?: number;
   /** Progress per split (records written so far). */
   readonly onProgress?: (p: { split: SplitName; done: number; total: number }) => void;
+  /**
+   * Prepare the data for a given teacher (an ONNX teacher, trainer/onnx/teacher-data.ts): its
+   * tokenizer, image size, text length, pixel normalisation and answer classes replace what
+   * would be built from the source, so the cached teacher logits line up with the students' classes.
+   */
+  readonly teacher?: TeacherDataContract;
+}
+
+/** What a given teacher fixes about the data it reads. */
+export interface TeacherDataContract {
+  readonly tokenizer: Tokenizer;
+  readonly imageSize: number;
+  readonly maxTextLength: number;
+  readonly pixelStats: { readonly mean: [number, number, number]; readonly std: [number, number, number] };
+  /** VQA: the teacher's answer classes in logit order. */
+  readonly answers?: readonly string[];
 }
 
 export interface PrepareSummary {
@@ -110,6 +127,15 @@ async function removeStaleShards(out: string, manifest: Manifest): Promise<void>
     const rel = uri.slice(out.length).replace(/^\/+/, '');
     if (/^(train|val|test)\/shard-\d+\.bin$/.test(rel) && !listed.has(uri)) await storage.delete(uri);
   }
+}
+
+/** The training label seen most often among the given classes (ties: the earlier class). */
+function mostFrequentClass(labels: readonly string[], classes: ReadonlyMap<string, number>): string | undefined {
+  const counts = new Map<string, number>();
+  for (const l of labels) if (classes.has(l)) counts.set(l, (counts.get(l) ?? 0) + 1);
+  let best: string | undefined;
+  for (const [a, n] of counts) if (best === undefined || n > counts.get(best)! || (n === counts.get(best)! && classes.get(a)! < classes.get(best)!)) best = a;
+  return best;
 }
 
 /** Decoded images kept while writing a split (by image key). */
@@ -192,7 +218,9 @@ async function loadOrSkip(
 }
 
 export async function prepareData(sourceInput: DataSourceInput | DataSource, outUri: string, options: PrepareOptions = {}): Promise<PrepareSummary> {
-  const source = parseDataSource(sourceInput);
+  const parsed = parseDataSource(sourceInput);
+  const fixed = options.teacher;
+  const source: DataSource = fixed ? { ...parsed, imageSize: fixed.imageSize, maxTextLength: fixed.maxTextLength } : parsed;
   const out = toUri(outUri);
   const manifestUri = joinUri(out, MANIFEST_FILE);
   const storage = storageFor(manifestUri);
@@ -211,21 +239,24 @@ export async function prepareData(sourceInput: DataSourceInput | DataSource, out
     }
   }
 
-  const tokenizer = await buildTokenizer(source, loaded.train); // 3.
+  const tokenizer = fixed?.tokenizer ?? (await buildTokenizer(source, loaded.train)); // 3.
   let answerVocab: string[] | undefined;
   let surfaceForms: string[] | undefined;
   let classes: Map<string, number> | undefined;
   let trainLabels: string[] = [];
+  let majority: string | undefined;
   if (task === 'vqa') {
     // Classes are normalised answers; each is written out in its most frequent raw training form.
     trainLabels = loaded.train.map((ex) => normalizeQuestionAnswers(ex.answers ?? [], ex.label).label);
-    answerVocab = buildAnswerVocab(trainLabels, source.answerVocabSize);
+    // A teacher's classes stay in its logit order, normalised like the labels and written as the teacher writes them.
+    answerVocab = fixed?.answers ? fixed.answers.map((a) => normalizeVqaAnswer(a)) : buildAnswerVocab(trainLabels, source.answerVocabSize);
     const forms = new SurfaceFormCounter();
     for (const ex of loaded.train) forms.add(ex.answers ?? []);
-    surfaceForms = forms.surfaceForms(answerVocab);
+    surfaceForms = fixed?.answers ? [...fixed.answers] : forms.surfaceForms(answerVocab);
     classes = new Map(answerVocab.map((a, i) => [a, i]));
+    // A built vocabulary is sorted by frequency; a teacher's is in its logit order.
+    majority = fixed?.answers ? mostFrequentClass(trainLabels, classes) : answerVocab[0];
   }
-  const majority = answerVocab?.[0];
 
   const layout: RecordLayout = recordLayout({ task, imageSize: source.imageSize, maxTextLength: source.maxTextLength, maxTargetLength: source.maxTargetLength });
   const skipMissing = options.skipMissingImages ?? source.skipMissingImages;
@@ -343,7 +374,7 @@ export async function prepareData(sourceInput: DataSourceInput | DataSource, out
     maxTextLength: source.maxTextLength,
     maxTargetLength: source.maxTargetLength,
     layout,
-    pixelStats: pixelStats.result(),
+    pixelStats: fixed ? { mean: [...fixed.pixelStats.mean], std: [...fixed.pixelStats.std] } : pixelStats.result(),
     tokenizer: { file: TOKENIZER_FILE, kind: tokenizer.kind, vocabSize: tokenizer.vocabSize, sha256: sha256(tokenizerBody) },
     ...(answers ? { answers } : {}),
     splits: { train: train.entry, val: val.entry, test: test.entry },

@@ -6,6 +6,10 @@
  *   teacher layer when Ls = 1; `round` is half-up (Math.round), e.g. Lt = 6, Ls = 3 → 0, 3, 5;
  * - `'last'`: only the last layers;  `'none'`: not mapped;
  * - an explicit `[student, teacher][]` list.
+ * The teacher is a model config (every layer of each stack available) or, for a teacher given as
+ * ONNX, the layers its sidecar declares (`TeacherLayerSet`): then `uniform` spreads over the
+ * declared layers in order (the same as over depth when all are declared), `last` takes the last
+ * declared one, and an explicit pair must name a declared layer.
  */
 import { z } from 'zod';
 // From config/types only (no tfjs): the job-spec validation imports this module.
@@ -48,6 +52,20 @@ export interface MappedPair {
   readonly teacherLayer: number;
 }
 
+/** The attention layers a teacher exposes per kind (its own 0-based layer numbers, ascending). */
+export interface TeacherLayerSet {
+  readonly declaredLayers: Readonly<Record<AttentionKind, readonly number[]>>;
+}
+
+/** A teacher as the layer map sees it: a model config (all layers) or the layers it declares. */
+export type TeacherLayers = ModelConfig | TeacherLayerSet;
+
+function declaredOf(teacher: ModelConfig | TeacherLayerSet): Record<AttentionKind, readonly number[]> {
+  if ('declaredLayers' in teacher) return { ...teacher.declaredLayers };
+  const counts = attentionLayerCounts(teacher);
+  return Object.fromEntries(ATTENTION_KINDS.map((k) => [k, Array.from({ length: counts[k] }, (_, i) => i)])) as Record<AttentionKind, number[]>;
+}
+
 /** Thrown when a layer map cannot be applied to the two models; the message names kind, index and fix. */
 export class LayerMapError extends Error {
   constructor(message: string) {
@@ -63,26 +81,27 @@ export class LayerMapError extends Error {
  * (default or one global string), and is an error when the spec names it per kind.
  * @throws LayerMapError (or a zod error for a malformed spec).
  */
-export function resolveLayerMap(teacher: ModelConfig, student: ModelConfig, spec: LayerMapSpec = DEFAULT_LAYER_MAP): MappedPair[] {
+export function resolveLayerMap(teacher: ModelConfig | TeacherLayerSet, student: ModelConfig, spec: LayerMapSpec = DEFAULT_LAYER_MAP): MappedPair[] {
   const parsed = LayerMapSchema.safeParse(spec);
   if (!parsed.success) {
     const problems = parsed.error.issues.flatMap((i) => describeIssue(i, []));
     throw new LayerMapError(`invalid layerMap: ${problems.join('; ')}`);
   }
-  const teacherCounts = attentionLayerCounts(teacher);
+  const teacherDeclared = declaredOf(teacher);
   const studentCounts = attentionLayerCounts(student);
   const pairs: MappedPair[] = [];
   for (const kind of ATTENTION_KINDS) {
     const explicit = typeof parsed.data === 'object' && parsed.data[kind] !== undefined;
     const kindSpec: KindLayerMap = typeof parsed.data === 'string' ? parsed.data : (parsed.data[kind] ?? DEFAULT_LAYER_MAP);
     if (kindSpec === 'none') continue;
-    const Lt = teacherCounts[kind];
+    const declared = teacherDeclared[kind];
+    const Lt = declared.length;
     const Ls = studentCounts[kind];
     if (Lt === 0 || Ls === 0) {
       if (!explicit || (Lt === 0 && Ls === 0 && Array.isArray(kindSpec) && kindSpec.length === 0)) continue;
       throw missingKindError(kind, teacher, student, Lt, Ls);
     }
-    pairs.push(...kindPairs(kind, kindSpec, Lt, Ls));
+    pairs.push(...kindPairs(kind, kindSpec, declared, Ls, !('declaredLayers' in teacher)));
   }
   return pairs;
 }
@@ -101,13 +120,15 @@ function describeIssue(issue: z.core.$ZodIssue, base: PropertyKey[]): string[] {
   return [`${path.map(String).join('.') || '(root)'}: ${issue.message}`];
 }
 
-function kindPairs(kind: AttentionKind, spec: KindLayerMap, Lt: number, Ls: number): MappedPair[] {
-  if (spec === 'last') return [{ kind, studentLayer: Ls - 1, teacherLayer: Lt - 1 }];
+/** `declared`: the teacher's available layers of this kind, ascending; `whole`: they are all its layers 0..Lt−1. */
+function kindPairs(kind: AttentionKind, spec: KindLayerMap, declared: readonly number[], Ls: number, whole: boolean): MappedPair[] {
+  const Lt = declared.length;
+  if (spec === 'last') return [{ kind, studentLayer: Ls - 1, teacherLayer: declared[Lt - 1]! }];
   if (spec === 'uniform') {
     return Array.from({ length: Ls }, (_, j) => ({
       kind,
       studentLayer: j,
-      teacherLayer: Ls === 1 ? Lt - 1 : Math.round((j * (Lt - 1)) / (Ls - 1)),
+      teacherLayer: declared[Ls === 1 ? Lt - 1 : Math.round((j * (Lt - 1)) / (Ls - 1))]!,
     }));
   }
   if (spec === 'none') return [];
@@ -117,17 +138,22 @@ function kindPairs(kind: AttentionKind, spec: KindLayerMap, Lt: number, Ls: numb
         `layerMap.${kind}[${i}]: student layer ${studentLayer} is out of range; the student has ${Ls} ${kind} layer(s) (0..${Ls - 1})`,
       );
     }
-    if (teacherLayer >= Lt) {
+    if (whole && teacherLayer >= Lt) {
       throw new LayerMapError(
         `layerMap.${kind}[${i}]: teacher layer ${teacherLayer} is out of range; the teacher has ${Lt} ${kind} layer(s) (0..${Lt - 1})`,
+      );
+    }
+    if (!whole && !declared.includes(teacherLayer)) {
+      throw new LayerMapError(
+        `layerMap.${kind}[${i}]: teacher layer ${teacherLayer} is not among the teacher's declared ${kind} outputs (its sidecar declares layer(s) ${declared.join(', ')}): pick one of those or export that layer's attention`,
       );
     }
     return { kind, studentLayer, teacherLayer };
   });
 }
 
-function missingKindError(kind: AttentionKind, teacher: ModelConfig, student: ModelConfig, Lt: number, Ls: number): LayerMapError {
-  if (kind === 'crossImage' && teacher.fusion !== student.fusion) {
+function missingKindError(kind: AttentionKind, teacher: ModelConfig | TeacherLayerSet, student: ModelConfig, Lt: number, Ls: number): LayerMapError {
+  if (kind === 'crossImage' && !('declaredLayers' in teacher) && teacher.fusion !== student.fusion) {
     return new LayerMapError(
       `layerMap.crossImage: the teacher is ${teacher.fusion} and the student is ${student.fusion}; text→image cross-attention ` +
         `exists only in two-stream models. Set layerMap.crossImage to "none" or give both models the same fusion style`,
@@ -135,7 +161,7 @@ function missingKindError(kind: AttentionKind, teacher: ModelConfig, student: Mo
   }
   const missing = Lt === 0 ? 'teacher' : 'student';
   return new LayerMapError(
-    `layerMap.${kind}: the ${missing} has no ${kind} attention layers (teacher ${Lt}, student ${Ls}) but the map names this kind; ` +
+    `layerMap.${kind}: the ${missing} has no ${kind} attention layers (teacher ${Lt}${'declaredLayers' in teacher ? ' declared' : ''}, student ${Ls}) but the map names this kind; ` +
       `set layerMap.${kind} to "none" or remove it`,
   );
 }

@@ -115,8 +115,8 @@ export const LatencySchema = z.strictObject({
 export const CostSchema = z.strictObject({
   /** Trainable parameters. */
   params: count('params'),
-  /** Forward FLOPs per example from the config (trainer/eval flopsPerExample; generation: one teacher-forced pass over the full target length). */
-  flops: nonNegative('flops'),
+  /** Forward FLOPs per example from the config (trainer/eval flopsPerExample; generation: one teacher-forced pass over the full target length); null when unknown (a teacher given as ONNX). */
+  flops: nonNegative('flops').nullable(),
   /** Size of the weights file (model.bin), bytes. */
   weightBytes: count('weightBytes'),
   latency: LatencySchema,

@@ -21,11 +21,13 @@ import {
   type LayerMapSpec,
   type MappedPair,
   type ProjectionParams,
+  type TeacherLayerSet,
 } from '../distill';
+import { declaredLayers, onnxTeacherSha256, readSidecar, type OnnxTeacherRef } from '../onnx/onnx-teacher';
 import { log } from '../log';
 import { VLModel } from '../model';
 import type { ModelConfig, ModelConfigInput } from '../model/config';
-import { loadModel, saveModel, type LoadedModel } from '../model-io';
+import { loadModel, saveModel } from '../model-io';
 import type { ExportMetadata } from '../onnx/export-model';
 import { writeOnnxExport, type WrittenExport } from '../onnx/export-files';
 import { trainLoop, type LossParts, type NamedVariable, type StepInfo, type TrainResult } from '../train/loop';
@@ -65,7 +67,13 @@ export interface TrainJobArgs {
   readonly name: string;
   /** Present for students. */
   readonly distill?: {
+    /** The teacher's model folder (tfjs), or its .onnx file when `onnxTeacher` is given. */
     readonly teacherDir: string;
+    /**
+     * A teacher exported to ONNX (docs/TEACHERS.md): it teaches through the cache only (the
+     * CacheTeacher stage ran it on ONNX Runtime); its declared layers drive the layer map.
+     */
+    readonly onnxTeacher?: OnnxTeacherRef;
     readonly options: StudentDistillOptions;
     /** Teacher cache folder (per data shard sub-folders); online teacher when absent. */
     readonly cacheUri?: string;
@@ -75,7 +83,7 @@ export interface TrainJobArgs {
      * opens the cache with that identity and uses only its own layers from it.
      * @default this student's own layers (a cache written for this student alone)
      */
-    readonly cacheLayers?: (teacher: ModelConfig, data: PreparedDataset) => CachedLayer[];
+    readonly cacheLayers?: (teacher: ModelConfig | TeacherLayerSet, data: PreparedDataset) => CachedLayer[];
   };
   readonly provenance?: Record<string, unknown>;
   readonly onStep?: (info: StepInfo) => void;
@@ -98,9 +106,9 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
   const config = fitConfigToData(args.model, data.manifest, data.tokenizer.vocabSize, `${args.name} model config`);
   const seed = args.train.seed;
   const model = new VLModel(config, { seed, name: `${args.name}-${process.pid}` });
-  const teacher = args.distill ? await loadModel(args.distill.teacherDir, { name: `${args.name}-teacher` }) : undefined;
+  const teacher = args.distill ? await openTeacher(args.distill, args.name) : undefined;
   const disposables: { dispose(): void }[] = [model];
-  if (teacher) disposables.push(teacher.model);
+  if (teacher?.online) disposables.push(teacher.online);
   try {
     const distill = teacher && args.distill ? await setUpDistillation(args.distill, teacher, config, data, args.name) : undefined;
     if (distill) disposables.push(...distill.projections.map((p) => ({ dispose: () => (p.W.dispose(), p.b.dispose()) })));
@@ -253,6 +261,22 @@ interface DistillSetup {
   relationTerms(teacher: TeacherTensors, out: ReturnType<VLModel['apply']>): tf.Scalar[];
 }
 
+/** What a student needs of its teacher: its layers (for the map), its identity (for the cache), the model to run online (tfjs teachers). */
+interface TeacherHandle {
+  readonly layers: ModelConfig | TeacherLayerSet;
+  readonly sha256: string;
+  readonly online?: VLModel;
+}
+
+async function openTeacher(d: NonNullable<TrainJobArgs['distill']>, name: string): Promise<TeacherHandle> {
+  if (d.onnxTeacher) {
+    const { sidecar } = await readSidecar(d.onnxTeacher.sidecar);
+    return { layers: { declaredLayers: declaredLayers(sidecar) }, sha256: await onnxTeacherSha256(d.onnxTeacher) };
+  }
+  const loaded = await loadModel(d.teacherDir, { name: `${name}-teacher` });
+  return { layers: loaded.model.config, sha256: loaded.sha256, online: loaded.model };
+}
+
 /**
  * The layers a cache holds, from its first shard's manifest (for a cache given without its spec,
  * as `amad distill --cache` does); every shard's manifest is checked against them on open.
@@ -268,7 +292,7 @@ async function layersInCache(cacheUri: string, data: PreparedDataset): Promise<C
  * Opens the run's teacher cache, which holds the layers `held` (all students' mappings), after
  * checking it has every layer this student's mapping `needed` reads.
  */
-async function openCache(cacheUri: string, held: readonly CachedLayer[], needed: readonly CachedLayer[], teacher: LoadedModel, data: PreparedDataset, name: string): Promise<CachedTeacher> {
+async function openCache(cacheUri: string, held: readonly CachedLayer[], needed: readonly CachedLayer[], teacher: TeacherHandle, data: PreparedDataset, name: string): Promise<CachedTeacher> {
   const key = (l: CachedLayer) => `${l.kind}/${l.teacherLayer}`;
   const heldKeys = new Set(held.map(key));
   const missing = needed.map(key).filter((k) => !heldKeys.has(k));
@@ -281,17 +305,24 @@ async function openCache(cacheUri: string, held: readonly CachedLayer[], needed:
 }
 
 /** Resolves the layer mapping, the teacher signal (cache or online) and the projection parameters. */
-async function setUpDistillation(d: NonNullable<TrainJobArgs['distill']>, teacher: LoadedModel, student: ModelConfig, data: PreparedDataset, name: string): Promise<DistillSetup> {
+async function setUpDistillation(d: NonNullable<TrainJobArgs['distill']>, teacher: TeacherHandle, student: ModelConfig, data: PreparedDataset, name: string): Promise<DistillSetup> {
   const o = d.options;
-  const pairs = o.variant === 'none' ? [] : resolveLayerMap(teacher.model.config, student, o.layerMap ?? 'uniform');
+  const pairs = o.variant === 'none' ? [] : resolveLayerMap(teacher.layers, student, o.layerMap ?? 'uniform');
   // The relation baseline (MiniLMv2) needs the teacher's Q/K/V of the mapped self-attention
   // layers, which the cache does not hold: it always runs the teacher online, once per step.
   const relationPairs = o.variant === 'relation' ? pairs.filter((p) => p.kind !== 'crossImage' && p.kind !== 'decoderCross') : [];
   const layers = o.variant === 'relation' ? [] : cachedLayersOf(pairs);
+  const online = teacher.online;
+  if (!(d.cacheUri && o.variant !== 'relation') && !online) {
+    throw new Error(
+      `${name}: a teacher given as ONNX teaches through the teacher cache only` +
+        (o.variant === 'relation' ? ' and the relation baseline needs its Q/K/V (not exported): pick another distill.variant' : ': set cache.enabled to true'),
+    );
+  }
   const signal: TeacherSignal =
     d.cacheUri && o.variant !== 'relation'
-      ? await openCache(d.cacheUri, d.cacheLayers?.(teacher.model.config, data) ?? (await layersInCache(d.cacheUri, data)), layers, teacher, data, name)
-      : new OnlineTeacher(teacher.model, layers, cachedLayersOf(relationPairs));
+      ? await openCache(d.cacheUri, d.cacheLayers?.(teacher.layers, data) ?? (await layersInCache(d.cacheUri, data)), layers, teacher, data, name)
+      : new OnlineTeacher(online!, layers, cachedLayersOf(relationPairs));
   const projections = new Map<string, ProjectionParams>();
   if (o.variant === 'projected') {
     for (const p of pairs) {

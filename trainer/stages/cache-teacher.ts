@@ -5,15 +5,16 @@
  * running the teacher every step.
  */
 import { initBackend } from '../backend';
-import type { JobSpec } from '../../contract/spec';
+import { hasOnnxTeacher, type JobSpec } from '../../contract/spec';
 import { storageFor } from '../../contract/storage';
 import { openDataset, type PreparedDataset } from '../data/dataset';
-import { cachedLayersOf, resolveLayerMap, TeacherCacheWriter, type CachedLayer } from '../distill';
+import { cachedLayersOf, resolveLayerMap, TeacherCacheWriter, type CachedLayer, type TeacherLayerSet } from '../distill';
 import type { ModelConfig } from '../model/config';
 import { loadModel } from '../model-io';
 import { fitConfigToData } from '../jobs/task';
 import { cacheDirForShard, cacheFields, LOGITS_FIELD } from '../jobs/teacher-signal';
 import { openInferenceModel, type RuntimeInfo } from '../inference/model';
+import { cacheShardWithOnnxTeacher } from '../onnx/onnx-cache';
 
 /** Examples per teacher forward pass while caching. */
 const CACHE_BATCH = 32;
@@ -23,7 +24,7 @@ const CACHE_BATCH = 32;
  * Students with the `relation` baseline run the teacher online (they need Q/K/V, not maps);
  * `none` needs only the logits.
  */
-export function cachedLayersForSpec(spec: JobSpec, teacher: ModelConfig, data: PreparedDataset): CachedLayer[] {
+export function cachedLayersForSpec(spec: JobSpec, teacher: ModelConfig | TeacherLayerSet, data: PreparedDataset): CachedLayer[] {
   const pairs = spec.students
     .filter((s) => s.distill.variant !== 'relation' && s.distill.variant !== 'none')
     .flatMap((s) => resolveLayerMap(teacher, fitConfigToData(s.model, data.manifest, data.tokenizer.vocabSize, `students[${s.name}].model`), s.distill.layerMap ?? 'uniform'));
@@ -51,6 +52,10 @@ export async function cacheOneShard(a: CacheShardArgs): Promise<string[]> {
   const shardIndex = split.entry.shards.findIndex((_, s) => split.shardUri(s) === a.shardUri || a.shardUri.endsWith('/' + split.entry.shards[s].file));
   if (shardIndex < 0) throw new Error(`shard ${a.shardUri} is not a shard of the training split in ${a.dataUri}`);
   const entry = split.entry.shards[shardIndex];
+  if (hasOnnxTeacher(a.spec)) {
+    const layersOf = (t: TeacherLayerSet) => cachedLayersForSpec(a.spec, t, data);
+    return cacheShardWithOnnxTeacher({ spec: a.spec, teacher: a.spec.teacher, data, shardIndex, cacheDir: a.cacheDir, layersOf, batchSize: CACHE_BATCH });
+  }
   const teacher = await loadModel(a.teacherUri, { name: `cache-teacher-${shardIndex}-${process.pid}` });
   try {
     const runner = await openInferenceModel(teacher, a.teacherUri, { pixelStats: data.manifest.pixelStats, runtime: a.runtime });

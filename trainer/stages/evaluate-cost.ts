@@ -12,6 +12,8 @@ import type { Task } from '../jobs/task';
 import type { VLModel } from '../model';
 import type { LatencyResult } from './measure-latency';
 
+export { LATENCY_BATCH_SIZES } from './measure-latency';
+
 const COST_TASK: Readonly<Record<Task, CostTask>> = { vqa: 'vqa', captioning: 'caption', translation: 'translate' };
 
 export interface CostOptions {

@@ -28,6 +28,8 @@ import { measureCost } from './evaluate-cost';
 import { measureLatency } from './measure-latency';
 import { captioningMetrics, translationMetrics, vqaMetrics, type TaskMetrics } from './evaluate-metrics';
 import type { EvaluateShardArgs, MergeEvaluationsArgs, StageFiles } from './index';
+import type { JobSpec } from '../../contract/spec';
+import { evaluateShardWithOnnxTeacher, isOnnxTeacherModel, onnxTeacherCost } from '../onnx/onnx-evaluate';
 
 /** Examples per forward pass (beam search decodes beamSize rows per example). */
 export const EVAL_BATCH_SIZE = 32;
@@ -44,6 +46,7 @@ export class EvaluationError extends Error {
 export async function evaluateShard(args: EvaluateShardArgs): Promise<StageFiles> {
   await initBackend();
   const { spec, model: ref, shardIndex } = args;
+  if (isOnnxTeacherModel(spec, ref.modelId)) return evaluateShardWithOnnxTeacher(args);
   const loaded = await loadModel(ref.modelUri);
   try {
     const dataset = await openDataset(runLayout(args.runUri).data);
@@ -63,7 +66,7 @@ export async function evaluateShard(args: EvaluateShardArgs): Promise<StageFiles
       task === 'vqa' ? null : { beamSize: spec.evaluation.beamSize, lengthPenalty: spec.evaluation.lengthPenalty, maxLength: loaded.model.config.maxTargetLength };
     // ONNX Runtime when it loads and the model has its export; else the tfjs model (logged).
     const runner = await openInferenceModel(loaded, ref.modelUri, { pixelStats: dataset.manifest.pixelStats, runtime: args.runtime });
-    const predicted = task === 'vqa' ? await predictVqaShard(runner, dataset, split, indices) : await predictGenerationShard(runner, split, indices, decoding!);
+    const predicted = task === 'vqa' ? await predictVqaShard((b) => predictAnswers(runner, b), dataset, split, indices) : await predictGenerationShard(runner, split, indices, decoding!);
 
     const part: EvalPart = {
       version: 1,
@@ -100,37 +103,44 @@ export async function mergeEvaluations(args: MergeEvaluationsArgs): Promise<Stag
   const split = dataset.split(splitName);
   const ids = mergedIds(parts, modelId, split, spec.evaluation.maxExamples);
   const predictions: Record<string, string> = Object.assign({}, ...parts.map((p) => p.predictions));
+  const scored = await taskMetrics(task, parts, predictions, split, ids, dataset);
+  const cost = isOnnxTeacherModel(spec, modelId)
+    ? await onnxTeacherCost(spec, first, split)
+    : await tfjsModelCost({ spec, runUri: args.runUri, modelId, first, task, latency: args.latency });
+  const perExample = selectPerExample(ids, scored.perExample, predictions);
+  const result: EvalResult = {
+    version: 1,
+    modelId,
+    task,
+    split: splitName,
+    count: ids.length,
+    metrics: scored.metrics,
+    primaryMetric: scored.primaryMetric,
+    metricNotes: scored.metricNotes,
+    perExampleMetric: scored.perExampleMetric,
+    perExample,
+    perExampleTruncated: perExample.length < ids.length,
+    decoding: first.decoding,
+    ...(partRuntimes(parts) ? { runtime: partRuntimes(parts) } : {}),
+    model: { uri: first.modelUri, sha256: first.modelSha256 },
+    cost,
+    evaluatedAt: new Date().toISOString(),
+  };
+  await storageFor(args.outUri).put(args.outUri, JSON.stringify(EvalResultSchema.parse(result), null, 1));
+  return { outputs: [args.outUri] };
+}
 
+/** Cost of a model of the family: parameters, FLOPs from its config, weight bytes, its architecture's latency (both runtimes). */
+async function tfjsModelCost(a: { spec: JobSpec; runUri: string; modelId: string; first: EvalPart; task: EvalPart['task']; latency?: MergeEvaluationsArgs['latency'] }): Promise<EvalResult['cost']> {
+  const { spec, runUri, modelId, first, task, latency } = a;
   const loaded = await loadModel(first.modelUri);
   try {
     if (loaded.sha256 !== first.modelSha256) {
       throw new EvaluationError(`the model at ${first.modelUri} changed since it was evaluated (sha256 ${loaded.sha256}, the parts say ${first.modelSha256}); re-run its evaluation`);
     }
-    const scored = await taskMetrics(task, parts, predictions, split, ids, dataset);
     // The serial per-architecture pass of MergeEval, or (called alone) this model's own.
-    const latency = args.latency ?? (await measureLatency({ runUri: args.runUri, spec, models: [{ modelId, modelUri: first.modelUri }] }))[modelId]!;
-    const cost = await measureCost(loaded.model, { task, modelUri: first.modelUri, latency });
-    const perExample = selectPerExample(ids, scored.perExample, predictions);
-    const result: EvalResult = {
-      version: 1,
-      modelId,
-      task,
-      split: splitName,
-      count: ids.length,
-      metrics: scored.metrics,
-      primaryMetric: scored.primaryMetric,
-      metricNotes: scored.metricNotes,
-      perExampleMetric: scored.perExampleMetric,
-      perExample,
-      perExampleTruncated: perExample.length < ids.length,
-      decoding: first.decoding,
-      ...(partRuntimes(parts) ? { runtime: partRuntimes(parts) } : {}),
-      model: { uri: first.modelUri, sha256: first.modelSha256 },
-      cost,
-      evaluatedAt: new Date().toISOString(),
-    };
-    await storageFor(args.outUri).put(args.outUri, JSON.stringify(EvalResultSchema.parse(result), null, 1));
-    return { outputs: [args.outUri] };
+    const measured = latency ?? (await measureLatency({ runUri, spec, models: [{ modelId, modelUri: first.modelUri }] }))[modelId]!;
+    return await measureCost(loaded.model, { task, modelUri: first.modelUri, latency: measured });
   } finally {
     loaded.model.dispose();
   }
@@ -148,13 +158,18 @@ export function shardExampleIndices(split: SplitReader, s: number, maxExamples?:
 }
 
 /** What one shard's predictions contribute to its EvalPart. */
-type ShardPredictions = Pick<EvalPart, 'ids' | 'predictions' | 'perExample' | 'references' | 'referenceKind'>;
+export type ShardPredictions = Pick<EvalPart, 'ids' | 'predictions' | 'perExample' | 'references' | 'referenceKind'>;
 
 /**
  * VQA: the answer of each example, its soft score, and the references the accuracy needs (the
  * human answers when the split has a references file, else the label answer).
  */
-async function predictVqaShard(runner: InferenceModel, dataset: PreparedDataset, split: SplitReader, indices: readonly number[]): Promise<ShardPredictions> {
+export async function predictVqaShard(
+  answersOf: (batch: Batch) => string[] | Promise<string[]>,
+  dataset: PreparedDataset,
+  split: SplitReader,
+  indices: readonly number[],
+): Promise<ShardPredictions> {
   const humanAnswers = split.entry.references ? await split.references() : null;
   // Soft scores are stored per class of the DATA's answer vocabulary: find answers by string.
   const vocab = dataset.answerVocab;
@@ -164,7 +179,7 @@ async function predictVqaShard(runner: InferenceModel, dataset: PreparedDataset,
   const out = { ids: [] as string[], predictions: {} as Record<string, string>, perExample: {} as Record<string, number>, references: {} as Record<string, string[]> };
   for (let start = 0; start < indices.length; start += EVAL_BATCH_SIZE) {
     const batch = await split.batch(indices.slice(start, start + EVAL_BATCH_SIZE));
-    const answers = await predictAnswers(runner, batch);
+    const answers = await answersOf(batch);
     batch.ids.forEach((id, b) => {
       out.ids.push(id);
       const k = classOf.get(answers[b]!);

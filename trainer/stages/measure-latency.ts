@@ -30,6 +30,7 @@ import type { EvalResult } from '../eval/result-schema';
 import { describeRuntime, openInferenceModel, type InferenceModel } from '../inference/model';
 import type { ModelConfig } from '../model/config';
 import { loadModel, type LoadedModel } from '../model-io';
+import { isOnnxTeacherModel } from '../onnx/onnx-evaluate';
 
 /** Batch sizes of the latency measurement: one request, and a serving batch. */
 export const LATENCY_BATCH_SIZES = [1, 32] as const;
@@ -79,7 +80,8 @@ interface Timer {
 
 /**
  * Measures every distinct architecture among `models` (see the module comment) and returns each
- * model's latency record. Models of one architecture get the same record.
+ * model's latency record. Models of one architecture get the same record. A teacher given as
+ * ONNX is left out (no record): its cost is measured on its own ONNX model.
  */
 export async function measureLatency(args: MeasureLatencyArgs): Promise<Record<string, LatencyResult>> {
   const backend = await initBackend();
@@ -97,7 +99,8 @@ export async function measureLatency(args: MeasureLatencyArgs): Promise<Record<s
   const archOf = new Map<string, string>();
   const groups = new Map<string, { ref: LatencyModelRef; loaded: LoadedModel; runners: InferenceModel[] }>();
   try {
-    for (const ref of args.models) {
+    // A teacher given as ONNX (no model.json) is timed by its own cost (trainer/onnx/onnx-evaluate.ts).
+    for (const ref of args.models.filter((m) => !isOnnxTeacherModel(args.spec, m.modelId))) {
       const loaded = await loadModel(ref.modelUri);
       const arch = architectureKey(loaded.model.config);
       archOf.set(ref.modelId, arch);
@@ -159,7 +162,7 @@ export async function measureLatency(args: MeasureLatencyArgs): Promise<Record<s
         runtimes: perRuntime,
       });
     }
-    return Object.fromEntries(args.models.map((m) => [m.modelId, byArch.get(archOf.get(m.modelId)!)!]));
+    return Object.fromEntries(args.models.filter((m) => archOf.has(m.modelId)).map((m) => [m.modelId, byArch.get(archOf.get(m.modelId)!)!]));
   } finally {
     for (const g of groups.values()) g.loaded.model.dispose();
   }

@@ -138,6 +138,8 @@ export async function buildRunReport(a: ReportInputs): Promise<string[]> {
       ...(teacherEval ? {} : { error: a.missing.find((m) => m.modelId === TEACHER_MODEL_ID)?.reason ?? 'no evaluation result' }),
       seeds: teacherEval ? [{ seed: 'model' in a.spec.teacher ? a.spec.teacher.train.seed : 0, metrics: pick(teacherEval.metrics) }] : [],
       ...costOf(teacherEval),
+      // An ONNX teacher's latency is ONNX Runtime's, the students' tfjs': no speed-up across runtimes (its eval file keeps the number).
+      ...('onnx' in a.spec.teacher && teacherEval ? { latencyMs: {} } : {}),
       learningCurve: { valMetric: task === 'vqa' && keys.has('accuracy') ? 'accuracy' : undefined, points: task === 'vqa' && keys.has('accuracy') ? learningCurve(teacherLog, valKey) : learningCurve(teacherLog, valKey).map(({ val: _v, ...p }) => p) },
     },
   ];
@@ -192,7 +194,7 @@ export async function buildRunReport(a: ReportInputs): Promise<string[]> {
     createdAt: new Date().toISOString(),
     spec: JSON.parse(JSON.stringify(a.spec)),
     software: softwareVersions(),
-    backend: anyEval?.cost.latency.backend ?? tf.getBackend(),
+    backend: ([...evals.entries()].find(([id]) => id !== TEACHER_MODEL_ID)?.[1] ?? anyEval)?.cost.latency.backend ?? tf.getBackend(), // the students' runtime
     inference: {
       evaluation: [...new Set([...evals.values()].flatMap((e) => (e.runtime ? [e.runtime] : [])))],
       latency: [...new Set([...evals.values()].flatMap((e) => (e.cost.latency.runtimes ?? []).map((r) => r.runtime)))],
@@ -217,7 +219,7 @@ export async function buildRunReport(a: ReportInputs): Promise<string[]> {
 
 function describeHeads(spec: JobSpec, student: string | null): string {
   const arch = student === null ? ('model' in spec.teacher ? spec.teacher.model : null) : spec.students.find((s) => s.name === student)!.model;
-  if (!arch) return 'given checkpoint';
+  if (!arch) return 'onnx' in spec.teacher ? `ONNX teacher ${spec.teacher.onnx}` : 'given checkpoint';
   const h = arch.heads;
   return `${h.fusion} heads, width ${arch.width}, ${arch.visionLayers + arch.fusionLayers + arch.decoderLayers} layers`;
 }
@@ -290,7 +292,9 @@ async function attentionSamplesOf(a: ReportInputs, data: PreparedDataset, record
   const picked = [...records.values()].slice(0, 2);
   if (picked.length === 0) return [];
   const layout = runLayout(a.runUri);
-  const modelIds = [TEACHER_MODEL_ID, ...a.spec.students.map((s) => studentModelId(s.name, s.seeds[0]))].filter((id) => a.evalFiles[id]);
+  // A teacher given as ONNX has no tfjs model to read maps from here (its maps are in the cache).
+  const teacherIds = 'onnx' in a.spec.teacher ? [] : [TEACHER_MODEL_ID];
+  const modelIds = [...teacherIds, ...a.spec.students.map((s) => studentModelId(s.name, s.seeds[0]))].filter((id) => a.evalFiles[id]);
   const batch = await data.split(a.spec.evaluation.split).batch(await indicesOf(data, a.spec, picked.map((r) => r.id)));
   const maps = new Map<string, number[][][][]>(); // modelId → [example][head][gridRow][gridCol]
   const layerOf = new Map<string, number>();

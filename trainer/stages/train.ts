@@ -4,11 +4,12 @@
  * the teacher cache when the run has one and the variant can use it, otherwise online.
  */
 import { fingerprint, runLayout, runStageOnce } from '../../contract/layout';
-import { hasTeacherCheckpoint, type JobSpec } from '../../contract/spec';
+import { hasOnnxTeacher, hasTeacherCheckpoint, type JobSpec } from '../../contract/spec';
 import { joinUri, storageFor, toUri } from '../../contract/storage';
 import { runUriOfSpec, trainerJobStage, type TrainerJobArgs } from '../../contract/trainer-job';
 import { runTrainJob, type TrainJobArgs, type TrainJobResult } from '../jobs/train-job';
 import { cachedLayersForSpec } from './cache-teacher';
+import { onnxTeacherSha256 } from '../onnx/onnx-teacher';
 import type { StepInfo } from '../train/loop';
 
 export interface TrainStageHooks {
@@ -24,13 +25,14 @@ export function trainJobArgs(spec: JobSpec, job: TrainerJobArgs, hooks: TrainSta
   const common = { dataUri: layout.data, modelDir: layout.model(modelId), checkpointDir: layout.checkpoints(modelId), onStep: hooks.onStep, shouldStop: hooks.shouldStop };
   if (job.role === 'teacher') {
     const teacher = spec.teacher;
-    if (!('model' in teacher)) throw new Error('the spec names a teacher checkpoint: there is no teacher to train (the TrainTeacher stage should have been skipped)');
+    if (!('model' in teacher)) throw new Error('the spec names a trained teacher (checkpoint or ONNX): there is no teacher to train (the TrainTeacher stage should have been skipped)');
     return { ...common, name: 'teacher', model: teacher.model, train: teacher.train, provenance: { runUri, modelId } };
   }
   const student = spec.students.find((s) => s.name === job.student);
   if (!student) throw new Error(`--student ${job.student} is not in the spec (students: ${spec.students.map((s) => s.name).join(', ')})`);
   if (!student.seeds.includes(job.seed)) throw new Error(`--seed ${job.seed} is not among students.${student.name}.seeds [${student.seeds.join(', ')}]`);
-  const teacherDir = hasTeacherCheckpoint(spec) ? toUri(spec.teacher.checkpoint) : layout.teacherModel;
+  const onnxTeacher = hasOnnxTeacher(spec) ? { onnx: toUri(spec.teacher.onnx), sidecar: toUri(spec.teacher.sidecar) } : undefined;
+  const teacherDir = hasTeacherCheckpoint(spec) ? toUri(spec.teacher.checkpoint) : onnxTeacher ? onnxTeacher.onnx : layout.teacherModel;
   return {
     ...common,
     name: `${student.name}-seed${job.seed}`,
@@ -38,6 +40,7 @@ export function trainJobArgs(spec: JobSpec, job: TrainerJobArgs, hooks: TrainSta
     train: { ...student.train, seed: job.seed },
     distill: {
       teacherDir,
+      ...(onnxTeacher ? { onnxTeacher } : {}),
       options: student.distill,
       cacheUri: spec.cache.enabled ? layout.cache : undefined,
       // The run's one cache holds every student's layers (what the CacheTeacher stage wrote).
@@ -53,7 +56,8 @@ export async function runTrainerJob(spec: JobSpec, job: TrainerJobArgs, hooks: T
   const { stage } = trainerJobStage(job);
   const args = trainJobArgs(spec, job, hooks);
   // A student depends on its teacher: a retrained teacher (other weights) makes it stale.
-  const inputHash = args.distill ? fingerprint({ teacher: await weightsSha256(args.distill.teacherDir), job: args.name }) : undefined;
+  const teacherHash = args.distill ? (args.distill.onnxTeacher ? await onnxTeacherSha256(args.distill.onnxTeacher) : await weightsSha256(args.distill.teacherDir)) : undefined;
+  const inputHash = teacherHash ? fingerprint({ teacher: teacherHash, job: args.name }) : undefined;
   return runStageOnce(
     runUri,
     stage,

@@ -80,3 +80,36 @@ describe('resolveLayerMap', () => {
     expect(() => resolveLayerMap(model({}), model({}), { fusionSelf: 'first' } as never)).toThrow(/invalid layerMap: fusionSelf: must be "uniform", "last", "none"/);
   });
 });
+
+describe('resolveLayerMap with a teacher that declares its layers (ONNX sidecar)', () => {
+  const none = { visionSelf: [], fusionSelf: [], crossImage: [], decoderSelf: [], decoderCross: [] };
+
+  test('all layers declared: the same pairs as a config of that depth', () => {
+    // GIVEN a 6-layer teacher described by its declared outputs, and a 3-layer student
+    const declared = { declaredLayers: { ...none, fusionSelf: [0, 1, 2, 3, 4, 5] } };
+    const student = model({ fusionLayers: 3 });
+    // THEN uniform over declared = uniform over depth
+    expect(resolveLayerMap(declared, student)).toEqual(resolveLayerMap(model({ fusionLayers: 6 }), student));
+  });
+
+  test('a subset declared: uniform spreads over the declared layers, last takes the last declared', () => {
+    // GIVEN a deep teacher exporting only layers 1, 4, 7, 10 and 11
+    const declared = { declaredLayers: { ...none, fusionSelf: [1, 4, 7, 10, 11] } };
+    // WHEN a 3-layer student maps uniformly: indices round(j·4/2) = 0, 2, 4 of the declared list
+    expect(teacherLayersOf(resolveLayerMap(declared, model({ fusionLayers: 3 })), 'fusionSelf')).toEqual([[0, 1], [1, 7], [2, 11]]);
+    expect(teacherLayersOf(resolveLayerMap(declared, model({ fusionLayers: 2 }), 'last'), 'fusionSelf')).toEqual([[1, 11]]);
+    expect(teacherLayersOf(resolveLayerMap(declared, model({ fusionLayers: 1 })), 'fusionSelf')).toEqual([[0, 11]]);
+    // AND explicit pairs must name a declared layer (its own layer number)
+    expect(teacherLayersOf(resolveLayerMap(declared, model({ fusionLayers: 2 }), { fusionSelf: [[0, 4], [1, 10]] }), 'fusionSelf')).toEqual([[0, 4], [1, 10]]);
+    expect(() => resolveLayerMap(declared, model({ fusionLayers: 2 }), { fusionSelf: [[0, 5]] })).toThrow(
+      /layerMap\.fusionSelf\[0\]: teacher layer 5 is not among the teacher's declared fusionSelf outputs \(its sidecar declares layer\(s\) 1, 4, 7, 10, 11\)/,
+    );
+  });
+
+  test('a kind the teacher does not declare is skipped by a strategy and refused when named', () => {
+    const declared = { declaredLayers: { ...none, fusionSelf: [0, 1] } };
+    const student = model({ fusionLayers: 2, visionLayers: 1 });
+    expect(resolveLayerMap(declared, student).map((p) => p.kind)).toEqual(['fusionSelf', 'fusionSelf']);
+    expect(() => resolveLayerMap(declared, student, { visionSelf: 'uniform' })).toThrow(/the teacher has no visionSelf attention layers \(teacher 0 declared, student 1\)/);
+  });
+});

@@ -13,7 +13,7 @@ import { toUri } from '../../../contract/storage';
 import { initBackend } from '../../../trainer/backend';
 import { openDataset, type PreparedDataset } from '../../../trainer/data/dataset';
 import { prepareData } from '../../../trainer/data/prepare';
-import { cachedLayersOf, resolveLayerMap, type CachedLayer } from '../../../trainer/distill';
+import { cachedLayersOf, resolveLayerMap, type CachedLayer, type TeacherLayers } from '../../../trainer/distill';
 import { batchTensors, disposeBatchTensors, fitConfigToData } from '../../../trainer/jobs/task';
 import { CachedTeacher, OnlineTeacher, type TeacherTensors } from '../../../trainer/jobs/teacher-signal';
 import { runTrainJob, type StudentDistillOptions, type TrainJobArgs } from '../../../trainer/jobs/train-job';
@@ -227,7 +227,7 @@ describe('teacher cache', () => {
     // Prepare: the run's cache layers come from the spec; this student maps another teacher layer.
     const missing = uncachedLayer();
     const args = studentArgs('wrong-map', { variant: 'kl', layerMap: { fusionSelf: [[0, missing]] } }, cache32);
-    const withRunCache = { ...args, distill: { ...args.distill!, cacheLayers: (t: ModelConfig, d: PreparedDataset) => cachedLayersForSpec(specWith('float32'), t, d) } };
+    const withRunCache = { ...args, distill: { ...args.distill!, cacheLayers: (t: TeacherLayers, d: PreparedDataset) => cachedLayersForSpec(specWith('float32'), t, d) } };
     // Act / Assert
     await expect(runTrainJob(withRunCache)).rejects.toThrow(new RegExp(`needs teacher layer\\(s\\) fusionSelf/${missing}, which the teacher cache does not hold`));
   });
@@ -288,7 +288,7 @@ describe('students', () => {
 
   test('a student that needs fewer layers than the run cache holds reads it (variant none: logits only)', async () => {
     // The run's one cache holds the union of all students' layers; `none` needs none of them.
-    const runCacheLayers = (t: ModelConfig, d: PreparedDataset) => cachedLayersForSpec(specWith('float32'), t, d);
+    const runCacheLayers = (t: TeacherLayers, d: PreparedDataset) => cachedLayersForSpec(specWith('float32'), t, d);
     const online = studentArgs('none-online', { variant: 'none' }, undefined, { steps: 1, seed: 4 });
     const cachedArgs = studentArgs('none-cached', { variant: 'none' }, cache32, { steps: 1, seed: 4 });
     const cached = { ...cachedArgs, distill: { ...cachedArgs.distill!, cacheLayers: runCacheLayers } };
