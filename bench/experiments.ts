@@ -26,6 +26,7 @@ import { runCommand } from '../cli/commands/run';
 import { defaultDeps } from '../cli/commands/deps';
 import { EvalResultSchema, type EvalResult } from '../trainer/eval/result-schema';
 import { pairedComparison, summarizeSeeds } from '../trainer/eval';
+import { meanInterval } from '../trainer/eval/stats/intervals';
 import { barChart } from '../trainer/report/svg';
 import { EXPERIMENT_TASKS, experimentBudget, experimentSpec, VARIANTS, type ExperimentTask } from './experiments-spec';
 
@@ -88,7 +89,9 @@ interface VariantSummary {
   readonly std: number;
   readonly n: number;
   /** Paired over the seeds both have: mean of (AMAD kl − this variant) and its two-sided p. */
-  readonly vsAmad?: { meanDiff: number; p: number; n: number };
+  readonly vsAmad?: { meanDiff: number; p: number; n: number; lo: number; hi: number };
+  /** The value of each seed, in seed order. */
+  readonly perSeed: readonly { seed: number; value: number }[];
 }
 
 /**
@@ -141,7 +144,7 @@ async function summariseTask(
   const losses: string[] = [];
   const headlines: Headline[] = [];
   for (const h of headsList) {
-    lines.push(`### Students with ${h} heads`, '', `| variant | ${metric}${unit} | n | Δ vs AMAD kl (paired) | p (two-sided) |`, '|---|---:|---:|---:|---:|');
+    lines.push(`### Students with ${h} heads`, '', `| variant | ${metric}${unit} | n | Δ vs AMAD kl (paired) | p (two-sided) | 95% interval of Δ |`, '|---|---:|---:|---:|---:|---|');
     const perVariant = new Map<string, { seeds: number[]; values: number[] }>();
     // Every variant of a head count is the same architecture: its speed-up is one figure, taken over all of them.
     const speedups: number[] = [];
@@ -174,9 +177,10 @@ async function summariseTask(
           shared.map((seed) => amad.values[amad.seeds.indexOf(seed)]),
           shared.map((seed) => v.values[v.seeds.indexOf(seed)]),
         );
-        vsAmad = { meanDiff: c.meanDiff, p: c.p, n: shared.length };
+        const ci = meanInterval(c.meanDiff, c.std, c.n);
+        vsAmad = { meanDiff: c.meanDiff, p: c.p, n: shared.length, lo: ci.lo, hi: ci.hi };
       }
-      variants.push({ name, ...s, vsAmad });
+      variants.push({ name, ...s, vsAmad, perSeed: v.seeds.map((seed, i) => ({ seed, value: v.values[i]! })) });
       const delta = vsAmad ? `${vsAmad.meanDiff >= 0 ? '+' : ''}${fmt(vsAmad.meanDiff, scale)}` : '';
       const p = vsAmad ? fmtP(vsAmad.p) : '';
       // Baselines only: the other AMAD variants are compared in the table, not "beaten".
@@ -184,7 +188,14 @@ async function summariseTask(
         if (vsAmad.meanDiff <= 0) losses.push(`${h} heads: AMAD kl did **not** beat ${name} (Δ ${delta}, p ${p}).`);
         else if (!(vsAmad.p < 0.05)) losses.push(`${h} heads: AMAD kl's lead over ${name} (Δ ${delta}) is not significant (p ${p}, n = ${vsAmad.n}).`);
       }
-      lines.push(`| ${name} | ${fmt(s.mean, scale)} ± ${fmt(s.std, scale)} | ${s.n} | ${delta} | ${p} |`);
+      const interval = vsAmad && Number.isFinite(vsAmad.lo) ? `[${fmt(vsAmad.lo, scale)}, ${fmt(vsAmad.hi, scale)}]` : '';
+      lines.push(`| ${name} | ${fmt(s.mean, scale)} ± ${fmt(s.std, scale)} | ${s.n} | ${delta} | ${p} | ${interval} |`);
+    }
+    // Every seed's value, so that any mean, std or test above can be recomputed by hand.
+    const seedsShown = [...new Set(variants.flatMap((v) => v.perSeed.map((x) => x.seed)))].sort((a, b) => a - b);
+    if (seedsShown.length) {
+      lines.push('', `Per seed (${metric}${unit}):`, '', `| variant | ${seedsShown.map((x) => `seed ${x}`).join(' | ')} |`, `|---|${seedsShown.map(() => '---:').join('|')}|`);
+      for (const v of variants) lines.push(`| ${v.name} | ${seedsShown.map((seed) => { const x = v.perSeed.find((p) => p.seed === seed); return x ? fmt(x.value, scale) : '–'; }).join(' | ')} |`);
     }
     const sorted = [...speedups].sort((a, b) => a - b);
     const median = sorted.length === 0 ? undefined : sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
@@ -212,7 +223,8 @@ async function summariseTask(
     reportLink = `[${path.basename(reportsDir)}/${spec.runId}.html](${path.basename(reportsDir)}/${spec.runId}.html) (a copy of \`${report}\`)`;
   }
   lines.push(
-    `Report: ${reportLink}. ` +
+    `Command: \`npm run experiments -- ${quick ? '--quick ' : ''}--tasks ${task}\` (resumes the run under --root, or summarises it when complete). ` +
+      `Report: ${reportLink}. ` +
       `Run time: ${minutes.toFixed(1)} min. Trained at commit ${provenance ? `${provenance.commit} (started ${provenance.startedAt})` : 'not recorded'}.`,
     '',
   );
@@ -234,6 +246,29 @@ function writePlot(r: TaskResult, dir: string, prefix: string): string | undefin
     note: 'bars: mean over seeds; error bars: ±1 sample std',
   });
   writeFileSync(file, svg);
+  return file;
+}
+
+/** Per task: each variant's paired difference from AMAD kl, with its 95% interval, for every head count. */
+function writeDiffPlot(r: TaskResult, dir: string, prefix: string): string | undefined {
+  const bars = r.headlines.flatMap((h) =>
+    h.variants.filter((v) => v.vsAmad && Number.isFinite(v.vsAmad.lo)).map((v) => ({ label: `${v.name} (${h.heads}h)`, value: v.vsAmad!.meanDiff * h.scale, err: ((v.vsAmad!.hi - v.vsAmad!.lo) / 2) * h.scale })),
+  );
+  const h = r.headlines[0];
+  if (!h || bars.length === 0) return undefined;
+  const file = path.join(dir, `${prefix}${r.task}-diffs.svg`);
+  writeFileSync(
+    file,
+    barChart({
+      id: `${prefix}${r.task}-diffs`,
+      title: `${r.task}: AMAD kl − each variant, paired over seeds`,
+      desc: `Mean paired difference in ${h.metric} between AMAD kl and each variant, per student head count, with its 95% t interval.`,
+      xLabel: 'variant (student heads)',
+      yLabel: `Δ ${h.metric}${h.scale === 100 ? ' (points)' : ''}`,
+      bars,
+      note: 'bar: mean of (AMAD kl − variant) over seeds; error bar: 95% t interval; above 0 = AMAD kl better',
+    }),
+  );
   return file;
 }
 
@@ -380,7 +415,9 @@ export async function run(argv: readonly string[]): Promise<void> {
     '',
     'Every variant trains the same student (same width, depth, heads, data, steps and seeds) from the same teacher; only the distillation objective differs ' +
       '(bench/experiments-spec.ts). Δ is the mean over seeds of (AMAD kl − variant) on the same seed; p is the two-sided paired t-test over seeds. ' +
-      'With 3 seeds, only large, consistent differences reach p < 0.05.',
+      'With 3 seeds, only large, consistent differences reach p < 0.05; the 95% interval of Δ says how large a difference the data still allow. ' +
+      '`gt-only` is the student trained on the ground truth alone (α_kd = α_attn = 0: no distillation at all); `logit-kd` adds logit distillation only. ' +
+      'The powered study of when AMAD helps, with τ chosen on validation, is [STUDY.md](STUDY.md).',
     '',
     `${args.quick ? 'This is the `--quick` check' : 'Budget'}: ${budget(args.quick)}. ` +
       (args.quick
@@ -389,7 +426,7 @@ export async function run(argv: readonly string[]): Promise<void> {
     '',
   ];
   mkdirSync(path.dirname(args.out), { recursive: true });
-  const plots = results.map((r) => writePlot(r, path.dirname(args.out), args.quick ? 'results-quick-' : 'results-')).filter(Boolean);
+  const plots = results.flatMap((r) => [writePlot(r, path.dirname(args.out), args.quick ? 'results-quick-' : 'results-'), writeDiffPlot(r, path.dirname(args.out), args.quick ? 'results-quick-' : 'results-')]).filter(Boolean);
   writeFileSync(args.out, [...header, ...results.map((r) => r.markdown)].join('\n'));
   let readmeNote = '';
   if (args.readme) {

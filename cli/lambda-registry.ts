@@ -44,6 +44,8 @@ export function defaultLambdaRegistry(overrides: Partial<Record<string, LambdaHa
     [TaskState.cacheTeacherShard]: lazyHandler('cache-teacher'),
     [TaskState.evaluateShard]: lazyHandler('evaluate'),
     [TaskState.mergeEval]: lazyHandler('merge-eval'),
+    [TaskState.evaluateCandidateShard]: lazyHandler('evaluate'),
+    [TaskState.selectCandidates]: lazyHandler('select-candidates'),
     [TaskState.report]: lazyHandler('report'),
     [TaskState.recordFailure]: lazyHandler('failure'),
   };

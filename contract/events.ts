@@ -80,7 +80,12 @@ export const RunPlanSchema = RunRefSchema.extend({
   maxParallelJobs: z.number().int().positive(),
   jobTimeoutSeconds: z.number().int().positive(),
   studentJobs: z.array(StudentJobSchema),
+  /** Models evaluated on the evaluation split: the teacher and every student that is not a candidate (selected candidates join after SelectCandidates). */
   models: z.array(ModelRefSchema),
+  /** Students expanded from `candidates` (scored on the validation split first); empty when the spec lists none. */
+  candidateModels: z.array(ModelRefSchema).default([]),
+  /** Whether the run has candidates to select among (the state machine's HasCandidates choice). */
+  hasCandidates: z.boolean().default(false),
   /** Where each data-sized stage runs (contract/placement): the state machine's placement Choices read it. */
   placement: z.strictObject({ prepare: PlacementSchema, cacheTeacher: PlacementSchema, evaluate: PlacementSchema }),
 });
@@ -124,8 +129,30 @@ export const EvaluateShardInputSchema = RunRefSchema.extend({
   model: ModelRefSchema,
   shardUri: Uri,
   shardIndex: z.number().int().nonnegative(),
+  /** The split the shard belongs to: `val` when scoring candidates; absent = the spec's evaluation split. */
+  split: z.enum(['val', 'test']).optional(),
 });
 export type EvaluateShardInput = z.infer<typeof EvaluateShardInputSchema>;
+
+/**
+ * Input of SelectCandidates: every candidate model (scored from its validation parts), the
+ * validation shards, the student outcomes, and the models already bound for evaluation.
+ */
+export const SelectCandidatesInputSchema = RunRefSchema.extend({
+  candidateModels: z.array(ModelRefSchema),
+  valShards: z.array(Uri),
+  students: z.array(StudentResultSchema),
+  models: z.array(ModelRefSchema),
+});
+export type SelectCandidatesInput = z.infer<typeof SelectCandidatesInputSchema>;
+
+/** Output of SelectCandidates, read as `$.selection`: the models to evaluate (`models` plus the selected candidates). */
+export const SelectCandidatesOutputSchema = z.strictObject({
+  models: z.array(ModelRefSchema),
+  /** selection/selection.json: every candidate's validation score and the choice (null when the run has no candidates). */
+  selectionUri: Uri.nullable(),
+});
+export type SelectCandidatesOutput = z.infer<typeof SelectCandidatesOutputSchema>;
 
 export const MergeEvalInputSchema = RunRefSchema.extend({
   models: z.array(ModelRefSchema),

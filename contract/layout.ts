@@ -9,6 +9,7 @@
  *       checkpoints/<model>/           training checkpoints (resume inside a job)
  *       cache/                         teacher attention maps and logits (CacheTeacher)
  *       eval/<model>.json              merged metrics per model; eval/parts/ per shard (Evaluate)
+ *       selection/                     candidates' validation parts and scores, selection.json (SelectCandidates)
  *       report/                        index.html, metrics.json, summary.md (Report)
  *       failure.json                   what failed and what was kept (Failure)
  *       _stages/<stage>/_SUCCESS       completion markers
@@ -52,6 +53,12 @@ export function runLayout(runUri: string) {
     cache: at('cache'),
     evalFile: (modelId: string) => at('eval', `${modelId}.json`),
     evalPart: (modelId: string, shardIndex: number) => at('eval', 'parts', modelId, `shard-${shardIndex}.json`),
+    /** Candidate selection: one model's validation predictions on one shard. */
+    valEvalPart: (modelId: string, shardIndex: number) => at('selection', 'parts', modelId, `shard-${shardIndex}.json`),
+    /** Candidate selection: one model's validation metrics. */
+    valScore: (modelId: string) => at('selection', 'val', `${modelId}.json`),
+    /** Candidate selection: every candidate's validation score and the choice per student. */
+    selection: at('selection', 'selection.json'),
     reportDir: at('report'),
     reportIndex: at('report', 'index.html'),
     reportMetrics: at('report', 'metrics.json'),
@@ -70,6 +77,9 @@ export const Stage = {
   cacheTeacherShard: (shardIndex: number) => `cache-teacher/shard-${shardIndex}`,
   trainStudent: (student: string, seed: number) => `train-student/${studentModelId(student, seed)}`,
   evaluate: (modelId: string, shardIndex: number) => `evaluate/${modelId}/shard-${shardIndex}`,
+  /** A candidate's evaluation on one validation shard (candidate selection). */
+  evaluateVal: (modelId: string, shardIndex: number) => `evaluate-val/${modelId}/shard-${shardIndex}`,
+  selectCandidates: 'select-candidates',
   mergeEval: 'merge-eval',
   report: 'report',
 } as const;

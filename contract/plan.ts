@@ -48,6 +48,8 @@ export function planRunWithoutPlacement(spec: JobSpec, runId: string, runUri: st
       return { student: s.name, seed, modelId: studentModelId(s.name, seed), jobName: trainerJobName(runId, job), command: buildTrainerCommand(job) };
     }),
   );
+  const candidates = new Set(spec.students.filter((s) => s.candidateOf).map((s) => s.name));
+  const modelRef = (j: { student: string; seed: number; modelId: string }) => ({ modelId: j.modelId, modelUri: layout.model(j.modelId), stage: Stage.trainStudent(j.student, j.seed) });
   return {
     runId,
     runUri,
@@ -65,8 +67,11 @@ export function planRunWithoutPlacement(spec: JobSpec, runId: string, runUri: st
     models: [
       // A given checkpoint has no stage of this run to wait for.
       { modelId: TEACHER_MODEL_ID, modelUri: teacherUri, stage: given ? null : Stage.trainTeacher },
-      ...studentJobs.map((j) => ({ modelId: j.modelId, modelUri: layout.model(j.modelId), stage: Stage.trainStudent(j.student, j.seed) })),
+      ...studentJobs.filter((j) => !candidates.has(j.student)).map(modelRef),
     ],
+    // Candidates are scored on validation first; only the selected join `models` (SelectCandidates).
+    candidateModels: studentJobs.filter((j) => candidates.has(j.student)).map(modelRef),
+    hasCandidates: candidates.size > 0,
   };
 }
 

@@ -73,13 +73,62 @@ export const DistillOptionsSchema = z
     tauKd: z.number().positive('tauKd must be > 0').default(1).describe('Temperature τ_kd of the logit distillation.'),
     layerMap: LayerMapSchema.optional(),
     relationHeads: z.number().int().positive().optional().describe('Relation heads R of the MiniLMv2 `relation` baseline (default: the student head count).'),
+    teacherHeads: z
+      .array(z.number().int().nonnegative())
+      .min(1, 'teacherHeads needs at least one teacher head')
+      .refine((h) => new Set(h).size === h.length, 'teacherHeads must be distinct')
+      .optional()
+      .describe('one-to-one only: the teacher head each student head copies (student head k ↔ teacherHeads[k]), e.g. [6, 7]; at most one per student head, each < the teacher\'s heads (default: 0, 1, …).'),
   })
   .superRefine((d, ctx) => {
+    if (d.teacherHeads !== undefined && d.variant !== 'one-to-one') {
+      ctx.addIssue({ code: 'custom', path: ['teacherHeads'], message: `teacherHeads only applies to variant "one-to-one" (variant is "${d.variant}"): remove it or change the variant` });
+    }
     if (d.relationHeads !== undefined && d.variant !== 'relation') {
       ctx.addIssue({ code: 'custom', path: ['relationHeads'], message: `relationHeads only applies to variant "relation" (variant is "${d.variant}"): remove it or change the variant` });
     }
   })
   .describe('Distillation objective of one student (METHOD.md).');
+
+/** Fields of `distill` a student may list candidate values for (CandidatesSchema). */
+export const CANDIDATE_FIELDS = ['variant', 'temperature', 'alphaAttn'] as const;
+export type CandidateField = (typeof CANDIDATE_FIELDS)[number];
+/** The paper's setting per candidate field: the choice when candidates tie on validation. */
+export const PAPER_SETTING: Readonly<Record<CandidateField, string | number>> = { variant: 'kl', temperature: 1, alphaAttn: 1 };
+
+const candidateList = <T extends z.ZodType>(item: T, field: string) =>
+  z
+    .array(item)
+    .min(2, `${field}: list at least two candidate values (or set distill.${field} directly)`)
+    .refine((v) => new Set(v).size === v.length, `${field}: candidate values must be unique`);
+
+export const CandidatesSchema = z
+  .strictObject({
+    variant: candidateList(DistillOptionsSchema.shape.variant.unwrap(), 'variant').optional().describe('Candidate attention terms (values of distill.variant).'),
+    temperature: candidateList(z.number().positive('temperature must be > 0'), 'temperature').optional().describe('Candidate alignment temperatures τ (values of distill.temperature), e.g. [1, 0.3, 0.1, 0.03].'),
+    alphaAttn: candidateList(z.number().nonnegative(), 'alphaAttn').optional().describe('Candidate weights α_attn (values of distill.alphaAttn).'),
+  })
+  .refine((c) => CANDIDATE_FIELDS.some((f) => c[f] !== undefined), 'candidates: list values for at least one of variant, temperature, alphaAttn')
+  .describe(
+    'Candidate values of distill fields. The run trains one student per combination (named <name>-c<k>), scores each on the validation split, ' +
+      'evaluates only the best on the evaluation split, and the report shows every candidate\'s validation score and the choice. ' +
+      "Ties go to the paper's setting (variant kl, temperature 1, alphaAttn 1). The listed values replace the student's own distill values.",
+  );
+
+/** Set on a student that `candidates` expanded: which student it is a candidate of, with which values. */
+export const CandidateOfSchema = z
+  .strictObject({
+    student: z.string().regex(STUDENT_NAME_PATTERN).describe('Name of the student entry that listed the candidates.'),
+    index: z.number().int().nonnegative().describe('Position of this candidate in the expansion.'),
+    values: z
+      .strictObject({
+        variant: DistillOptionsSchema.shape.variant.unwrap().optional().describe('This candidate\'s distill.variant (when variant was a candidate field).'),
+        temperature: z.number().positive().optional().describe('This candidate\'s distill.temperature (when temperature was a candidate field).'),
+        alphaAttn: z.number().nonnegative().optional().describe('This candidate\'s distill.alphaAttn (when alphaAttn was a candidate field).'),
+      })
+      .describe('The candidate values of this student.'),
+  })
+  .describe('Written by the pipeline when it expands `candidates` (the normalised spec); do not write it yourself.');
 
 export const StudentSchema = z
   .strictObject({
@@ -93,6 +142,11 @@ export const StudentSchema = z
       .default([0])
       .refine((s) => new Set(s).size === s.length, 'seeds must be unique')
       .describe('One training job per seed; the report shows the spread over seeds.'),
+    candidates: CandidatesSchema.optional(),
+    candidateOf: CandidateOfSchema.optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.candidates && s.candidateOf) ctx.addIssue({ code: 'custom', path: ['candidateOf'], message: 'a student with candidates cannot itself be a candidate: remove candidateOf (the pipeline writes it)' });
   })
   .describe('One student variant.');
 
@@ -164,6 +218,19 @@ export const JobSpecSchema = z
               ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate student name "${s.name}" (also students.${first}.name): names must be unique` });
             } else seen.set(s.name, i);
           });
+          // Candidate students are named <name>-c<k>: the names must fit and must not collide.
+          students.forEach((s, i) => {
+            if (typeof s?.name !== 'string' || !s.candidates) return;
+            const n = candidateCount(s.candidates);
+            const longest = `${s.name}-c${n - 1}`;
+            if (!STUDENT_NAME_PATTERN.test(longest)) {
+              ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `with ${n} candidates this student's runs are named up to "${longest}", over 40 characters: shorten the name` });
+            }
+            for (let k = 0; k < n; k++) {
+              const other = seen.get(`${s.name}-c${k}`);
+              if (other !== undefined) ctx.addIssue({ code: 'custom', path: [other, 'name'], message: `"${s.name}-c${k}" is the name of a candidate of students.${i}: rename one of them` });
+            }
+          });
         },
         // Also when a student has other problems: the user should see every problem at once.
         { when: (payload) => Array.isArray(payload.value) },
@@ -181,6 +248,57 @@ export type JobSpecInput = z.input<typeof JobSpecSchema>;
 export type JobSpec = z.output<typeof JobSpecSchema>;
 export type StudentSpec = JobSpec['students'][number];
 export type DistillOptions = z.output<typeof DistillOptionsSchema>;
+export type Candidates = z.output<typeof CandidatesSchema>;
+export type CandidateValues = z.output<typeof CandidateOfSchema>['values'];
+
+/** Number of candidate combinations a `candidates` entry lists (the product of its list lengths). */
+export function candidateCount(c: Partial<Record<CandidateField, readonly unknown[]>>): number {
+  return CANDIDATE_FIELDS.reduce((n, f) => n * (c[f]?.length ?? 1), 1);
+}
+
+/** The candidate combinations in order: variant, then temperature, then alphaAttn vary slowest to fastest. */
+export function candidateCombinations(c: Candidates): CandidateValues[] {
+  let combos: CandidateValues[] = [{}];
+  for (const f of CANDIDATE_FIELDS) {
+    const values = c[f] as readonly (string | number)[] | undefined;
+    if (!values) continue;
+    combos = combos.flatMap((v) => values.map((x) => ({ ...v, [f]: x })));
+  }
+  return combos;
+}
+
+/**
+ * Replaces every student that lists `candidates` by one student per combination, named
+ * `<name>-c<k>`, with the values applied to its `distill` and `candidateOf` recording where it
+ * came from. Idempotent: an expanded spec (the normalised spec.json) has no `candidates` left.
+ */
+export function expandCandidates(spec: JobSpec): JobSpec {
+  if (!spec.students.some((s) => s.candidates)) return spec;
+  const students = spec.students.flatMap((s): StudentSpec[] => {
+    if (!s.candidates) return [s];
+    const { candidates, ...rest } = s;
+    return candidateCombinations(candidates).map((values, index) => {
+      const distill = { ...rest.distill, ...values };
+      // relationHeads / teacherHeads only apply to their baseline (a candidate variant may differ).
+      if (distill.variant !== 'relation') delete distill.relationHeads;
+      if (distill.variant !== 'one-to-one') delete distill.teacherHeads;
+      return { ...rest, name: `${s.name}-c${index}`, distill, candidateOf: { student: s.name, index, values } };
+    });
+  });
+  return { ...spec, students };
+}
+
+/** Students that are candidates, grouped by the student entry that listed them (in spec order). */
+export function candidateGroups(spec: JobSpec): { student: string; candidates: StudentSpec[] }[] {
+  const groups = new Map<string, StudentSpec[]>();
+  for (const s of spec.students) {
+    if (!s.candidateOf) continue;
+    const g = groups.get(s.candidateOf.student) ?? [];
+    g.push(s);
+    groups.set(s.candidateOf.student, g);
+  }
+  return [...groups].map(([student, candidates]) => ({ student, candidates }));
+}
 
 /** True when the spec names a trained teacher (the TrainTeacher stage is skipped). */
 export function hasTeacherCheckpoint(spec: JobSpec): spec is JobSpec & { teacher: { checkpoint: string } } {
@@ -203,7 +321,7 @@ export function parseJobSpec(input: unknown, what = 'job spec'): JobSpec {
     const issues = formatIssues(new z.ZodError(resolveUnionIssues(r.error.issues)));
     throw new ConfigError(`invalid ${what}:\n` + issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n'), issues);
   }
-  return r.data;
+  return expandCandidates(r.data);
 }
 
 /**

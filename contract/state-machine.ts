@@ -12,7 +12,9 @@
  *                                       └─yes─────────────────────────┴► IsCacheEnabled
  *   ─yes─► CacheTeacher (Map over train shards) ─┐
  *   └─no──────────────────────────────────────────┴► TrainStudents (Map over student × seed; a
- *   failed job is recorded, the others go on) → SelectEvalSplit → Evaluate (Map over models ×
+ *   failed job is recorded, the others go on) → HasCandidates ─yes─► EvaluateCandidates (Map over
+ *   candidate models × validation shards) → SelectCandidates ─┐ └─no─► NoCandidates ─┐
+ *   → SelectEvalSplit → Evaluate (Map over models ×
  *   Map over shards) → MergeEval → Report → Notify → Succeeded
  *   any failure → <State>Failed → RecordFailure (→ FailureRecordLost when it fails) → NotifyFailure → RunFailed
  *
@@ -32,6 +34,7 @@ export const SUBSTITUTIONS = [
   'CacheTeacherFunctionArn',
   'EvaluateFunctionArn',
   'MergeEvalFunctionArn',
+  'SelectCandidatesFunctionArn',
   'ReportFunctionArn',
   'FailureFunctionArn',
   'JobQueueArn',
@@ -50,6 +53,8 @@ export const TaskState = {
   cacheTeacherShard: 'CacheTeacherShard',
   trainStudent: 'TrainStudent',
   evaluateShard: 'EvaluateShard',
+  evaluateCandidateShard: 'EvaluateCandidateShard',
+  selectCandidates: 'SelectCandidates',
   mergeEval: 'MergeEval',
   report: 'Report',
   notify: 'Notify',
@@ -68,6 +73,8 @@ export const LAMBDA_TASKS: readonly TaskStateName[] = [
   TaskState.prepareData,
   TaskState.cacheTeacherShard,
   TaskState.evaluateShard,
+  TaskState.evaluateCandidateShard,
+  TaskState.selectCandidates,
   TaskState.mergeEval,
   TaskState.report,
   TaskState.recordFailure,
@@ -78,7 +85,7 @@ export const BATCH_TASKS: readonly TaskStateName[] = [TaskState.trainTeacher, Ta
 export const NOTIFY_TASKS: readonly TaskStateName[] = [TaskState.notify, TaskState.notifyFailure];
 
 /** The top-level states a failure is attributed to (each gets a `<State>Failed` marker state). */
-export const TOP_LEVEL_STAGES = ['Validate', 'PrepareData', 'TrainTeacher', 'CacheTeacher', 'TrainStudents', 'Evaluate', 'MergeEval', 'Report'] as const;
+export const TOP_LEVEL_STAGES = ['Validate', 'PrepareData', 'TrainTeacher', 'CacheTeacher', 'TrainStudents', 'Evaluate', 'MergeEval', 'Report', 'EvaluateCandidates', 'SelectCandidates'] as const;
 
 /** Lambda Task timeout: the Lambda maximum (15 min); a stage that needs more belongs on Batch. */
 export const LAMBDA_TIMEOUT_SECONDS = 900;
@@ -304,8 +311,61 @@ export function buildDefinition(): Record<string, unknown> {
         },
       },
       ResultPath: '$.students',
-      Next: 'SelectEvalSplit',
+      Next: 'HasCandidates',
       Catch: catchTo('TrainStudents'),
+    },
+    // Candidate selection (students that list `candidates`): score every candidate on the
+    // validation split, keep the best per student; only those reach the evaluation split.
+    // (`IsPresent` first: a run validated before candidates existed has no such field.)
+    HasCandidates: {
+      Type: 'Choice',
+      Choices: [{ And: [{ Variable: '$.run.hasCandidates', IsPresent: true }, { Variable: '$.run.hasCandidates', BooleanEquals: true }], Next: 'EvaluateCandidates' }],
+      Default: 'NoCandidates',
+    },
+    NoCandidates: { Type: 'Pass', Parameters: { 'models.$': '$.run.models', selectionUri: null }, ResultPath: '$.selection', Next: 'SelectEvalSplit' },
+    EvaluateCandidates: {
+      Type: 'Map',
+      ItemsPath: '$.run.candidateModels',
+      ItemSelector: { ...runRef, 'model.$': '$$.Map.Item.Value', 'shards.$': '$.data.shards.val' },
+      ItemProcessor: {
+        ProcessorConfig: { Mode: 'INLINE' },
+        StartAt: 'EvaluateCandidate',
+        States: {
+          EvaluateCandidate: {
+            Type: 'Map',
+            ItemsPath: '$.shards',
+            ItemSelector: {
+              'runId.$': '$.runId',
+              'runUri.$': '$.runUri',
+              'specUri.$': '$.specUri',
+              'model.$': '$.model',
+              'shardUri.$': '$$.Map.Item.Value',
+              'shardIndex.$': '$$.Map.Item.Index',
+              split: 'val',
+            },
+            MaxConcurrency: LAMBDA_MAP_CONCURRENCY,
+            ItemProcessor: {
+              ProcessorConfig: { Mode: 'INLINE' },
+              // The Evaluate Lambda again (state names are unique per machine): `split: 'val'` routes its output.
+              StartAt: 'EvaluateCandidateShard',
+              States: { EvaluateCandidateShard: lambdaTask('EvaluateFunctionArn', null, { End: true }) },
+            },
+            ResultPath: null,
+            End: true,
+          },
+        },
+      },
+      ResultPath: null,
+      Next: 'SelectCandidates',
+      Catch: catchTo('EvaluateCandidates'),
+    },
+    SelectCandidates: {
+      ...lambdaTask(
+        'SelectCandidatesFunctionArn',
+        { ...runRef, 'candidateModels.$': '$.run.candidateModels', 'valShards.$': '$.data.shards.val', 'students.$': '$.students', 'models.$': '$.run.models' },
+        { ResultPath: '$.selection', Next: 'SelectEvalSplit' },
+      ),
+      Catch: catchTo('SelectCandidates'),
     },
     SelectEvalSplit: {
       Type: 'Choice',
@@ -316,7 +376,8 @@ export function buildDefinition(): Record<string, unknown> {
     UseTestShards: { Type: 'Pass', InputPath: '$.data.shards.test', ResultPath: '$.evalShards', Next: 'Evaluate' },
     Evaluate: {
       Type: 'Map',
-      ItemsPath: '$.run.models',
+      // The run's models plus the selected candidates (SelectCandidates / NoCandidates).
+      ItemsPath: '$.selection.models',
       ItemSelector: {
         ...runRef,
         'model.$': '$$.Map.Item.Value',
@@ -366,7 +427,7 @@ export function buildDefinition(): Record<string, unknown> {
     MergeEval: {
       ...lambdaTask(
         'MergeEvalFunctionArn',
-        { ...runRef, 'models.$': '$.run.models', 'evalShards.$': '$.evalShards', 'students.$': '$.students' },
+        { ...runRef, 'models.$': '$.selection.models', 'evalShards.$': '$.evalShards', 'students.$': '$.students' },
         { ResultPath: '$.evaluation', Next: 'Report' },
       ),
       Catch: catchTo('MergeEval'),
@@ -463,6 +524,7 @@ export function localSubstitutions(region = 'local-1', account = '000000000000')
     CacheTeacherFunctionArn: fn('cache-teacher'),
     EvaluateFunctionArn: fn('evaluate'),
     MergeEvalFunctionArn: fn('merge-eval'),
+    SelectCandidatesFunctionArn: fn('select-candidates'),
     ReportFunctionArn: fn('report'),
     FailureFunctionArn: fn('failure'),
     JobQueueArn: `arn:aws:batch:${region}:${account}:job-queue/amad-local`,

@@ -36,8 +36,10 @@ export const HANDLER_ACCESS: Readonly<Record<HandlerName, PrefixAccess>> = {
   'prepare-data': { ...NONE, readRuns: true, readDatasets: true, writeRun: ['data/*', '_stages/prepare-data/*'] },
   'cache-teacher': { ...NONE, readRuns: true, readModels: true, writeRun: ['cache/*', '_stages/cache-teacher/*'] },
   // Per-shard parts only; the merged eval/<model>.json belongs to merge-eval.
-  evaluate: { ...NONE, readRuns: true, readModels: true, writeRun: ['eval/parts/*', '_stages/evaluate/*'] },
+  // (candidates' validation parts too: selection/parts/, for candidate selection)
+  evaluate: { ...NONE, readRuns: true, readModels: true, writeRun: ['eval/parts/*', '_stages/evaluate/*', 'selection/parts/*', '_stages/evaluate-val/*'] },
   'merge-eval': { ...NONE, readRuns: true, writeRun: ['eval/*', '_stages/merge-eval/*'] },
+  'select-candidates': { ...NONE, readRuns: true, writeRun: ['selection/val/*', 'selection/selection.json', '_stages/select-candidates/*'] },
   report: { ...NONE, readRuns: true, writeRun: ['report/*', '_stages/report/*'], writeRunsIndex: true },
   failure: { ...NONE, readRuns: true, writeRun: ['failure.json'], writeRunsIndex: true },
   // Reads the spec of an S3-triggered run; writes nothing (validate does).

@@ -39,6 +39,7 @@ async function expectedStages(runUri: string): Promise<string[] | null> {
       Stage.prepareData,
       ...(plan.teacher.trainRequired ? [Stage.trainTeacher] : []),
       ...plan.studentJobs.map((j) => Stage.trainStudent(j.student, j.seed)),
+      ...(plan.hasCandidates ? [Stage.selectCandidates] : []),
       Stage.mergeEval,
       Stage.report,
     ];

@@ -11,6 +11,7 @@ export const HANDLER_NAMES = [
   'cache-teacher',
   'evaluate',
   'merge-eval',
+  'select-candidates',
   'report',
   'failure',
   'start-run',
@@ -66,6 +67,12 @@ export const HANDLER_SPECS: Readonly<Record<HandlerName, HandlerSpec>> = {
     // on both runtimes, and a fractional vCPU (1024 MB ≈ 0.6) would time CPU throttling.
     timeout: Duration.minutes(15),
     runsModel: true,
+  },
+  'select-candidates': {
+    description: 'Scores candidate students on the validation split and chooses one per student (selection/selection.json)',
+    memorySize: 1024,
+    timeout: Duration.minutes(5),
+    runsModel: false,
   },
   report: {
     description: 'Writes the HTML report and metrics.json of a run',

@@ -29,6 +29,7 @@ export const FUNCTION_PLACEHOLDERS: Readonly<Record<string, HandlerName>> = {
   CacheTeacherFunctionArn: 'cache-teacher',
   EvaluateFunctionArn: 'evaluate',
   MergeEvalFunctionArn: 'merge-eval',
+  SelectCandidatesFunctionArn: 'select-candidates',
   ReportFunctionArn: 'report',
   FailureFunctionArn: 'failure',
 };

@@ -25,13 +25,16 @@ export async function handler(event: unknown, context?: Context): Promise<Evalua
     logger.warn('Model skipped', { runId: e.runId, modelId, shardIndex: e.shardIndex, reason: skippedReason });
     return { modelId, shardIndex: e.shardIndex, partUri: null, skipped: true, skippedReason };
   }
-  const partUri = runLayout(e.runUri).evalPart(modelId, e.shardIndex);
+  // Candidates are scored on the validation split: their parts and stages live apart from the test evaluation's.
+  const forSelection = e.split === 'val';
+  const partUri = forSelection ? runLayout(e.runUri).valEvalPart(modelId, e.shardIndex) : runLayout(e.runUri).evalPart(modelId, e.shardIndex);
+  const stage = forSelection ? Stage.evaluateVal(modelId, e.shardIndex) : Stage.evaluate(modelId, e.shardIndex);
   // Re-evaluate when the model's files changed (retrained), not merely because the run resumed.
   const model = e.model.stage ? await outputsFingerprint(e.runUri, e.model.stage) : e.model.modelUri;
   const inputHash = fingerprint({ model, shard: e.shardUri });
-  const { skipped } = await runStageOnce(e.runUri, Stage.evaluate(modelId, e.shardIndex), async () => {
+  const { skipped } = await runStageOnce(e.runUri, stage, async () => {
     const spec = await readRunSpec(e.specUri);
-    const { outputs } = await evaluateShard({ runUri: e.runUri, spec, model: e.model, shardUri: e.shardUri, shardIndex: e.shardIndex, outUri: partUri });
+    const { outputs } = await evaluateShard({ runUri: e.runUri, spec, model: e.model, shardUri: e.shardUri, shardIndex: e.shardIndex, outUri: partUri, split: e.split });
     return { outputs: outputs.length ? outputs : [partUri], result: { partUri } };
   }, { inputHash });
   logger.info('Shard evaluated', { runId: e.runId, modelId, shardIndex: e.shardIndex, skipped });

@@ -88,6 +88,14 @@ test('quick: the results file reports mean ± std, paired Δ and p, and every lo
   expect(md).toContain('| amad-kl | 51.0 ± 1.0 | 3 |');
   expect(md).toContain('Teacher: 60.0');
   expect(md).toContain('| gt-only | 31.3 ± 1.5 | 3 | +19.7 | < 0.001 |'); // p ≈ 3e-4
+  // The 95% interval of Δ: differences 0.20, 0.19, 0.20 → mean 0.1967, sd 0.00577, t(0.975, 2) = 4.3027 → ± 0.0143.
+  expect(md).toContain('| gt-only | 31.3 ± 1.5 | 3 | +19.7 | < 0.001 | [18.2, 21.1] |');
+  // Every seed's value.
+  expect(md).toContain('| variant | seed 0 | seed 1 | seed 2 |');
+  expect(md).toContain('| one-to-one | 55.0 | 56.0 | 58.0 |');
+  expect(md).toContain('`gt-only` is the student trained on the ground truth alone');
+  expect(md).toContain('Command: `npm run experiments -- --quick --tasks vqa`');
+  expect(existsSync(path.join(dir, 'results-quick-vqa-diffs.svg'))).toBe(true);
   // One speed-up per head count: teacher 40 ms at batch 32, students 10 / 20 / 8 ms by seed → 4×, 2×, 5×, median 4×.
   expect(md).toContain('All 24 students above share one architecture: 50 k parameters (100% of the teacher\'s), **4.00× faster**');
   expect(md).toContain('range 2.00–5.00×');

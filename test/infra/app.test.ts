@@ -262,6 +262,7 @@ describe('state machine', () => {
       CacheTeacherFunctionArn: fn('cache-teacher'),
       EvaluateFunctionArn: fn('evaluate'),
       MergeEvalFunctionArn: fn('merge-eval'),
+      SelectCandidatesFunctionArn: fn('select-candidates'),
       ReportFunctionArn: fn('report'),
       FailureFunctionArn: fn('failure'),
       JobQueueArn: refLabel(stack.resolve(stack.gpuBatch.jobQueue.jobQueueArn)),

@@ -32,6 +32,11 @@ export interface AttentionLossOptions {
   readonly queryMask?: tf.Tensor2D | null;
   /** Learned parameters; required by (and only used by) variant 'projected'. */
   readonly projection?: ProjectionParams;
+  /**
+   * one-to-one only: the teacher head each student head copies (student head k ↔ teacher head
+   * teacherHeads[k]); distinct, in [0, Ht), at most Hs of them. @default [0, 1, …, min(Ht, Hs) − 1]
+   */
+  readonly teacherHeads?: readonly number[];
 }
 
 const FN = 'attentionDistillationLoss';
@@ -82,7 +87,7 @@ export function attentionDistillationLoss(
         perHead = maskedRowMean(rowKl(teacher, rowAlignedStudent(teacher, student, align)) as tf.Tensor3D, rowMask2D);
         break;
       case 'one-to-one':
-        perHead = oneToOne(teacher, student, rowMask2D);
+        perHead = oneToOne(teacher, student, rowMask2D, options.teacherHeads);
         break;
       case 'mean-head': {
         const teacherMean = tf.mean(teacher, 1, true); // [B, 1, Q, K]
@@ -151,13 +156,22 @@ function rowAlignedStudent(teacher: tf.Tensor4D, student: tf.Tensor4D, align: Al
   return tf.transpose(tf.matMul(a, studentRows), [0, 2, 1, 3]); // [B, Q, Ht, K] → [B, Ht, Q, K]
 }
 
-/** `one-to-one`: teacher head i ↔ student head i for i < min(Ht, Hs); `[B, min(Ht, Hs)]`. */
-function oneToOne(teacher: tf.Tensor4D, student: tf.Tensor4D, rowMask: tf.Tensor2D | null): tf.Tensor2D {
+/**
+ * `one-to-one`: student head k ↔ teacher head teacherHeads[k] (default: teacher head k, for
+ * k < min(Ht, Hs)); `[B, number of pairs]`. Which teacher heads it keeps is a choice the baseline
+ * makes blindly: the study compares subsets.
+ */
+function oneToOne(teacher: tf.Tensor4D, student: tf.Tensor4D, rowMask: tf.Tensor2D | null, teacherHeads?: readonly number[]): tf.Tensor2D {
   const [B, Ht, Q, K] = teacher.shape;
-  const heads = Math.min(Ht, student.shape[1]);
-  const teacherKept = tf.slice(teacher, [0, 0, 0, 0], [B, heads, Q, K]);
-  const studentKept = tf.slice(student, [0, 0, 0, 0], [B, heads, Q, K]);
-  return maskedRowMean(rowKl(teacherKept, studentKept) as tf.Tensor3D, rowMask);
+  const Hs = student.shape[1];
+  const picked = teacherHeads ?? Array.from({ length: Math.min(Ht, Hs) }, (_, k) => k);
+  check(
+    picked.length >= 1 && picked.length <= Hs && new Set(picked).size === picked.length && picked.every((h) => Number.isInteger(h) && h >= 0 && h < Ht),
+    () => `${FN}: option teacherHeads must list 1 to ${Hs} distinct teacher heads in [0, ${Ht}) (one per student head); got [${picked.join(', ')}]`,
+  );
+  const teacherKept = tf.gather(teacher, picked.map((h) => h), 1); // [B, n, Q, K]
+  const studentKept = tf.slice(student, [0, 0, 0, 0], [B, picked.length, Q, K]); // [B, n, Q, K]
+  return maskedRowMean(rowKl(teacherKept as tf.Tensor4D, studentKept) as tf.Tensor3D, rowMask);
 }
 
 function validateInputs(

@@ -34,7 +34,7 @@ import { trainLoop, type LossParts, type NamedVariable, type StepInfo, type Trai
 import type { TrainOptions } from '../train/options';
 import { mixSeeds } from '../data/prng';
 import { StepSampler } from '../train/sampler';
-import { meanAlignmentWeights } from './alignment';
+import { alignmentStats, meanAlignmentWeights, type AlignmentStats } from './alignment';
 import { attentionMapShape } from './map-shape';
 import type { Batch } from '../data/batch';
 import { batchTensors, fitConfigToData, groundTruthLoss, quickValidate, type Task } from './task';
@@ -53,6 +53,8 @@ export interface StudentDistillOptions {
   readonly tauKd: number;
   readonly layerMap?: LayerMapSpec;
   readonly relationHeads?: number;
+  /** one-to-one: the teacher head each student head copies. */
+  readonly teacherHeads?: readonly number[];
 }
 
 export interface TrainJobArgs {
@@ -125,6 +127,7 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
     const sampler = new StepSampler(train.size, args.train.batchSize, seed);
     let teacherNow: TeacherTensors | undefined;
     let alignment: Record<string, number[][]> | undefined;
+    let stats: Record<string, AlignmentStats> | undefined;
     const batchForStep = async (step: number) => {
       const batch = await train.batch(sampler.indices(step));
       if (distill) {
@@ -151,7 +154,7 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
         attn.push(...distill.relationTerms(teacherNow, out));
       } else if (o.variant !== 'none' && o.alphaAttn > 0) {
         const logNow = step % args.train.logAlignmentEvery === 0;
-        if (logNow) alignment = {};
+        if (logNow) [alignment, stats] = [{}, {}];
         for (const p of distill.pairs) {
           const tMaps = teacherNow.maps[attentionFieldName(p.kind, p.teacherLayer)];
           const sMaps = out.attention[p.kind]![p.studentLayer];
@@ -161,11 +164,16 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
               variant: o.variant,
               temperature: o.temperature,
               detachWeights: o.detachWeights,
+              teacherHeads: o.teacherHeads,
               queryMask,
               projection: distill.projectionFor(p),
             }),
           );
-          if (logNow && alignment) alignment[`${p.kind}/${p.studentLayer}<-${p.teacherLayer}`] = meanAlignmentWeights(tMaps, sMaps, queryMask, o.temperature);
+          if (logNow && alignment) {
+            const key = `${p.kind}/${p.studentLayer}<-${p.teacherLayer}`;
+            alignment[key] = meanAlignmentWeights(tMaps, sMaps, queryMask, o.temperature);
+            (stats ??= {})[key] = alignmentStats(tMaps, sMaps, queryMask, o.temperature);
+          }
         }
       }
       const { total, parts } = distillationObjective({ gt, kd, attn }, { alphaGt: o.alphaGt, alphaKd: o.alphaKd, alphaAttn: o.alphaAttn });
@@ -192,8 +200,9 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
       extraLog: () => {
         if (!alignment) return undefined;
         const a = alignment;
-        alignment = undefined;
-        return { alignment: a };
+        const st = stats;
+        [alignment, stats] = [undefined, undefined];
+        return { alignment: a, ...(st ? { alignmentStats: st } : {}) };
       },
       onStep: args.onStep,
       shouldStop: args.shouldStop,

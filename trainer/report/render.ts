@@ -20,6 +20,7 @@ import {
   metricAxis,
   runSection,
   samplesSection,
+  selectionSection,
 } from './sections';
 import { buildMetricsSummary, type MetricsSummary } from './summary';
 import { REPORT_CSS } from './style';
@@ -42,6 +43,7 @@ export function renderReport(input: ReportDataInput | ReportData): RenderedRepor
   const body = [
     headerSection(data, summary),
     headlineSection(data, summary),
+    selectionSection(data),
     chartsSection(data, summary, ids),
     curvesSection(data, ids),
     alignmentSection(data, ids),
@@ -108,6 +110,13 @@ function renderSummaryMd(data: ReportData, summary: MetricsSummary): string {
     lines.push('', `## AMAD vs other students (${primary.label}, paired over seeds)`, '');
     for (const c of summary.comparisons) {
       lines.push(`- ${labelOf(c.a)} − ${labelOf(c.b)}: mean Δ ${fmtNum(c.meanDiff * primary.scale, 3)} (std ${fmtNum(c.std * primary.scale, 3)}, n=${c.n}), t=${c.t === null ? '±∞' : fmtNum(c.t, 3)}, p=${c.p === null ? '—' : fmtNum(c.p, 3)}`);
+    }
+  }
+  if (data.selection.length > 0) {
+    lines.push('', '## Candidate selection (validation split, mean over seeds)', '');
+    for (const g of data.selection) {
+      const scores = g.candidates.map((c) => `${c.name} (${Object.entries(c.values).map(([k, x]) => `${k} ${x}`).join(', ')}): ${c.mean === null ? 'not scored' : fmtNum(c.mean, 4)}`).join('; ');
+      lines.push(`- ${g.student}: selected **${g.selected ?? 'none'}** (${g.reason}, ${g.metric}) — ${scores}`);
     }
   }
   if (summary.failures.length > 0) {

@@ -8,6 +8,7 @@
  * each metric's `scale` and `unit` say how to display it. Latencies are milliseconds per call.
  */
 import { z } from 'zod';
+import { GroupSelectionSchema } from '../eval/select-candidates';
 
 const finite = (what: string) => z.number({ error: `${what} must be a number` }).refine(Number.isFinite, `${what} must be finite`);
 const nonNegative = (what: string) => finite(what).refine((v) => v >= 0, `${what} must be ≥ 0`);
@@ -119,6 +120,12 @@ export const AlignmentSchema = z
     early: z.strictObject({ step: count('step'), weights: MatrixSchema }),
     /** a_ij late in training, `[Ht][Hs]`. */
     late: z.strictObject({ step: count('step'), weights: MatrixSchema }),
+    /** a_ij of single examples at the late step, `[E][Ht][Hs]`: a flat batch mean can hide sharp but disagreeing per-example alignments. */
+    lateExamples: z.array(MatrixSchema).default([]),
+    /** Mean over the batch's examples of the normalised row entropy of a_ij (1 = uniform), early and late; absent when not logged. */
+    entropy: z.strictObject({ early: finite('entropy.early'), late: finite('entropy.late') }).optional(),
+    /** Mean cosine between different student heads' maps at the late step (1 = the student heads are copies of each other). */
+    studentHeadCosine: finite('studentHeadCosine').optional(),
   })
   .superRefine((a, ctx) => {
     const shape = (m: Matrix) => `${m.length}×${m[0]!.length}`;
@@ -188,6 +195,8 @@ export const ReportDataSchema = z
     attentionSamples: z.array(AttentionSampleSchema).default([]),
     samplePredictions: z.array(SamplePredictionSchema).default([]),
     failures: z.array(FailureSchema).default([]),
+    /** Candidate selection on the validation split: per student entry, every candidate's score and the choice. */
+    selection: z.array(GroupSelectionSchema).default([]),
   })
   .superRefine((r, ctx) => {
     const ids = new Set<string>();

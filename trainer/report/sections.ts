@@ -206,6 +206,14 @@ export function curvesSection(data: ReportData, ids: IdSource): string {
   return `<section id="curves"><h2>Learning curves</h2>${body}</section>`;
 }
 
+/** "s0 ← t0, t3; s1 ← t1, t2": each teacher head goes to the student head with its largest a_ij. */
+export function absorbed(weights: readonly (readonly number[])[]): string {
+  const hs = weights[0]?.length ?? 0;
+  const groups: number[][] = Array.from({ length: hs }, () => []);
+  weights.forEach((row, i) => groups[row.indexOf(Math.max(...row))]!.push(i));
+  return groups.map((g, j) => `s${j} ← ${g.length ? g.map((i) => `t${i}`).join(', ') : 'none'}`).join('; ');
+}
+
 export function alignmentSection(data: ReportData, ids: IdSource): string {
   if (data.alignment.length === 0) return '<section id="alignment"><h2>Head alignment (a<sub>ij</sub>)</h2><p class="note">No alignment weights were recorded (no AMAD student, or it failed before recording).</p></section>';
   const labelOf = (id: string) => data.models.find((m) => m.id === id)?.label ?? id;
@@ -231,7 +239,32 @@ export function alignmentSection(data: ReportData, ids: IdSource): string {
         colLabel: (j) => `s${j}`,
       })}</figure>`;
     };
-    return `<h3>${esc(labelOf(a.modelId))}: ${esc(a.module)}, teacher layer ${a.teacherLayer} → student layer ${a.studentLayer}</h3><div class="grid two">${one('early')}${one('late')}</div>`;
+    // Single examples at the late step, beside the batch mean (same colour scale).
+    const examples = a.lateExamples.map(
+      (w, e) =>
+        `<figure>${heatmap({
+          id: ids.next('aij'),
+          title: `Late, example ${e + 1} of the batch`,
+          desc: `Alignment weights a_ij of ${labelOf(a.modelId)} for one example at step ${a.late.step}: ${ht} teacher heads by ${hs} student heads.`,
+          xLabel: 'student head j',
+          yLabel: 'teacher head i',
+          matrix: w,
+          min: 0,
+          max: Math.max(max, ...w.flat()),
+          valueLabel: 'a_ij (weight)',
+          rowLabel: (i) => `t${i}`,
+          colLabel: (j) => `s${j}`,
+        })}</figure>`,
+    );
+    const stats = [
+      a.entropy ? `per-example a<sub>ij</sub> entropy (1 = uniform): ${esc(fmtNum(a.entropy.early, 3))} at step ${a.early.step} → ${esc(fmtNum(a.entropy.late, 3))} at step ${a.late.step}` : '',
+      a.studentHeadCosine !== undefined ? `student heads' map cosine (1 = copies): ${esc(fmtNum(a.studentHeadCosine, 3))}` : '',
+      `teacher heads absorbed by each student head (late, argmax of the batch mean): ${esc(absorbed(a.late.weights))}`,
+    ].filter(Boolean);
+    return (
+      `<h3>${esc(labelOf(a.modelId))}: ${esc(a.module)}, teacher layer ${a.teacherLayer} → student layer ${a.studentLayer}</h3>` +
+      `<div class="grid two">${one('early')}${one('late')}${examples.join('')}</div><p class="note">${stats.join(' · ')}</p>`
+    );
   });
   return (
     '<section id="alignment"><h2>Head alignment (a<sub>ij</sub>)</h2>' +
@@ -328,4 +361,29 @@ export function runSection(data: ReportData): string {
     `<h3>Software versions</h3><div class="table-wrap"><table><thead><tr><th scope="col" class="text">Component</th><th scope="col" class="text">Version</th></tr></thead><tbody>${versions || '<tr><td class="text" colspan="2">not recorded</td></tr>'}</tbody></table></div>` +
     `<h3>Job spec</h3><pre><code>${esc(JSON.stringify(data.spec, null, 2))}</code></pre></section>`
   );
+}
+
+/** Candidate selection: every candidate's validation score (mean and per seed) and which one was chosen, and why. */
+export function selectionSection(data: ReportData): string {
+  if (data.selection.length === 0) return '';
+  const primary = data.metrics[0]!;
+  const scale = primary.key === data.selection[0]?.metric ? primary.scale : 1;
+  const v = (x: number | null) => (x === null ? '—' : fmtNum(x * scale, 4));
+  const blocks = data.selection.map((g) => {
+    const rows = g.candidates
+      .map((c) => {
+        const chosen = c.name === g.selected;
+        const values = Object.entries(c.values)
+          .map(([k, x]) => `${k} = ${x}`)
+          .join(', ');
+        const seeds = c.seeds.map((s) => `seed ${s.seed}: ${v(s.score)}`).join('; ') || 'not scored';
+        return `<tr${chosen ? ' class="chosen"' : ''}><td class="text">${esc(c.name)}${chosen ? ' <strong>(selected)</strong>' : ''}</td><td class="text">${esc(values)}</td><td>${esc(v(c.mean))}</td><td class="text">${esc(seeds)}</td></tr>`;
+      })
+      .join('');
+    return (
+      `<h3>${esc(g.student)}: ${g.selected ? `selected ${esc(g.selected)}` : 'nothing selected'}</h3><p class="note">${esc(g.reason)}. Validation metric: ${esc(g.metric)}${scale !== 1 ? ` (×${scale})` : ''}, mean over seeds. Only the selected candidate was evaluated on the evaluation split.</p>` +
+      `<div class="table-wrap"><table><thead><tr><th scope="col" class="text">Candidate</th><th scope="col" class="text">Values</th><th scope="col">Validation (mean)</th><th scope="col" class="text">Per seed</th></tr></thead><tbody>${rows}</tbody></table></div>`
+    );
+  });
+  return `<section id="selection"><h2>Candidate selection (validation split)</h2><p class="note">Each student entry that listed candidates trained every candidate; the one with the best mean validation score was kept (ties go to the paper's setting: variant kl, τ = 1, α<sub>attn</sub> = 1).</p>${blocks.join('')}</section>`;
 }

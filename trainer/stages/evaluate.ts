@@ -15,6 +15,7 @@
  * uses the human answers when the split lists a references file, else the label answer stored
  * with each record (see trainer/stages/evaluate-metrics.ts).
  */
+import { z } from 'zod';
 import { runLayout } from '../../contract/layout';
 import { storageFor, toUri } from '../../contract/storage';
 import { initBackend } from '../backend';
@@ -51,7 +52,8 @@ export async function evaluateShard(args: EvaluateShardArgs): Promise<StageFiles
   try {
     const dataset = await openDataset(runLayout(args.runUri).data);
     checkModelFitsData(loaded, dataset, ref.modelUri);
-    const split = dataset.split(spec.evaluation.split);
+    const splitName = args.split ?? spec.evaluation.split;
+    const split = dataset.split(splitName);
     if (!Number.isInteger(shardIndex) || shardIndex < 0 || shardIndex >= split.numShards) {
       throw new EvaluationError(`evaluateShard: shardIndex ${shardIndex} is outside the ${split.name} split's ${split.numShards} shard(s)`);
     }
@@ -74,7 +76,7 @@ export async function evaluateShard(args: EvaluateShardArgs): Promise<StageFiles
       modelUri: ref.modelUri,
       modelSha256: loaded.sha256,
       task,
-      split: spec.evaluation.split,
+      split: splitName,
       shardIndex,
       count: predicted.ids.length,
       ...predicted,
@@ -144,6 +146,47 @@ async function tfjsModelCost(a: { spec: JobSpec; runUri: string; modelId: string
   } finally {
     loaded.model.dispose();
   }
+}
+
+/** A candidate's validation score (candidate selection): the task metrics on the validation split, no cost. */
+export const ValidationScoreSchema = z.strictObject({
+  version: z.literal(1),
+  modelId: z.string().min(1),
+  split: z.literal('val'),
+  count: z.number().int().nonnegative(),
+  metrics: z.record(z.string(), z.number()),
+  primaryMetric: z.string().min(1),
+  model: z.strictObject({ uri: z.string().min(1), sha256: z.string() }),
+});
+export type ValidationScore = z.infer<typeof ValidationScoreSchema>;
+
+/**
+ * Merges one candidate's validation parts into its ValidationScore at `outUri`: the same corpus
+ * metrics as the test evaluation (mergeEvaluations), without the cost measurement.
+ */
+export async function scoreValidation(args: MergeEvaluationsArgs): Promise<ValidationScore> {
+  const { spec, modelId } = args;
+  if (args.partUris.length === 0) throw new EvaluationError(`scoreValidation: model ${modelId} has no validation parts`);
+  const parts = await Promise.all(args.partUris.map(readPart));
+  checkPartsAgree(parts, args.partUris, modelId);
+  const first = parts[0]!;
+  if (first.split !== 'val') throw new EvaluationError(`the parts of ${modelId} evaluate the ${first.split} split; candidate selection reads only the validation split`);
+  const dataset = await openDataset(runLayout(args.runUri).data);
+  const split = dataset.split('val');
+  const ids = mergedIds(parts, modelId, split, spec.evaluation.maxExamples);
+  const predictions: Record<string, string> = Object.assign({}, ...parts.map((p) => p.predictions));
+  const scored = await taskMetrics(first.task, parts, predictions, split, ids, dataset);
+  const score: ValidationScore = {
+    version: 1,
+    modelId,
+    split: 'val',
+    count: ids.length,
+    metrics: scored.metrics,
+    primaryMetric: scored.primaryMetric,
+    model: { uri: first.modelUri, sha256: first.modelSha256 },
+  };
+  await storageFor(args.outUri).put(args.outUri, JSON.stringify(ValidationScoreSchema.parse(score), null, 1));
+  return score;
 }
 
 /**

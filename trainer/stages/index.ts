@@ -10,6 +10,7 @@ import { runLayout } from '../../contract/layout';
 import { cacheOneShard } from './cache-teacher';
 import { buildRunReport } from './report';
 import type { LatencyResult } from './measure-latency';
+import { scoreValidation } from './evaluate';
 
 export interface StageFiles {
   /** URIs of every file written (hashed into the stage's _SUCCESS marker). */
@@ -42,6 +43,8 @@ export interface EvaluateShardArgs {
   readonly shardIndex: number;
   /** Where to write this shard's partial results (JSON, `eval/parts/<model>/shard-<i>.json`). */
   readonly outUri: string;
+  /** The split to read (`val` when scoring candidates). @default spec.evaluation.split */
+  readonly split?: 'val' | 'test';
   /** The runtime that runs the model. @default 'auto' (ONNX Runtime when it loads and model.onnx exists) */
   readonly runtime?: 'auto' | 'tfjs' | 'onnxruntime';
 }
@@ -60,6 +63,12 @@ export interface MergeEvaluationsArgs {
 
 export { evaluateShard, mergeEvaluations } from './evaluate';
 export { measureLatency } from './measure-latency';
+
+/** A candidate's validation score (candidate selection): its primary metric on the validation split, written to `outUri`. */
+export async function scoreCandidate(args: MergeEvaluationsArgs): Promise<StageFiles & { metric: string; score: number }> {
+  const s = await scoreValidation(args);
+  return { outputs: [args.outUri], metric: s.primaryMetric, score: s.metrics[s.primaryMetric]! };
+}
 
 export interface BuildReportArgs {
   readonly runUri: string;

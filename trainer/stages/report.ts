@@ -14,6 +14,7 @@ import type { PreparedDataset } from '../data/dataset';
 import { openDataset } from '../data/dataset';
 import type { ShardRecord } from '../data/shard-format';
 import { EvalResultSchema, type EvalResult } from '../eval/result-schema';
+import { SelectionFileSchema } from '../eval/select-candidates';
 import { loadModel } from '../model-io';
 import { numPatches, type ModelConfig } from '../model/config';
 import { encodeRgbImage, parseReportData, renderReport, type ReportDataInput } from '../report';
@@ -55,6 +56,15 @@ const METHOD_LABEL: Record<string, string> = {
   'mean-head': 'mean-head',
   relation: 'MiniLMv2 relations',
 };
+/**
+ * The method of a student as the report names it: variant `none` is "logit KD only" only when
+ * logit distillation is on; with α_kd = 0 the student learns from the ground truth alone.
+ */
+export function methodLabel(d: { variant: string; alphaKd: number; alphaAttn: number }): string {
+  if (d.variant === 'none' || d.alphaAttn === 0) return d.alphaKd > 0 ? 'logit KD only' : 'ground truth only (no distillation)';
+  return METHOD_LABEL[d.variant] ?? d.variant;
+}
+
 const KIND_LABEL: Record<string, string> = {
   visionSelf: 'vision self-attention',
   fusionSelf: 'fusion self-attention',
@@ -144,9 +154,15 @@ export async function buildRunReport(a: ReportInputs): Promise<string[]> {
     },
   ];
 
+  // Candidate selection (when students listed candidates): the candidates that were not chosen
+  // were never evaluated on the evaluation split; they appear in the selection table only.
+  const selection = (await storageFor(layout.selection).exists(layout.selection)) ? SelectionFileSchema.parse(await readJson(layout.selection)) : undefined;
+  const chosen = new Map((selection?.groups ?? []).filter((g) => g.selected).map((g) => [g.selected!, g]));
+
   // One row per student variant; its seeds are the spread.
   const alignment: NonNullable<ReportDataInput['alignment']> = [];
   for (const s of a.spec.students) {
+    if (s.candidateOf && !chosen.has(s.name)) continue;
     const seeds: { seed: number; metrics: Record<string, number> }[] = [];
     const errors: string[] = [];
     let firstOk: EvalResult | undefined;
@@ -168,8 +184,8 @@ export async function buildRunReport(a: ReportInputs): Promise<string[]> {
     models.push({
       id: s.name,
       role: 'student',
-      label: `${s.name} (${describeHeads(a.spec, s.name)})`,
-      method: METHOD_LABEL[s.distill.variant] ?? s.distill.variant,
+      label: `${s.name}${s.candidateOf ? ` = ${s.candidateOf.student} selected on validation (${Object.entries(s.candidateOf.values).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''} (${describeHeads(a.spec, s.name)})`,
+      method: methodLabel(s.distill),
       status: seeds.length > 0 ? 'ok' : 'failed',
       ...(seeds.length > 0 ? {} : { error: errors.join('; ') || 'no seed finished' }),
       seeds,
@@ -207,6 +223,7 @@ export async function buildRunReport(a: ReportInputs): Promise<string[]> {
     attentionSamples,
     samplePredictions,
     failures,
+    selection: selection?.groups ?? [],
   } satisfies ReportDataInput);
   const { html, metricsJson, summaryMd } = renderReport(reportData);
   const out = { html: joinUri(a.reportDir, 'index.html'), metrics: joinUri(a.reportDir, 'metrics.json'), summary: joinUri(a.reportDir, 'summary.md') };
@@ -235,7 +252,23 @@ function alignmentOf(modelId: string, lines: readonly Record<string, unknown>[])
     const late = (last.alignment as Record<string, number[][]>)[key];
     const m = key.match(/^(\w+)\/(\d+)<-(\d+)$/);
     if (!late || !m) continue;
-    out.push({ modelId, module: KIND_LABEL[m[1]] ?? m[1], studentLayer: Number(m[2]), teacherLayer: Number(m[3]), early: { step: first.step as number, weights: early }, late: { step: last.step as number, weights: late } });
+    // Per-example diagnostics (trainer/jobs/alignment.ts alignmentStats), when the log has them.
+    type Stats = { entropy: number[]; examples: number[][][]; studentCosine: number[][] };
+    const statsOf = (l: Record<string, unknown>) => (l.alignmentStats as Record<string, Stats> | undefined)?.[key];
+    const [sEarly, sLate] = [statsOf(first), statsOf(last)];
+    const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+    const offDiagonal = (c: number[][]) => meanOf(c.flatMap((row, i) => row.filter((_, j) => j !== i)));
+    out.push({
+      modelId,
+      module: KIND_LABEL[m[1]] ?? m[1],
+      studentLayer: Number(m[2]),
+      teacherLayer: Number(m[3]),
+      early: { step: first.step as number, weights: early },
+      late: { step: last.step as number, weights: late },
+      ...(sLate ? { lateExamples: sLate.examples } : {}),
+      ...(sEarly && sLate ? { entropy: { early: meanOf(sEarly.entropy), late: meanOf(sLate.entropy) } } : {}),
+      ...(sLate && sLate.studentCosine.length > 1 ? { studentHeadCosine: offDiagonal(sLate.studentCosine) } : {}),
+    });
   }
   return out;
 }

@@ -268,6 +268,17 @@ describe('students', () => {
           expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 3);
         }
       }
+      // Per-example diagnostics beside the batch mean: entropy per example, two examples' a_ij, student-head cosine.
+      const stats = log[0].alignmentStats as Record<string, { entropy: number[]; examples: number[][][]; studentCosine: number[][] }>;
+      expect(Object.keys(stats).sort()).toEqual(Object.keys(alignment).sort());
+      for (const s of Object.values(stats)) {
+        expect(s.entropy.length).toBeGreaterThan(0);
+        expect(s.entropy.every((h) => h >= 0 && h <= 1 + 1e-4)).toBe(true);
+        expect(s.examples).toHaveLength(2);
+        expect(s.examples[0]).toHaveLength(teacher.model.config.heads.fusion);
+        expect(s.studentCosine).toHaveLength(studentConfig.heads.fusion);
+        s.studentCosine.forEach((row, j) => expect(row[j]).toBeCloseTo(1, 3));
+      }
     }
   });
 
