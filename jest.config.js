@@ -1,7 +1,11 @@
 /** Jest: ts-jest without type-checking (tsc --noEmit runs first in `npm test`). */
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
+  // node, with the process's typed-array constructors shared into the sandbox: the inference
+  // stages run ONNX Runtime in-process (evaluation, cache, latency — also inside the local
+  // executor's handlers), and its addon's output arrays must pass onnxruntime-common's
+  // `instanceof Float32Array` (test/helpers/onnx-environment.js says why).
+  testEnvironment: '<rootDir>/test/helpers/onnx-environment.js',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {

@@ -204,9 +204,11 @@ async function summariseTask(
     if (median !== undefined) {
       lines.push(
         `All ${speedups.length} students above share one architecture: ${(params / 1e3).toFixed(0)} k parameters (${((100 * params) / teacher.cost.params).toFixed(0)}% of the teacher's), ` +
-          `**${median.toFixed(2)}× faster** than the teacher (median over them of teacher p50 / student p50 latency at batch 32 on ${teacher.cost.latency.backend}; ` +
+          `**${median.toFixed(2)}× faster** than the teacher (median over them of teacher p50 / student p50 latency at batch 32 on ${teacher.cost.latency.runtime ?? teacher.cost.latency.backend}; ` +
           `range ${sorted[0]!.toFixed(2)}–${sorted[sorted.length - 1]!.toFixed(2)}×` +
-          `${(spec.compute?.maxParallelJobs ?? 1) > 1 ? ` — each latency was measured while up to ${(spec.compute?.maxParallelJobs ?? 1) - 1} other evaluation job(s) shared the machine` : ''}).`,
+          // Since the per-architecture pass (trainer/stages/measure-latency.ts) students of one architecture share one measurement;
+          // older results were timed per model, some while other evaluation jobs shared the machine.
+          `${teacher.cost.latency.architecture ? ' — one serial measurement per architecture after all evaluation, so the range is one value' : (spec.compute?.maxParallelJobs ?? 1) > 1 ? ` — each latency was measured while up to ${(spec.compute?.maxParallelJobs ?? 1) - 1} other evaluation job(s) shared the machine` : ''}).`,
         '',
       );
     }

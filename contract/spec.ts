@@ -165,11 +165,11 @@ export const EvaluationSchema = z
     maxExamples: z.number().int().positive().optional().describe('Evaluate at most this many examples (default: the whole split).'),
     latency: z
       .strictObject({
-        warmup: z.number().int().nonnegative().default(3).describe('Untimed warm-up forward passes.'),
-        runs: z.number().int().positive().default(20).describe('Timed forward passes (median reported).'),
+        warmup: z.number().int().nonnegative().default(3).describe('Untimed warm-up calls of each measurement.'),
+        runs: z.number().int().positive().default(20).describe('Timed rounds (median reported); each round times every architecture on every runtime once.'),
       })
       .prefault({})
-      .describe('Latency measurement of each model.'),
+      .describe('Latency: measured once per distinct architecture after all evaluation, on ONNX Runtime and TensorFlow.js, in interleaved rounds.'),
     beamSize: z.number().int().positive().default(1).describe('Beam width for generation (1 = greedy).'),
     lengthPenalty: z.number().nonnegative().default(0).describe('Length penalty exponent of beam search (0 = none).'),
   })

@@ -7,14 +7,13 @@ import type { Context } from 'aws-lambda';
 import { fingerprint, isStageComplete, outputsFingerprint, runLayout, runStageOnce, Stage } from '../../contract/layout';
 import { parseEvent } from '../../contract/parse-event';
 import { readRunSpec } from '../../contract/plan';
-import { mergeEvaluations } from '../../trainer/stages';
+import { measureLatency, mergeEvaluations } from '../../trainer/stages';
 import { MergeEvalEventSchema, type MergeEvalEvent, type MergeEvalResult } from './schema';
-import { initInferenceRuntimes } from '../../trainer/inference/runtimes';
+import { startInferenceRuntimes } from '../../trainer/inference/runtimes';
 
 const logger = new Logger({ serviceName: 'amad-merge-eval' });
 // Cold start loads the tfjs backend and ONNX Runtime and logs which came up (a fallback is never silent).
-const runtimes = initInferenceRuntimes();
-runtimes.catch(() => undefined); // the handler awaits it and fails with the reason
+startInferenceRuntimes();
 
 /** Why a model has no complete set of shard results. */
 function missingReason(e: MergeEvalEvent, modelId: string): string {
@@ -25,7 +24,6 @@ function missingReason(e: MergeEvalEvent, modelId: string): string {
 
 export async function handler(event: unknown, context?: Context): Promise<MergeEvalResult> {
   if (context) logger.addContext(context);
-  await runtimes;
   const e = parseEvent(MergeEvalEventSchema, event, 'MergeEval event');
   const layout = runLayout(e.runUri);
   // Inputs: every shard result present now and every student's outcome. A student that failed
@@ -37,15 +35,21 @@ export async function handler(event: unknown, context?: Context): Promise<MergeE
     const evalFiles: Record<string, string> = {};
     const missing: { modelId: string; reason: string }[] = [];
     const outputs: string[] = [];
+    const complete: typeof e.models = [];
     for (const model of e.models) {
       const shardIndices = e.evalShards.map((_, i) => i);
-      const complete = await Promise.all(shardIndices.map((i) => isStageComplete(e.runUri, Stage.evaluate(model.modelId, i), { verify: 'size' })));
-      if (!complete.every(Boolean) || shardIndices.length === 0) {
+      const done = await Promise.all(shardIndices.map((i) => isStageComplete(e.runUri, Stage.evaluate(model.modelId, i), { verify: 'size' })));
+      if (!done.every(Boolean) || shardIndices.length === 0) {
         missing.push({ modelId: model.modelId, reason: shardIndices.length === 0 ? 'the evaluation split has no shards' : missingReason(e, model.modelId) });
-        continue;
-      }
+      } else complete.push(model);
+    }
+    // Latency: one serial pass over the distinct architectures, now that every evaluation has
+    // finished (nothing else of the run executes during this step).
+    const latency = complete.length ? await measureLatency({ runUri: e.runUri, spec, models: complete.map((m) => ({ modelId: m.modelId, modelUri: m.modelUri })) }) : {};
+    for (const model of complete) {
       const outUri = layout.evalFile(model.modelId);
-      const merged = await mergeEvaluations({ runUri: e.runUri, spec, modelId: model.modelId, partUris: shardIndices.map((i) => layout.evalPart(model.modelId, i)), outUri });
+      const partUris = e.evalShards.map((_, i) => layout.evalPart(model.modelId, i));
+      const merged = await mergeEvaluations({ runUri: e.runUri, spec, modelId: model.modelId, partUris, outUri, latency: latency[model.modelId] });
       outputs.push(...(merged.outputs.length ? merged.outputs : [outUri]));
       evalFiles[model.modelId] = outUri;
     }

@@ -8,16 +8,14 @@ import { bareRow, notificationText } from '../../trainer/report/runs-index';
 import { buildReport } from '../../trainer/stages';
 import { rowFromRunRecords, storeRunRow } from '../../trainer/stages/runs-index';
 import { ReportEventSchema, type ReportResult } from './schema';
-import { initInferenceRuntimes } from '../../trainer/inference/runtimes';
+import { startInferenceRuntimes } from '../../trainer/inference/runtimes';
 
 const logger = new Logger({ serviceName: 'amad-report' });
 // Cold start loads the tfjs backend and ONNX Runtime and logs which came up (a fallback is never silent).
-const runtimes = initInferenceRuntimes();
-runtimes.catch(() => undefined); // the handler awaits it and fails with the reason
+startInferenceRuntimes();
 
 export async function handler(event: unknown, context?: Context): Promise<ReportResult> {
   if (context) logger.addContext(context);
-  await runtimes;
   const e = parseEvent(ReportEventSchema, event, 'Report event');
   const layout = runLayout(e.runUri);
   const inputHash = fingerprint({

@@ -71,8 +71,9 @@ describe('a breach fails the run with the AWS error name', () => {
 
   test('a shorter-timeout function over its timeout: Lambda.Unknown', async () => {
     const r = await runLocal(
-      { runId: 'slow-merge', artifactRoot: root, spec: tinySpec() },
-      options([], { limits: { lambdas: { [TaskState.mergeEval]: { timeoutSeconds: 0.3 } } } }, around(TaskState.mergeEval, () => sleep(1500))),
+      // Report: deployed with 5 minutes, under the Task's 15 (merge-eval now has 15: it times every architecture).
+      { runId: 'slow-report', artifactRoot: root, spec: tinySpec() },
+      options([], { limits: { lambdas: { [TaskState.report]: { timeoutSeconds: 0.3 } } } }, around(TaskState.report, () => sleep(1500))),
     );
     expect(r.status).toBe('FAILED');
     expect(r.error?.Error).toBe('Lambda.Unknown');

@@ -81,9 +81,26 @@ export const LatencySummarySchema = z.strictObject({
   mean: nonNegative('latency mean'),
 });
 
+/** One runtime's figures of a latency measurement. */
+export const RuntimeLatencySchema = z.strictObject({
+  /** e.g. "onnxruntime 1.31.1, 2 threads", "tfjs-wasm, 1 thread". */
+  runtime: z.string().min(1),
+  batch1: LatencySummarySchema,
+  batch32: LatencySummarySchema,
+  decodeBatch1: LatencySummarySchema.optional(),
+});
+
 export const LatencySchema = z.strictObject({
-  /** tfjs backend the timings were taken on (tf.getBackend()). */
+  /** tfjs backend of the process (tf.getBackend()). */
   backend: z.string().min(1),
+  /** The runtime of batch1/batch32/decodeBatch1 below (ONNX Runtime when it ran); absent in older results. */
+  runtime: z.string().min(1).optional(),
+  /** Architecture key (trainer/stages/measure-latency.ts): models with the same key share one measurement. */
+  architecture: z.string().min(1).optional(),
+  /** The model of that architecture whose weights were timed. */
+  measuredOn: z.string().min(1).optional(),
+  /** Every runtime timed in the same interleaved pass, the primary first. */
+  runtimes: z.array(RuntimeLatencySchema).optional(),
   /** Untimed warm-up calls and timed calls per measurement. */
   warmup: count('warmup'),
   runs: z.number().int().positive(),
@@ -91,7 +108,7 @@ export const LatencySchema = z.strictObject({
   batch1: LatencySummarySchema,
   /** The same at batch 32. */
   batch32: LatencySummarySchema,
-  /** Generation: a whole greedy decode of one example, ms. */
+  /** Generation: a batch-1 decode, ms (maxTargetLength greedy steps since the per-architecture pass; before, until EOS). */
   decodeBatch1: LatencySummarySchema.optional(),
 });
 
@@ -138,6 +155,8 @@ export const EvalResultSchema = z
     perExampleTruncated: z.boolean(),
     /** Generation decoding settings; null for VQA. */
     decoding: DecodingSchema.nullable(),
+    /** The runtime(s) the predictions came from (the parts'), e.g. "onnxruntime 1.31.1, 2 threads"; absent in older results. */
+    runtime: z.string().min(1).optional(),
     model: z.strictObject({ uri: z.string().min(1), sha256: Sha256 }),
     cost: CostSchema,
     /** ISO time of the merge. */

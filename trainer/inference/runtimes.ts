@@ -18,6 +18,17 @@ export interface InferenceRuntimes {
 
 let ready: Promise<InferenceRuntimes> | undefined;
 
+/**
+ * Starts both runtimes' initialisation at a Lambda's cold start without waiting for it: each
+ * logs its choice (or, on failure, one error line); the stages await the same initialisation
+ * (initBackend, loadOnnxRuntime are idempotent), so a failure still fails the stage that needs it.
+ */
+export function startInferenceRuntimes(log: (line: string) => void = (l) => process.stderr.write(l + '\n')): void {
+  initInferenceRuntimes().catch((e: unknown) =>
+    log(JSON.stringify({ level: 'error', msg: 'inference runtimes failed to initialise', error: e instanceof Error ? e.message : String(e) })),
+  );
+}
+
 /** Initialises both runtimes once (idempotent); each logs its choice as one JSON line. */
 export function initInferenceRuntimes(): Promise<InferenceRuntimes> {
   ready ??= (async () => {

@@ -2,7 +2,8 @@
  * What the student learns from, per batch: the teacher's attention maps of the mapped layers and
  * its logits — computed online (a teacher forward pass each step, no gradient) or read from the
  * teacher-attention cache written once by the CacheTeacher stage. Both give the same tensors
- * (exactly for a float32 cache), so the loss does not know which one it got.
+ * (exactly for a float32 cache written on tfjs; to float32 round-off when the stage ran the
+ * teacher's model.onnx on ONNX Runtime), so the loss does not know which one it got.
  */
 import * as tf from '@tensorflow/tfjs';
 import { joinUri } from '../../contract/storage';

@@ -39,6 +39,7 @@ export class OnnxRuntimeError extends Error {
 }
 
 const RUNTIME_ENV = 'AMAD_INFERENCE_RUNTIME';
+const ORT_PACKAGE: string = ['onnxruntime', 'node'].join('-');
 const THREADS_ENV = 'AMAD_ORT_THREADS';
 
 let status: OnnxRuntimeStatus | undefined;
@@ -61,8 +62,10 @@ export function loadOnnxRuntime(log: (line: string) => void = stderrLine): OnnxR
     status = { available: false, reason: `${RUNTIME_ENV}=tfjs` };
   } else {
     try {
+      // A computed name: bundlers leave it to run time (the addon cannot be bundled; Lambda
+      // bundles carry the package in their own node_modules: infra/functions/model-runtimes.ts).
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const ort = require('onnxruntime-node') as Ort;
+      const ort = require(ORT_PACKAGE) as Ort;
       status = { available: true, ort, version: ort.env.versions?.node ?? ort.env.versions?.common ?? 'unknown', reason: forced ? 'env' : 'auto' };
     } catch (e) {
       const why = `onnxruntime-node could not be loaded on ${process.platform}-${process.arch}: ${firstLine(e)}`;

@@ -16,6 +16,7 @@ import {
   fmtSpread,
   headerSection,
   headlineSection,
+  inferenceLine,
   metricAxis,
   runSection,
   samplesSection,
@@ -66,6 +67,18 @@ function md(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
+/** One line per model timed on more than one runtime: p50 at batch 1 / batch 32 on each. */
+function latencyByRuntimeMd(summary: MetricsSummary): string[] {
+  const timed = summary.models.filter((m) => (m.latencyMs.byRuntime?.length ?? 0) > 1);
+  if (timed.length === 0) return [];
+  return [
+    '',
+    'Latency per runtime (p50 ms, batch 1 / batch 32; one measurement per architecture):',
+    '',
+    ...timed.map((m) => `- ${md(m.label)}: ${m.latencyMs.byRuntime!.map((r) => `${r.runtime} ${fmtNum(r.batch1.p50, 3)} / ${fmtNum(r.batch32.p50, 3)}`).join(' · ')}`),
+  ];
+}
+
 function renderSummaryMd(data: ReportData, summary: MetricsSummary): string {
   const primary = data.metrics[0]!;
   const header = ['Model', 'Status', ...data.metrics.map(metricAxis), 'Params', 'FLOPs/example', 'File size', 'p50 batch 1 (ms)', 'Speed-up', `Teacher ${primary.label} kept`];
@@ -83,13 +96,14 @@ function renderSummaryMd(data: ReportData, summary: MetricsSummary): string {
   const lines = [
     `# AMAD report: run ${data.runId}`,
     '',
-    `Task: ${data.task} · backend: ${data.backend} · run time: ${fmtDuration(data.runTimeSeconds)} · cost: ${data.estimatedCost ? `$${data.estimatedCost.usd.toFixed(2)}` : 'not estimated'}`,
+    `Task: ${data.task} · backend: ${data.backend}${inferenceLine(data)} · run time: ${fmtDuration(data.runTimeSeconds)} · cost: ${data.estimatedCost ? `$${data.estimatedCost.usd.toFixed(2)}` : 'not estimated'}`,
     '',
     `| ${header.map(md).join(' | ')} |`,
     `|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`,
     ...rows.map((r) => `| ${r.map(md).join(' | ')} |`),
     '',
     'Metrics: mean ± sample std over seeds (n).',
+    ...latencyByRuntimeMd(summary),
   ];
   if (summary.comparisons.length > 0) {
     const labelOf = (id: string) => summary.models.find((m) => m.id === id)?.label ?? id;

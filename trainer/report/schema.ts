@@ -87,7 +87,12 @@ export const ModelReportSchema = z
     fileBytes: count('fileBytes').nullable().default(null),
     /** Measured latency per call, ms, at batch 1 and batch 32. */
     latencyMs: z
-      .strictObject({ batch1: LatencyPairSchema.nullable().default(null), batch32: LatencyPairSchema.nullable().default(null) })
+      .strictObject({
+        batch1: LatencyPairSchema.nullable().default(null),
+        batch32: LatencyPairSchema.nullable().default(null),
+        /** Every runtime timed in the same pass (the first gives batch1/batch32 above), e.g. ONNX Runtime and tfjs wasm. */
+        byRuntime: z.array(z.strictObject({ runtime: z.string().min(1), batch1: LatencyPairSchema, batch32: LatencyPairSchema })).default([]),
+      })
       .prefault({}),
     learningCurve: z
       .strictObject({
@@ -177,6 +182,8 @@ export const ReportDataSchema = z
     software: z.record(z.string(), z.string()),
     /** tfjs backend the run used, e.g. "wasm", "tensorflow (CUDA)". */
     backend: z.string().min(1),
+    /** Runtimes the evaluation's predictions and the latency figures came from (latency: the speed-ups' runtime first). */
+    inference: z.strictObject({ evaluation: z.array(z.string()).default([]), latency: z.array(z.string()).default([]) }).prefault({}),
     /** Wall-clock run time, seconds. */
     runTimeSeconds: nonNegative('runTimeSeconds'),
     /** Estimated cost; null when unknown (e.g. local runs). */

@@ -56,6 +56,20 @@ function fmtLatency(p: { p50: number; p95: number } | null): string {
   return p ? `${fmtNum(p.p50, 3)} / ${fmtNum(p.p95, 3)}` : '—';
 }
 
+/** " · evaluation on … · latency on …" (empty for results without runtime records). */
+export function inferenceLine(data: ReportData): string {
+  const { evaluation, latency } = data.inference;
+  return (evaluation.length ? ` · evaluation on ${evaluation.join('; ')}` : '') + (latency.length ? ` · latency on ${latency.join(' and ')} (speed-ups: ${latency[0]})` : '');
+}
+
+/** The same measurement on the other runtimes, under the primary figure. */
+function otherRuntimes(m: ModelSummary, batch: 'batch1' | 'batch32'): string {
+  return (m.latencyMs.byRuntime ?? [])
+    .slice(1)
+    .map((r) => `<br><span class="muted">${esc(`${r.runtime}: ${fmtLatency(r[batch])}`)}</span>`)
+    .join('');
+}
+
 function statusBadge(status: 'ok' | 'failed'): string {
   return `<span class="badge ${status}">${status === 'ok' ? 'ok' : 'failed'}</span>`;
 }
@@ -72,6 +86,8 @@ export function headerSection(data: ReportData, summary: MetricsSummary): string
     `<dl class="facts"><dt>Task</dt><dd>${esc(data.task)}</dd>` +
     `<dt>Generated</dt><dd>${esc(data.createdAt)}</dd>` +
     `<dt>Backend</dt><dd>${esc(data.backend)}</dd>` +
+    (data.inference.evaluation.length ? `<dt>Evaluation on</dt><dd>${esc(data.inference.evaluation.join('; '))}</dd>` : '') +
+    (data.inference.latency.length ? `<dt>Latency on</dt><dd>${esc(data.inference.latency.join(' and '))} <span class="muted">(speed-ups: ${esc(data.inference.latency[0]!)})</span></dd>` : '') +
     `<dt>Run time</dt><dd>${esc(fmtDuration(data.runTimeSeconds))}</dd>` +
     `<dt>Estimated cost</dt><dd>${data.estimatedCost ? `${esc(`$${data.estimatedCost.usd.toFixed(2)}`)} <span class="muted">(${esc(data.estimatedCost.basis)})</span>` : 'not estimated'}</dd>` +
     `<dt>Models</dt><dd>${summary.models.length} (${failed.length === 0 ? 'all ok' : `<span class="badge failed">${failed.length} failed</span> ${esc(failed.map((m) => m.label).join(', '))}`})</dd></dl>` +
@@ -99,8 +115,8 @@ export function headlineSection(data: ReportData, summary: MetricsSummary): stri
         `<td>${esc(fmtCount(m.params))}</td>`,
         `<td>${esc(fmtCount(m.flops, 'FLOP'))}</td>`,
         `<td>${esc(fmtBytes(m.fileBytes))}</td>`,
-        `<td>${esc(fmtLatency(m.latencyMs.batch1))}</td>`,
-        `<td>${esc(fmtLatency(m.latencyMs.batch32))}</td>`,
+        `<td>${esc(fmtLatency(m.latencyMs.batch1))}${otherRuntimes(m, 'batch1')}</td>`,
+        `<td>${esc(fmtLatency(m.latencyMs.batch32))}${otherRuntimes(m, 'batch32')}</td>`,
         `<td>${m.role === 'teacher' ? '1×' : m.speedupOverTeacher === null ? '—' : esc(`${fmtNum(m.speedupOverTeacher, 3)}×`)}</td>`,
         `<td>${m.teacherQualityKept === null ? '—' : esc(`${fmtNum(m.teacherQualityKept * 100, 3)}%`)}</td>`,
       ];

@@ -25,6 +25,8 @@ export const ModelSummarySchema = z.strictObject({
   latencyMs: z.strictObject({
     batch1: z.strictObject({ p50: z.number(), p95: z.number() }).nullable(),
     batch32: z.strictObject({ p50: z.number(), p95: z.number() }).nullable(),
+    /** Every runtime timed (the first gives batch1/batch32); absent in reports made before runtimes were recorded. */
+    byRuntime: z.array(z.strictObject({ runtime: z.string(), batch1: z.strictObject({ p50: z.number(), p95: z.number() }), batch32: z.strictObject({ p50: z.number(), p95: z.number() }) })).optional(),
   }),
   /** Teacher p50 latency at batch 1 ÷ this model's (null without both measurements). */
   speedupOverTeacher: z.number().nullable(),
@@ -58,6 +60,8 @@ export const MetricsSummarySchema = z.strictObject({
   models: z.array(ModelSummarySchema),
   comparisons: z.array(ComparisonSchema),
   backend: z.string(),
+  /** Runtimes of the evaluation and of the latency figures; absent in reports made before they were recorded. */
+  inference: z.strictObject({ evaluation: z.array(z.string()), latency: z.array(z.string()) }).optional(),
   runTimeSeconds: z.number(),
   estimatedCostUsd: z.number().nullable(),
   failures: z.array(z.strictObject({ stage: z.string(), target: z.string().nullable(), message: z.string() })),
@@ -119,7 +123,7 @@ export function buildMetricsSummary(data: ReportData): MetricsSummary {
       params: m.params,
       flops: m.flops,
       fileBytes: m.fileBytes,
-      latencyMs: { batch1: m.latencyMs.batch1, batch32: m.latencyMs.batch32 },
+      latencyMs: { batch1: m.latencyMs.batch1, batch32: m.latencyMs.batch32, byRuntime: m.latencyMs.byRuntime },
       speedupOverTeacher: teacherP50 !== undefined && p50 !== undefined && p50 > 0 && m.status === 'ok' ? teacherP50 / p50 : null,
       teacherQualityKept: kept,
     };
@@ -133,6 +137,7 @@ export function buildMetricsSummary(data: ReportData): MetricsSummary {
     models,
     comparisons: comparisons(data, primary),
     backend: data.backend,
+    inference: data.inference,
     runTimeSeconds: data.runTimeSeconds,
     estimatedCostUsd: data.estimatedCost?.usd ?? null,
     failures: [

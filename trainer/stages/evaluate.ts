@@ -26,7 +26,8 @@ import { tokenizerFromJson, type Tokenizer } from '../data/tokenizer';
 import { EvalPartSchema, EvalResultSchema, MAX_PER_EXAMPLE, type Decoding, type EvalPart, type EvalResult } from '../eval/result-schema';
 import { decodeBatch, describeRuntime, openInferenceModel, type InferenceModel } from '../inference/model';
 import { loadModel, type LoadedModel } from '../model-io';
-import { LATENCY_BATCH_SIZES, measureCost } from './evaluate-cost';
+import { measureCost } from './evaluate-cost';
+import { measureLatency } from './measure-latency';
 import { captioningMetrics, translationMetrics, vqaMetrics, type TaskMetrics } from './evaluate-metrics';
 import type { EvaluateShardArgs, MergeEvaluationsArgs, StageFiles } from './index';
 import type { JobSpec } from '../../contract/spec';
@@ -106,7 +107,9 @@ export async function mergeEvaluations(args: MergeEvaluationsArgs): Promise<Stag
   const ids = mergedIds(parts, modelId, split, spec.evaluation.maxExamples);
   const predictions: Record<string, string> = Object.assign({}, ...parts.map((p) => p.predictions));
   const scored = await taskMetrics(task, parts, predictions, split, ids, dataset);
-  const cost = isOnnxTeacherModel(spec, modelId) ? await onnxTeacherCost(spec, first, split) : await tfjsModelCost(spec, first, split, task);
+  const cost = isOnnxTeacherModel(spec, modelId)
+    ? await onnxTeacherCost(spec, first, split)
+    : await tfjsModelCost({ spec, runUri: args.runUri, modelId, first, task, latency: args.latency });
   const perExample = selectPerExample(ids, scored.perExample, predictions);
   const result: EvalResult = {
     version: 1,
@@ -121,6 +124,7 @@ export async function mergeEvaluations(args: MergeEvaluationsArgs): Promise<Stag
     perExample,
     perExampleTruncated: perExample.length < ids.length,
     decoding: first.decoding,
+    ...(partRuntimes(parts) ? { runtime: partRuntimes(parts) } : {}),
     model: { uri: first.modelUri, sha256: first.modelSha256 },
     cost,
     evaluatedAt: new Date().toISOString(),
@@ -129,23 +133,17 @@ export async function mergeEvaluations(args: MergeEvaluationsArgs): Promise<Stag
   return { outputs: [args.outUri] };
 }
 
-/** Cost of a tfjs model: parameters, FLOPs from its config, weight bytes, latency on the tfjs backend. */
-async function tfjsModelCost(spec: JobSpec, first: EvalPart, split: SplitReader, task: EvalPart['task']): Promise<EvalResult['cost']> {
+/** Cost of a model of the family: parameters, FLOPs from its config, weight bytes, its architecture's latency (both runtimes). */
+async function tfjsModelCost(a: { spec: JobSpec; runUri: string; modelId: string; first: EvalPart; task: EvalPart['task']; latency?: MergeEvaluationsArgs['latency'] }): Promise<EvalResult['cost']> {
+  const { spec, runUri, modelId, first, task, latency } = a;
   const loaded = await loadModel(first.modelUri);
   try {
     if (loaded.sha256 !== first.modelSha256) {
       throw new EvaluationError(`the model at ${first.modelUri} changed since it was evaluated (sha256 ${loaded.sha256}, the parts say ${first.modelSha256}); re-run its evaluation`);
     }
-    const [small, large] = LATENCY_BATCH_SIZES;
-    const latencyIndices = Array.from({ length: large }, (_, i) => i % split.size); // real examples, repeated when the split is smaller
-    return await measureCost(loaded.model, {
-      task,
-      modelUri: first.modelUri,
-      batch1: await split.batch(latencyIndices.slice(0, small)),
-      batch32: await split.batch(latencyIndices),
-      warmup: spec.evaluation.latency.warmup,
-      runs: spec.evaluation.latency.runs,
-    });
+    // The serial per-architecture pass of MergeEval, or (called alone) this model's own.
+    const measured = latency ?? (await measureLatency({ runUri, spec, models: [{ modelId, modelUri: first.modelUri }] }))[modelId]!;
+    return await measureCost(loaded.model, { task, modelUri: first.modelUri, latency: measured });
   } finally {
     loaded.model.dispose();
   }
@@ -300,6 +298,12 @@ function checkModelFitsData(loaded: LoadedModel, dataset: PreparedDataset, model
     const detail = differs < 0 ? `${modelVocab.length} vs ${dataVocab.length} tokens` : `token ${differs} is "${modelVocab[differs]}" vs "${dataVocab[differs]}"`;
     throw new EvaluationError(`${where} was trained with a different tokenizer than the run's data (${detail}): evaluate it on the data it was trained on`);
   }
+}
+
+/** The distinct runtimes the parts were predicted on, joined; undefined when no part says. */
+function partRuntimes(parts: readonly EvalPart[]): string | undefined {
+  const names = [...new Set(parts.map((p) => p.runtime).filter((r): r is string => !!r))];
+  return names.length ? names.join('; ') : undefined;
 }
 
 /** Every part must come from the same model file, task, split and decoding settings. */

@@ -9,6 +9,7 @@ import type { JobSpec } from '../../contract/spec';
 import { runLayout } from '../../contract/layout';
 import { cacheOneShard } from './cache-teacher';
 import { buildRunReport } from './report';
+import type { LatencyResult } from './measure-latency';
 import { scoreValidation } from './evaluate';
 
 export interface StageFiles {
@@ -56,9 +57,12 @@ export interface MergeEvaluationsArgs {
   readonly partUris: readonly string[];
   /** Where to write the model's merged metrics (`eval/<model>.json`). */
   readonly outUri: string;
+  /** Its architecture's latency from `measureLatency` (MergeEval's one pass); measured for this model alone when absent. */
+  readonly latency?: LatencyResult;
 }
 
 export { evaluateShard, mergeEvaluations } from './evaluate';
+export { measureLatency } from './measure-latency';
 
 /** A candidate's validation score (candidate selection): its primary metric on the validation split, written to `outUri`. */
 export async function scoreCandidate(args: MergeEvaluationsArgs): Promise<StageFiles & { metric: string; score: number }> {

@@ -129,7 +129,11 @@ export async function buildRunReport(a: ReportInputs): Promise<string[]> {
           params: e.cost.params,
           flops: e.cost.flops,
           fileBytes: e.cost.weightBytes,
-          latencyMs: { batch1: { p50: e.cost.latency.batch1.p50, p95: e.cost.latency.batch1.p95 }, batch32: { p50: e.cost.latency.batch32.p50, p95: e.cost.latency.batch32.p95 } },
+          latencyMs: {
+            batch1: { p50: e.cost.latency.batch1.p50, p95: e.cost.latency.batch1.p95 },
+            batch32: { p50: e.cost.latency.batch32.p50, p95: e.cost.latency.batch32.p95 },
+            byRuntime: (e.cost.latency.runtimes ?? []).map((r) => ({ runtime: r.runtime, batch1: { p50: r.batch1.p50, p95: r.batch1.p95 }, batch32: { p50: r.batch32.p50, p95: r.batch32.p95 } })),
+          },
         }
       : {};
 
@@ -208,6 +212,10 @@ export async function buildRunReport(a: ReportInputs): Promise<string[]> {
     spec: JSON.parse(JSON.stringify(a.spec)),
     software: softwareVersions(),
     backend: ([...evals.entries()].find(([id]) => id !== TEACHER_MODEL_ID)?.[1] ?? anyEval)?.cost.latency.backend ?? tf.getBackend(), // the students' runtime
+    inference: {
+      evaluation: [...new Set([...evals.values()].flatMap((e) => (e.runtime ? [e.runtime] : [])))],
+      latency: [...new Set([...evals.values()].flatMap((e) => (e.cost.latency.runtimes ?? []).map((r) => r.runtime)))],
+    },
     runTimeSeconds,
     estimatedCost: null,
     metrics: defs,
