@@ -8,7 +8,9 @@
  * state input is the function's event and its return value is the state result, identically in
  * AWS and in the local executor (no `Payload` envelope to unwrap).
  *
- *   Validate → PrepareData → HasTeacherCheckpoint ─no─► TrainTeacher ─┐
+ *   Validate → PreparePlan ─► PrepareVocabulary → PrepareChunks (Map over chunk indices) ─┐
+ *                └─(already prepared)──────────────────────────────────────────────────┴► PrepareData (merge)
+ *   → HasTeacherCheckpoint ─no─► TrainTeacher ─┐
  *                                       └─yes─────────────────────────┴► IsCacheEnabled
  *   ─yes─► CacheTeacher (Map over train shards) ─┐
  *   └─no──────────────────────────────────────────┴► TrainStudents (Map over student × seed; a
@@ -29,6 +31,9 @@
 export const SUBSTITUTIONS = [
   'ValidateFunctionArn',
   'PrepareDataFunctionArn',
+  'PreparePlanFunctionArn',
+  'PrepareVocabularyFunctionArn',
+  'PrepareChunkFunctionArn',
   'CacheTeacherFunctionArn',
   'EvaluateFunctionArn',
   'MergeEvalFunctionArn',
@@ -44,6 +49,9 @@ export type SubstitutionKey = (typeof SUBSTITUTIONS)[number];
 export const TaskState = {
   validate: 'Validate',
   prepareData: 'PrepareData',
+  preparePlan: 'PreparePlan',
+  prepareVocabulary: 'PrepareVocabulary',
+  prepareChunk: 'PrepareChunk',
   trainTeacher: 'TrainTeacher',
   cacheTeacherShard: 'CacheTeacherShard',
   trainStudent: 'TrainStudent',
@@ -60,6 +68,9 @@ export type TaskStateName = (typeof TaskState)[keyof typeof TaskState];
 export const LAMBDA_TASKS: readonly TaskStateName[] = [
   TaskState.validate,
   TaskState.prepareData,
+  TaskState.preparePlan,
+  TaskState.prepareVocabulary,
+  TaskState.prepareChunk,
   TaskState.cacheTeacherShard,
   TaskState.evaluateShard,
   TaskState.mergeEval,
@@ -153,9 +164,39 @@ export function buildDefinition(): Record<string, unknown> {
         // The state becomes { run: <plan> }: the submitted spec is not carried further (size).
         // (ResultPath "$" is the default; spelled out, aws-local-stepfunctions 3.0 mishandles it.)
         ResultSelector: { 'run.$': '$' },
-        Next: 'PrepareData',
+        Next: 'PreparePlan',
       }),
       Catch: catchTo('Validate'),
+    },
+    // Preparation fans out (trainer/data/prep): every step's failure is a PrepareData failure.
+    // Only chunk indices travel in the state ($.prep.chunks); chunk contents stay in storage.
+    PreparePlan: {
+      ...lambdaTask('PreparePlanFunctionArn', runRef, { ResultPath: '$.prep', Next: 'IsDataPrepared' }),
+      Catch: catchTo('PrepareData'),
+    },
+    IsDataPrepared: {
+      Type: 'Choice',
+      Choices: [{ Variable: '$.prep.complete', BooleanEquals: true, Next: 'PrepareData' }],
+      Default: 'PrepareVocabulary',
+    },
+    PrepareVocabulary: {
+      ...lambdaTask('PrepareVocabularyFunctionArn', runRef, { ResultPath: null, Next: 'PrepareChunks' }),
+      Catch: catchTo('PrepareData'),
+    },
+    PrepareChunks: {
+      Type: 'Map',
+      ItemsPath: '$.prep.chunks',
+      ItemSelector: { ...runRef, 'chunk.$': '$$.Map.Item.Value' },
+      MaxConcurrency: LAMBDA_MAP_CONCURRENCY,
+      ItemProcessor: {
+        ProcessorConfig: { Mode: 'INLINE' },
+        StartAt: 'PrepareChunk',
+        States: { PrepareChunk: lambdaTask('PrepareChunkFunctionArn', null, { End: true }) },
+      },
+      // Chunk results are read from storage by the merge; the state keeps none of them.
+      ResultPath: null,
+      Next: 'PrepareData',
+      Catch: catchTo('PrepareData'),
     },
     PrepareData: {
       ...lambdaTask('PrepareDataFunctionArn', runRef, { ResultPath: '$.data', Next: 'HasTeacherCheckpoint' }),
@@ -355,6 +396,9 @@ export function localSubstitutions(region = 'local-1', account = '000000000000')
   return {
     ValidateFunctionArn: fn('validate'),
     PrepareDataFunctionArn: fn('prepare-data'),
+    PreparePlanFunctionArn: fn('prepare-plan'),
+    PrepareVocabularyFunctionArn: fn('prepare-vocabulary'),
+    PrepareChunkFunctionArn: fn('prepare-chunk'),
     CacheTeacherFunctionArn: fn('cache-teacher'),
     EvaluateFunctionArn: fn('evaluate'),
     MergeEvalFunctionArn: fn('merge-eval'),

@@ -32,6 +32,9 @@ const NONE: PrefixAccess = { readRuns: false, readJobs: false, readDatasets: fal
 export const HANDLER_ACCESS: Readonly<Record<HandlerName, PrefixAccess>> = {
   validate: { ...NONE, readRuns: true, readJobs: true, readModels: true, writeRun: ['spec.json', '_stages/validate/*'] },
   'prepare-data': { ...NONE, readRuns: true, readDatasets: true, writeRun: ['data/*', '_stages/prepare-data/*'] },
+  'prepare-plan': { ...NONE, readRuns: true, readDatasets: true, writeRun: ['data/*'] },
+  'prepare-vocabulary': { ...NONE, readRuns: true, readDatasets: true, writeRun: ['data/*'] },
+  'prepare-chunk': { ...NONE, readRuns: true, readDatasets: true, writeRun: ['data/*'] },
   'cache-teacher': { ...NONE, readRuns: true, readModels: true, writeRun: ['cache/*', '_stages/cache-teacher/*'] },
   // Per-shard parts only; the merged eval/<model>.json belongs to merge-eval.
   evaluate: { ...NONE, readRuns: true, readModels: true, writeRun: ['eval/parts/*', '_stages/evaluate/*'] },

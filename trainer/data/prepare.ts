@@ -16,7 +16,9 @@
  * A prepare that dies anywhere before 4 leaves no manifest, so it never looks complete; run
  * again, it redoes the plan and vocabulary (cheap) and skips every chunk already committed.
  */
-import { toUri } from '../../contract/storage';
+import { joinUri, toUri } from '../../contract/storage';
+import { DataError } from './errors';
+import { readPlan, readPrepFile, VOCABULARY_FILE, VocabularySchema } from './prep/files';
 import { prepareChunk, type ChunkOptions } from './prep/chunk';
 import { mergePreparation, type PrepareSummary } from './prep/merge';
 import { planPreparation } from './prep/plan';
@@ -35,10 +37,32 @@ export interface PrepareOptions extends Omit<ChunkOptions, 'onProgress'> {
 
 export async function prepareData(sourceInput: DataSourceInput | DataSource, outUri: string, options: PrepareOptions = {}): Promise<PrepareSummary> {
   const out = toUri(outUri);
-  const plan = await planPreparation(sourceInput, out);
+  await planPreparation(sourceInput, out);
   await buildVocabulary(out, options.vocabulary);
+  return completePreparation(out, options);
+}
+
+/** True when the folder's vocabulary file belongs to its current plan. */
+async function vocabularyCurrent(out: string, planId: string): Promise<boolean> {
+  try {
+    return (await readPrepFile(joinUri(out, VOCABULARY_FILE), VocabularySchema, 'buildVocabulary')).value.planId === planId;
+  } catch (e) {
+    if (e instanceof DataError) return false;
+    throw e;
+  }
+}
+
+/**
+ * Finishes a planned preparation: builds the vocabulary if the plan has none, prepares every
+ * chunk not yet committed (committed ones are skipped), then merges. In the pipeline the Map has
+ * done every chunk and this only merges; run alone on a planned folder, it does the rest.
+ */
+export async function completePreparation(outUri: string, options: PrepareOptions = {}): Promise<PrepareSummary> {
+  const out = toUri(outUri);
+  const plan = await readPlan(out);
+  if (!(await vocabularyCurrent(out, plan.id))) await buildVocabulary(out, options.vocabulary);
   const doneBefore: Partial<Record<SplitName, number>> = {};
-  for (let i = 0; i < plan.chunks; i++) {
+  for (let i = 0; i < plan.chunks.length; i++) {
     await prepareChunk(out, i, {
       ...options,
       onProgress: (p) => {
