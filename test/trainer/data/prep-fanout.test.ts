@@ -88,7 +88,7 @@ describe('fanned-out preparation of a VQA v2-layout corpus', () => {
       for (const q of official) {
         const r = records.get(String(q.question_id))!;
         expect(r).toBeDefined();
-        expect(Array.from(r.text)).toEqual(ds.tokenizer.encode(q.question, { length: 10 }).ids);
+        expect(Array.from(r.text)).toEqual(Array.from(ds.tokenizer.encode(q.question, { length: 10 }).ids));
         const answers = q.ann.answers.map((x) => normalizeVqaAnswer(x.answer));
         const label = normalizeVqaAnswer(q.ann.multiple_choice_answer);
         expect(r.answerLabel).toBe(ds.answerVocab.indexOf(label));
