@@ -13,8 +13,9 @@
  *      examples to example shards; its statistics to its result file (the chunk's commit);
  *   4. mergePreparation: tokenizer.json, references.json, then manifest.json LAST, with every
  *      file's sha256.
- * A prepare that dies anywhere before 4 leaves no manifest, so it never looks complete; run
- * again, it redoes the plan and vocabulary (cheap) and skips every chunk already committed.
+ * A prepare that dies anywhere before 4 leaves no manifest, so it never looks complete.
+ * prepareData redoes every chunk (the images may have changed); the pipeline's steps, and
+ * completePreparation, resume: a chunk committed for the same plan and vocabulary is skipped.
  */
 import { joinUri, toUri } from '../../contract/storage';
 import { DataError } from './errors';
@@ -33,13 +34,15 @@ export interface PrepareOptions extends Omit<ChunkOptions, 'onProgress'> {
   readonly onProgress?: (p: { split: SplitName; done: number; total: number }) => void;
   /** A tokenizer and/or answer classes to use instead of building them (e.g. a foreign teacher's). */
   readonly vocabulary?: GivenVocabulary;
+  /** Keep chunks an interrupted preparation of the same plan committed (default: prepareData redoes all, completePreparation keeps them). */
+  readonly resume?: boolean;
 }
 
 export async function prepareData(sourceInput: DataSourceInput | DataSource, outUri: string, options: PrepareOptions = {}): Promise<PrepareSummary> {
   const out = toUri(outUri);
   await planPreparation(sourceInput, out);
   await buildVocabulary(out, options.vocabulary);
-  return completePreparation(out, options);
+  return completePreparation(out, { resume: false, ...options });
 }
 
 /** True when the folder's vocabulary file belongs to its current plan. */
@@ -65,6 +68,7 @@ export async function completePreparation(outUri: string, options: PrepareOption
   for (let i = 0; i < plan.chunks.length; i++) {
     await prepareChunk(out, i, {
       ...options,
+      force: options.resume === false,
       onProgress: (p) => {
         const split = p.split as SplitName;
         const total = plan.splits[split]?.images ?? p.total;

@@ -40,6 +40,12 @@ export interface ChunkOptions {
   readonly skipBadImages?: boolean;
   /** Images loaded concurrently (I/O bound on S3). @default 8 */
   readonly concurrency?: number;
+  /**
+   * Redo the chunk even when its result names the current plan and vocabulary. A committed
+   * chunk is only skipped to resume an interrupted preparation: the plan pins the files' names,
+   * not the pixels in them, so a fresh preparation re-reads every image.
+   */
+  readonly force?: boolean;
   /** Progress within the chunk (images done). */
   readonly onProgress?: (p: { split: string; chunk: number; done: number; total: number }) => void;
 }
@@ -91,7 +97,7 @@ export async function prepareChunk(outUri: string, index: number, options: Chunk
   if (vocab.planId !== plan.id) throw new DataError('bad-input', `${vocabUri} was built for another plan; run the vocabulary step again`);
   const vocabId = vocabularyId(vocabBody);
   const resultUri = joinUri(out, chunkResultFile(ref.split, ref.chunk));
-  const done = await resultIfComplete(resultUri, plan.id, vocabId);
+  const done = options.force ? undefined : await resultIfComplete(resultUri, plan.id, vocabId);
   if (done) return { resultUri, split: ref.split, chunk: ref.chunk, skipped: true, images: done.images, records: done.shards.reduce((n, s) => n + s.count, 0) };
 
   const input = await readPrepFile(joinUri(out, ref.file), ChunkInputSchema, 'planPreparation (the plan step)');
