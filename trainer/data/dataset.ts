@@ -361,9 +361,17 @@ export class PreparedDataset {
     throw new DataError('bad-manifest', `${shardUri} is not a shard of the dataset at ${this.dir}`);
   }
 
-  /** VQA answer strings by class index. */
+  /** VQA answer classes (normalised answers) by class index. */
   get answerVocab(): readonly string[] {
     return this.manifest.answers?.vocab ?? [];
+  }
+
+  /**
+   * VQA: the form in which each class is written as a prediction (its most frequent raw
+   * training answer; the class itself for data prepared before surface forms existed).
+   */
+  get answerSurfaceForms(): readonly string[] {
+    return this.manifest.answers?.surfaceForms ?? this.answerVocab;
   }
 }
 

@@ -6,7 +6,7 @@
  *     <out>/tokenizer.json                 the tokenizer (tokenizer.ts, toJSON)
  *     <out>/<split>/images-00000.bin …     image records, one per image (shard-format.ts)
  *     <out>/<split>/shard-00000-000.bin …  example records, each pointing into one image shard
- *     <out>/<split>/references.json        generation tasks: {id: [reference, …]} for evaluation
+ *     <out>/<split>/references.json        {id: [reference, …]} for evaluation (VQA: the human answers as written)
  *     <out>/manifest.json                  this file
  *
  * Captioning records: the train split holds one record per (image, caption) pair with id
@@ -95,8 +95,19 @@ export const ManifestSchema = z.strictObject({
   /** Per-channel mean and std of training pixels on the [0, 1] scale (the reader normalises with them). */
   pixelStats: z.strictObject({ mean: z.tuple([z.number(), z.number(), z.number()]), std: z.tuple([z.number(), z.number(), z.number()]) }),
   tokenizer: z.strictObject({ file: z.string(), kind: z.enum(['word', 'wordpiece']), vocabSize: z.number().int().positive(), sha256: Sha256 }),
-  /** VQA answer classes (index = class) and the majority-class baseline. */
-  answers: z.strictObject({ vocab: z.array(z.string()), majority: MajorityBaselineSchema }).optional(),
+  /**
+   * VQA answer classes (index = class; normalised answers), the majority-class baseline, and
+   * each class's surface form: its most frequent raw form among the training annotations, in
+   * which predictions are written (the official scorer compares raw strings when the annotators
+   * are unanimous). Absent in data prepared before it existed: the classes are used as written.
+   */
+  answers: z
+    .strictObject({ vocab: z.array(z.string()), surfaceForms: z.array(z.string()).optional(), majority: MajorityBaselineSchema })
+    .refine((a) => a.surfaceForms === undefined || a.surfaceForms.length === a.vocab.length, {
+      message: 'answers.surfaceForms must have one entry per answers.vocab class: re-run prepare-data',
+      path: ['surfaceForms'],
+    })
+    .optional(),
   splits: z.strictObject({ train: SplitEntrySchema, val: SplitEntrySchema, test: SplitEntrySchema }),
   skipped: z.strictObject({
     missingImages: z.number().int().nonnegative(),

@@ -192,6 +192,7 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
       task,
       tokenizer: data.tokenizer.toJSON(),
       answers: data.answerVocab,
+      ...(task === 'vqa' ? { answerForms: data.answerSurfaceForms } : {}),
       pixelStats: data.manifest.pixelStats,
       provenance: {
         ...args.provenance,

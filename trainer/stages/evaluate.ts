@@ -162,6 +162,7 @@ async function predictVqaShard(loaded: LoadedModel, dataset: PreparedDataset, sp
   const humanAnswers = split.entry.references ? await split.references() : null;
   // Soft scores are stored per class of the DATA's answer vocabulary: find answers by string.
   const vocab = dataset.answerVocab;
+  const forms = dataset.answerSurfaceForms;
   const classOf = new Map(vocab.map((a, i) => [a, i]));
   const A = vocab.length;
   const out = { ids: [] as string[], predictions: {} as Record<string, string>, perExample: {} as Record<string, number>, references: {} as Record<string, string[]> };
@@ -170,8 +171,10 @@ async function predictVqaShard(loaded: LoadedModel, dataset: PreparedDataset, sp
     const answers = predictAnswers(loaded, batch);
     batch.ids.forEach((id, b) => {
       out.ids.push(id);
-      out.predictions[id] = answers[b]!;
       const k = classOf.get(answers[b]!);
+      // Written in the class's surface form, which the official scorer rewards when the human
+      // answers are unanimous (it normalises only when they disagree).
+      out.predictions[id] = k === undefined ? answers[b]! : forms[k]!;
       out.perExample[id] = k === undefined ? 0 : batch.answerScores![b * A + k]!;
       if (humanAnswers) {
         const human = humanAnswers.get(id);
@@ -202,7 +205,7 @@ async function predictGenerationShard(loaded: LoadedModel, split: SplitReader, i
   return { ids, predictions, perExample: {} };
 }
 
-/** VQA: the answer string of each example's highest logit. */
+/** VQA: the answer class (normalised string) of each example's highest logit. */
 function predictAnswers(loaded: LoadedModel, batch: Batch): string[] {
   const answers = loaded.metadata.answers;
   const t = batchTensors(batch, loaded.model.config);

@@ -58,6 +58,8 @@ describe('VQA v2 layout', () => {
     const ds = await openDataset(out);
     // Train labels: red, yes, green, 2, blue, no → 6 classes (ties alphabetical).
     expect(ds.answerVocab).toEqual(['2', 'blue', 'green', 'no', 'red', 'yes']);
+    // Each class answers in its most frequent raw training form ("two" ×1 < "2" ×2; "Red." ×1 < "red" ×8).
+    expect(ds.answerSurfaceForms).toEqual(['2', 'blue', 'green', 'no', 'red', 'yes']);
     expect(summary.answerVocabSize).toBe(6);
     expect(summary.answerCoverage).toEqual({ train: 1, val: 0.5, test: 0.5 }); // "white" is not a training answer
     const cls = (a: string) => ds.answerVocab.indexOf(a);
@@ -92,7 +94,7 @@ describe('VQA v2 layout', () => {
     const ds = await openDataset(out);
     expect(ds.manifest.splits.train.references).toBeUndefined();
     const refs = await ds.split('val').references();
-    // Question 1000: no ×6, yes ×4 — all ten, normalised, in order.
+    // Question 1000: no ×6, yes ×4 — all ten, as written, in order.
     expect(refs.get('1000')).toEqual([...Array(6).fill('no'), ...Array(4).fill('yes')]);
     expect(refs.get('1100')).toEqual(Array(10).fill('white'));
   });

@@ -13,9 +13,12 @@ export interface SourceExample {
   readonly text: string;
   /** Captions (captioning: all references), the target sentence (translation), none (VQA). */
   readonly targets: readonly string[];
-  /** VQA: the annotators' answers, already normalised. */
+  /**
+   * VQA: the annotators' answers AS WRITTEN (only whitespace cleaned, like vqaEval.py): they are
+   * the evaluation references. prepareData normalises them itself for classes and soft scores.
+   */
   readonly answers?: readonly string[];
-  /** VQA: the label answer, normalised (the layout's multiple-choice answer, else the most frequent). */
+  /** VQA: the layout's label answer as written (VQA v2: `multiple_choice_answer`); none → the most frequent normalised answer. */
   readonly label?: string;
 }
 

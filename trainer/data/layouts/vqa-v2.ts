@@ -2,8 +2,9 @@
  * VQA v2 layout (Goyal et al. 2017, visualqa.org): per split a questions file
  * `{questions: [{image_id, question, question_id}]}`, an annotations file
  * `{annotations: [{question_id, image_id, multiple_choice_answer, answers: [{answer}×10]}]}` and a
- * COCO image folder (`COCO_<split>2014_<12-digit id>.jpg`). Answers are normalised with the
- * official rules (vqa-normalize.ts) before they become classes and soft scores.
+ * COCO image folder (`COCO_<split>2014_<12-digit id>.jpg`). Answers are handed on as the
+ * annotators wrote them (whitespace cleaned only, as the official scorer does): preparation
+ * normalises them for classes and soft scores, and keeps them raw as evaluation references.
  *
  * Both files are read as streams (json-stream.ts), one element at a time: the annotations of
  * the train split are ~330 MB of JSON, far more than the objects kept from them (the question
@@ -14,7 +15,7 @@ import { joinUri, toUri } from '../../../contract/storage';
 import { DataError } from '../errors';
 import { ownString, streamJsonArray } from '../json-stream';
 import type { SplitName, VqaV2Source } from '../source';
-import { normalizeVqaAnswer } from '../vqa-normalize';
+import { cleanWhitespace } from '../vqa-normalize';
 import { imageFileName } from './images';
 import { parseLayoutItem } from './parse-file';
 import { ImageGrouper, type LoadedSource, type SourceImage } from './types';
@@ -60,7 +61,7 @@ async function loadSplit(source: VqaV2Source, split: SplitName, interner: Intern
     questionIndex.set(q.question_id, questions.length);
     questions.push({ id: q.question_id, imageId: q.image_id, text: ownString(q.question) });
   }
-  // Then the annotations, streamed: only the normalised answers are kept.
+  // Then the annotations, streamed: only the answers (as written) and the label are kept.
   const answers: (string[] | undefined)[] = new Array(questions.length);
   const labels: (string | undefined)[] = new Array(questions.length);
   const orphans: number[] = [];
@@ -73,8 +74,8 @@ async function loadSplit(source: VqaV2Source, split: SplitName, interner: Intern
       continue;
     }
     if (questions[at]!.imageId !== a.image_id) otherImage.push(a.question_id);
-    answers[at] = a.answers.map((x) => interner.get(normalizeVqaAnswer(x.answer)));
-    if (a.multiple_choice_answer !== undefined) labels[at] = interner.get(normalizeVqaAnswer(a.multiple_choice_answer));
+    answers[at] = a.answers.map((x) => interner.get(cleanWhitespace(x.answer)));
+    if (a.multiple_choice_answer !== undefined) labels[at] = interner.get(cleanWhitespace(a.multiple_choice_answer));
   }
   const unanswered = questions.filter((_, i) => answers[i] === undefined).map((q) => q.id);
   if (unanswered.length || orphans.length || otherImage.length) {

@@ -17,7 +17,7 @@ import { encodeShard, imageRecordLayout, recordLayout, type ShardRecord } from '
 import { ShardWriter } from '../shard-writer';
 import type { DataSource, SyntheticSource } from '../source';
 import { tokenizerFromJson } from '../tokenizer';
-import { encodeAnswers, softScores } from '../vqa-answers';
+import { encodeAnswers, normalizeQuestionAnswers, softScores } from '../vqa-answers';
 import {
   ChunkInputSchema,
   ChunkResultSchema,
@@ -30,7 +30,7 @@ import {
   VocabularySchema,
   type ChunkResult,
 } from './files';
-import { labelOf, vocabularyId } from './vocabulary';
+import { vocabularyId } from './vocabulary';
 import { createHash } from 'node:crypto';
 
 export interface ChunkOptions {
@@ -166,11 +166,13 @@ export async function prepareChunk(outUri: string, index: number, options: Chunk
         if (text.truncated > 0) tokens.truncatedTexts++;
         const base = { imageId: img.key, imageIndex, text: text.ids };
         if (task === 'vqa') {
-          const answers = ex.answers ?? [];
-          const enc = encodeAnswers(answers, labelOf(ex), classes!);
-          // Every annotator's answer (VQA v2 has 10): the official accuracy needs them all.
-          references[ex.id] = [...answers];
-          if (new Set(answers).size > 1) annotatorsDisagree = true;
+          const raw = ex.answers ?? [];
+          const { answers, label } = normalizeQuestionAnswers(raw, ex.label);
+          const enc = encodeAnswers(answers, label, classes!);
+          // Every annotator's answer (VQA v2 has 10) AS WRITTEN: the official accuracy needs them
+          // all, raw, because it normalises only when they disagree.
+          references[ex.id] = [...raw];
+          if (new Set(raw).size > 1) annotatorsDisagree = true;
           if (enc.answerLabel >= 0) covered++;
           if (majority !== undefined) majorityScoreSum += softScores(answers).get(majority) ?? 0;
           await writer.add({ id: ex.id, ...base, ...enc });

@@ -88,8 +88,8 @@ export type Plan = z.infer<typeof PlanSchema>;
 export const VocabularySchema = z.strictObject({
   planId: Sha256,
   tokenizer: z.unknown(),
-  /** VQA: answer classes (index = class), the majority label and its share of training questions. */
-  answers: z.strictObject({ vocab: z.array(z.string()), majority: z.string(), trainFraction: z.number() }).optional(),
+  /** VQA: answer classes (index = class, normalised), each class's surface form, the majority label and its share of training questions. */
+  answers: z.strictObject({ vocab: z.array(z.string()), surfaceForms: z.array(z.string()), majority: z.string(), trainFraction: z.number() }).optional(),
 });
 export type Vocabulary = z.infer<typeof VocabularySchema>;
 

@@ -145,7 +145,7 @@ export async function mergePreparation(outUri: string): Promise<PrepareSummary> 
   const val = entries.val!;
   const test = plan.testIsVal ? { ...val, sameAs: 'val' as const } : entries.test!;
   const answers: Manifest['answers'] = vocab.answers
-    ? { vocab: vocab.answers.vocab, majority: { answer: vocab.answers.majority, trainFraction: vocab.answers.trainFraction, testAccuracy: test.majorityScoreSum / Math.max(1, test.kept) } }
+    ? { vocab: vocab.answers.vocab, surfaceForms: vocab.answers.surfaceForms, majority: { answer: vocab.answers.majority, trainFraction: vocab.answers.trainFraction, testAccuracy: test.majorityScoreSum / Math.max(1, test.kept) } }
     : undefined;
   const manifest: Manifest = ManifestSchema.parse({
     version: MANIFEST_VERSION,

@@ -11,7 +11,7 @@ import { joinUri, storageFor, toUri } from '../../../contract/storage';
 import { DataError } from '../errors';
 import type { DataSource } from '../source';
 import { buildWordTokenizer, loadWordPieceVocab, type Tokenizer } from '../tokenizer';
-import { buildAnswerVocab, mostFrequentAnswer } from '../vqa-answers';
+import { buildAnswerVocab, normalizeQuestionAnswers, SurfaceFormCounter } from '../vqa-answers';
 import { ChunkInputSchema, readPlan, readPrepFile, VOCABULARY_FILE, type Plan, type Vocabulary } from './files';
 
 export interface GivenVocabulary {
@@ -27,8 +27,8 @@ export interface VocabularySummary {
   readonly answerVocabSize?: number;
 }
 
-/** The label of a VQA example: the layout's multiple-choice answer, else the most frequent human answer. */
-export const labelOf = (ex: { label?: string; answers?: readonly string[] }): string => ex.label ?? mostFrequentAnswer(ex.answers ?? []);
+/** The class label of a VQA example: the layout's label, normalised, else the most frequent normalised human answer. */
+export const labelOf = (ex: { label?: string; answers?: readonly string[] }): string => normalizeQuestionAnswers(ex.answers ?? [], ex.label).label;
 
 /** Streams the training chunks' examples, one chunk file in memory at a time. */
 async function* trainingExamples(out: string, plan: Plan) {
@@ -54,13 +54,19 @@ export async function buildVocabulary(outUri: string, given: GivenVocabulary = {
   // Texts and labels of one chunk at a time; only the strings themselves are collected.
   const texts: string[] = [];
   const labels: string[] = [];
+  // Each class is written out in its most frequent raw training form (issue 18: the official
+  // scorer compares raw strings when the annotators are unanimous).
+  const forms = new SurfaceFormCounter();
   if (needTexts || plan.task === 'vqa') {
     for await (const ex of trainingExamples(out, plan)) {
       if (needTexts) {
         if (ex.text) texts.push(ex.text);
         texts.push(...ex.targets);
       }
-      if (plan.task === 'vqa') labels.push(labelOf(ex));
+      if (plan.task === 'vqa') {
+        labels.push(labelOf(ex));
+        forms.add(ex.answers ?? []);
+      }
     }
   }
   tokenizer ??= buildWordTokenizer(texts, { minCount: t.minCount, maxVocab: t.maxVocab, lowercase: t.lowercase });
@@ -73,7 +79,7 @@ export async function buildVocabulary(outUri: string, given: GivenVocabulary = {
     const counts = new Map<string, number>();
     for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
     const majority = needLabels ? vocab[0]! : vocab.reduce((best, a) => ((counts.get(a) ?? 0) > (counts.get(best) ?? 0) ? a : best), vocab[0]!);
-    answers = { vocab, majority, trainFraction: (counts.get(majority) ?? 0) / Math.max(1, labels.length) };
+    answers = { vocab, surfaceForms: forms.surfaceForms(vocab), majority, trainFraction: (counts.get(majority) ?? 0) / Math.max(1, labels.length) };
   }
   const body: Vocabulary = { planId: plan.id, tokenizer: tokenizer.toJSON(), ...(answers ? { answers } : {}) };
   const uri = joinUri(out, VOCABULARY_FILE);
