@@ -68,12 +68,16 @@ export async function run(args: string[]): Promise<void> {
     const imageBytes = train.imageShards.reduce((n, s) => n + s.bytes, 0);
     const after = exampleBytes + imageBytes;
     // Version 1: the same records in shards of shardSize records.
-    let before = 0;
-    for (let left = examples; left > 0; left -= PAPER.shardSize) before += v1ShardBytes(Math.min(left, PAPER.shardSize), 'train', PAPER.imageSize, PAPER.maxTextLength);
+    const v1Split = (records: number) => {
+      let bytes = 0;
+      for (let left = records; left > 0; left -= PAPER.shardSize) bytes += v1ShardBytes(Math.min(left, PAPER.shardSize), 'train', PAPER.imageSize, PAPER.maxTextLength);
+      return bytes;
+    };
+    const before = v1Split(examples);
     // Full VQA v2 train: per-record and per-image sizes from the layouts (headers are < 0.01%).
     const full = VQA_V2_COUNTS.train;
     const fullAfter = full.questions * m.layout.recordSize + full.images * m.imageLayout.recordSize;
-    const fullBefore = Math.ceil(full.questions / PAPER.shardSize) * v1ShardBytes(PAPER.shardSize, 'train', PAPER.imageSize, PAPER.maxTextLength);
+    const fullBefore = v1Split(full.questions);
     const row = (label: string, b: number, a: number, n: number) =>
       `| ${label} | ${n.toLocaleString('en-US')} | ${Math.round(b / n).toLocaleString('en-US')} | ${Math.round(a / n).toLocaleString('en-US')} | ${(b / a).toFixed(2)}× |`;
     process.stdout.write(
