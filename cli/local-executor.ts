@@ -20,7 +20,9 @@ import { isStageComplete, runUriFor } from '../contract/layout';
 import { parseEvent } from '../contract/parse-event';
 import { BATCH_TASKS, buildDefinition, LAMBDA_TASKS, localSubstitutions, NOTIFY_TASKS, substituteDefinition, TaskState } from '../contract/state-machine';
 import { isLocal } from '../contract/storage';
-import { parseTrainerCommand, runUriOfSpec, trainerJobStage } from '../contract/trainer-job';
+import { isStageCommand, parseTrainerCommand, runUriOfSpec, trainerJobStage } from '../contract/trainer-job';
+import { PLAN_LIMITS_ENV, type PlacedFunction } from '../contract/placement/limits';
+import { AwsLimitExceeded, checkStateData, enforceLambdaLimits, HistoryCounter, lambdaLimitsFor, type LocalLimits } from './aws-limits';
 import { parseTrainerProgress, type PipelineEvent, type PipelineEventListener } from './pipeline-events';
 import { Semaphore } from './semaphore';
 
@@ -63,6 +65,12 @@ export interface LocalRunOptions {
   readonly signal?: AbortSignal;
   /** The definition to run. @default buildDefinition() (tests pass smaller ones) */
   readonly definition?: Record<string, unknown>;
+  /**
+   * AWS limits enforced on the run (cli/aws-limits.ts); tighter ones also steer the planner of the
+   * Validate stage, which then places stages on Batch. `false` turns enforcement off.
+   * @default the deployed limits
+   */
+  readonly limits?: LocalLimits | false;
 }
 
 export interface LocalRunResult {
@@ -135,16 +143,36 @@ export async function runLocal(rawInput: ExecutionInput, opts: LocalRunOptions):
   const missingUsed = missing.filter((m) => usedTasks.has(m));
   if (missingUsed.length) throw new Error(`no local handler for Lambda state(s) ${missingUsed.join(', ')}: add them to the lambdas registry`);
 
+  const limits = opts.limits === false ? undefined : (opts.limits ?? {});
+  // Breaches no Catch can catch on AWS (state size, history) end the execution at once.
+  let fatal: AwsLimitExceeded | undefined;
+  if (limits) {
+    try {
+      checkStateData('execution input', rawInput, limits.stateDataBytes);
+    } catch (e) {
+      if (!(e instanceof AwsLimitExceeded)) throw e;
+      emit({ type: 'run-finished', runId: input.runId, status: 'FAILED', error: e.name });
+      return { runId: input.runId, runUri, status: 'FAILED', error: { Error: e.name, Cause: e.message } };
+    }
+  }
+
   const jobs = new Semaphore(opts.maxParallelJobs ?? 1);
   const lambdaSlots = new Semaphore(opts.lambdaConcurrency ?? 2);
   const children = new Set<ReturnType<typeof spawn>>();
+  const childExits = new Set<Promise<void>>();
   const logDir = opts.logDir ?? (isLocal(runUri) ? path.join(fileURLToPath(runUri), 'logs') : path.join(os.tmpdir(), 'amad-logs', input.runId));
 
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  // The run's /tmp: what the in-process Lambdas leave there counts against their ephemeral storage.
+  const scratchDir = await fs.mkdtemp(path.join(os.tmpdir(), `amad-scratch-${input.runId}-`));
+  const outerTmp = process.env.TMPDIR;
+  const outerPlanLimits = process.env[PLAN_LIMITS_ENV];
   for (const name of LAMBDA_TASKS) {
     const fn = opts.lambdas[name];
     if (!fn) continue;
-    handlers[name] = (stateInput) => lambdaSlots.use(() => fn(stateInput));
+    const lim = limits && lambdaLimitsFor(name, limits);
+    const run = lim ? enforceLambdaLimits(name, lim, scratchDir, fn) : fn;
+    handlers[name] = (stateInput) => lambdaSlots.use(() => run(stateInput));
   }
   // The plan says how many training jobs may run at once, unless the caller capped it.
   const validate = handlers[TaskState.validate];
@@ -170,6 +198,8 @@ export async function runLocal(rawInput: ExecutionInput, opts: LocalRunOptions):
   async function runTrainingJob(state: string, params: unknown): Promise<unknown> {
     const p = parseEvent(BatchParametersSchema, params, `${state} Batch parameters`);
     const command = p.ContainerOverrides.Command;
+    // A Lambda stage placed on Batch: its handler checks its own stage marker.
+    if (isStageCommand(command)) return jobs.use(() => spawnTrainer(p.JobName, command));
     const job = parseTrainerCommand(command);
     const { stage } = trainerJobStage(job);
     const jobRunUri = runUriOfSpec(job.specUri);
@@ -182,15 +212,20 @@ export async function runLocal(rawInput: ExecutionInput, opts: LocalRunOptions):
   }
 
   async function spawnTrainer(jobName: string, command: readonly string[]): Promise<unknown> {
+    if (opts.signal?.aborted) throw new TrainingJobFailed(JSON.stringify({ JobName: jobName, Status: 'FAILED', StatusReason: 'run stopped before the job started' }));
     await fs.mkdir(logDir, { recursive: true });
     const logFile = path.join(logDir, `${jobName}.log`);
     const log = createWriteStream(logFile, { flags: 'a' });
     const child = spawn(opts.trainer.command, [...opts.trainer.args, ...command], {
       cwd: opts.trainer.cwd,
-      env: { ...process.env, ...opts.trainer.env },
+      // The job's own /tmp (a Batch container's disk), not the in-process Lambdas' scratch folder.
+      env: { ...process.env, TMPDIR: outerTmp ?? os.tmpdir(), ...opts.trainer.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.add(child);
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    childExits.add(exited);
+    void exited.then(() => childExits.delete(exited));
     emit({ type: 'job-started', jobName, pid: child.pid ?? -1, logFile });
     const tail: string[] = [];
     const onLine = (line: string) => {
@@ -212,7 +247,8 @@ export async function runLocal(rawInput: ExecutionInput, opts: LocalRunOptions):
     emit({ type: 'job-finished', jobName, exitCode: code, signal });
     if (code !== 0) {
       throw new TrainingJobFailed(
-        JSON.stringify({ JobName: jobName, Status: 'FAILED', StatusReason: signal ? `killed by ${signal}` : `exit code ${code}`, LogFile: logFile, LogTail: tail.slice(-5) }),
+        // Shaped like the Batch job description AWS puts in the Cause (JobId, StatusReason, ...).
+        JSON.stringify({ JobId: `local-${child.pid}`, JobName: jobName, Status: 'FAILED', StatusReason: signal ? `killed by ${signal}` : `exit code ${code}`, LogFile: logFile, LogTail: tail.slice(-5) }),
       );
     }
     return { JobId: `local-${child.pid}`, JobName: jobName, Status: 'SUCCEEDED' };
@@ -226,9 +262,25 @@ export async function runLocal(rawInput: ExecutionInput, opts: LocalRunOptions):
     overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
   });
   const onAbort = () => {
+    // Training jobs checkpoint and exit 75 on SIGTERM; the run waits for them (below).
     for (const c of children) c.kill('SIGTERM');
     execution.abort();
   };
+  const failFatally = (e: AwsLimitExceeded) => {
+    fatal ??= e;
+    for (const c of children) c.kill('SIGTERM');
+    execution.abort();
+  };
+  if (limits) {
+    process.env.TMPDIR = scratchDir;
+    // The Validate stage plans with the same (possibly tightened) limits the run enforces.
+    const planLimits: Partial<Record<PlacedFunction, unknown>> = {};
+    const fnOf: Record<string, PlacedFunction> = { [TaskState.prepareData]: 'prepare-data', [TaskState.cacheTeacherShard]: 'cache-teacher', [TaskState.evaluateShard]: 'evaluate' };
+    for (const [state, fn] of Object.entries(fnOf)) planLimits[fn] = lambdaLimitsFor(state, limits);
+    if (limits.plan !== false) process.env[PLAN_LIMITS_ENV] = JSON.stringify(planLimits);
+  }
+  const history = new HistoryCounter(new Set(LAMBDA_TASKS), new Set(BATCH_TASKS));
+  const historyLimit = limits?.historyEvents ?? 25_000;
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
   emit({ type: 'run-started', runId: input.runId, runUri });
@@ -238,12 +290,22 @@ export async function runLocal(rawInput: ExecutionInput, opts: LocalRunOptions):
       const e = ev as unknown as {
         type: string;
         index?: number;
-        state?: { name: string; input?: unknown };
+        state?: { name: string; type?: string; input?: unknown; output?: unknown };
         parentState?: { name: string };
         Error?: string;
         Cause?: unknown;
         retry?: { attempt: number };
       };
+      if (limits && !fatal) {
+        try {
+          if (e.type === 'StateEntered' && e.state) checkStateData(`${e.state.name} input`, e.state.input, limits.stateDataBytes);
+          if (e.type === 'StateExited' && e.state) checkStateData(`${e.state.name} output`, e.state.output, limits.stateDataBytes);
+          if (history.add(e) > historyLimit) throw new AwsLimitExceeded('States.Runtime', `the execution history reached ${history.count} events, over the ${historyLimit} Step Functions allows`);
+        } catch (breach) {
+          if (!(breach instanceof AwsLimitExceeded)) throw breach;
+          failFatally(breach);
+        }
+      }
       if ((e.type === 'MapIterationSucceeded' || e.type === 'MapIterationFailed') && e.parentState) {
         emit({ type: 'map-item-finished', state: e.parentState.name, index: e.index ?? -1, ok: e.type === 'MapIterationSucceeded' });
         continue;
@@ -278,7 +340,8 @@ export async function runLocal(rawInput: ExecutionInput, opts: LocalRunOptions):
     result = { runId: input.runId, runUri, status: 'SUCCEEDED', output };
   } catch (e) {
     const err = e as Error & { cause?: Error };
-    if (err.name === 'ExecutionAbortedError') result = { runId: input.runId, runUri, status: 'ABORTED' };
+    if (fatal) result = { runId: input.runId, runUri, status: 'FAILED', error: { Error: fatal.name, Cause: fatal.message } };
+    else if (err.name === 'ExecutionAbortedError') result = { runId: input.runId, runUri, status: 'ABORTED' };
     else {
       const cause = err.cause ?? err;
       result = { runId: input.runId, runUri, status: 'FAILED', error: { Error: cause.name, Cause: cause.message } };
@@ -287,6 +350,13 @@ export async function runLocal(rawInput: ExecutionInput, opts: LocalRunOptions):
     opts.signal?.removeEventListener('abort', onAbort);
   }
   await forward.catch(() => undefined);
+  // No job outlives the run: wait for every child to checkpoint and exit.
+  await Promise.all([...childExits]);
+  if (limits) {
+    restoreEnv('TMPDIR', outerTmp);
+    restoreEnv(PLAN_LIMITS_ENV, outerPlanLimits);
+  }
+  await fs.rm(scratchDir, { recursive: true, force: true });
   emit({ type: 'run-finished', runId: input.runId, status: result.status, ...(result.error ? { error: result.error.Error } : {}) });
   return result;
 }
@@ -304,4 +374,9 @@ function taskStateNames(definition: Record<string, unknown>): Set<string> {
   };
   visit(definition.States as Record<string, Record<string, unknown>>);
   return out;
+}
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
 }

@@ -65,6 +65,8 @@ export const StudentJobSchema = TrainerJobSchema.extend({
 });
 export type StudentJob = z.infer<typeof StudentJobSchema>;
 
+export const PlacementSchema = z.enum(['lambda', 'batch']);
+
 /** Output of Validate: the run plan every later state reads as `$.run`. */
 export const RunPlanSchema = RunRefSchema.extend({
   teacher: z.strictObject({
@@ -79,6 +81,8 @@ export const RunPlanSchema = RunRefSchema.extend({
   jobTimeoutSeconds: z.number().int().positive(),
   studentJobs: z.array(StudentJobSchema),
   models: z.array(ModelRefSchema),
+  /** Where each data-sized stage runs (contract/placement): the state machine's placement Choices read it. */
+  placement: z.strictObject({ prepare: PlacementSchema, cacheTeacher: PlacementSchema, evaluate: PlacementSchema }),
 });
 export type RunPlan = z.infer<typeof RunPlanSchema>;
 
@@ -148,6 +152,8 @@ export const ReportOutputSchema = z.strictObject({
   reportUri: Uri,
   metricsUri: Uri,
   summaryUri: Uri,
+  /** The run notification's text (Notify publishes it): run, headline numbers, how to open the report. */
+  notification: z.string(),
 });
 export type ReportOutput = z.infer<typeof ReportOutputSchema>;
 

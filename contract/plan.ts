@@ -7,8 +7,35 @@ import { runLayout, Stage, studentModelId, TEACHER_MODEL_ID } from './layout';
 import { hasTeacherCheckpoint, parseJobSpecText, type JobSpec } from './spec';
 import { storageFor, toUri } from './storage';
 import { buildTrainerCommand, trainerJobName } from './trainer-job';
+import { planScale, type PlacementOptions } from './placement';
+import { ConfigError } from '../trainer/model/config';
 
-export function planRun(spec: JobSpec, runId: string, runUri: string): RunPlan {
+/** A spec whose plan does not fit the AWS limits (each problem names the stage and the fix). */
+export class PlacementError extends ConfigError {
+  constructor(problems: readonly string[]) {
+    super(`the run does not fit the AWS limits (see \`amad plan <spec>\`):\n` + problems.map((p) => `  - ${p}`).join('\n'), problems.map((message) => ({ path: 'compute.placement', message })));
+    this.name = 'PlacementError';
+  }
+}
+
+/**
+ * The run plan of a validated spec, with every data-sized stage placed (contract/placement).
+ * @throws PlacementError when the plan does not fit (a pinned placement over its limit, ...)
+ */
+export function planRun(spec: JobSpec, runId: string, runUri: string, opts: PlacementOptions = {}): RunPlan {
+  const base = planRunWithoutPlacement(spec, runId, runUri);
+  const scale = planScale(spec, base, opts);
+  if (scale.problems.length) throw new PlacementError(scale.problems);
+  const placed = (stage: string, pin: 'auto' | 'lambda' | 'batch') => scale.placement.stages.find((s) => s.stage === stage)?.placement ?? (pin === 'batch' ? 'batch' : 'lambda');
+  const pins = spec.compute.placement;
+  return {
+    ...base,
+    placement: { prepare: placed('prepare', pins.prepare), cacheTeacher: placed('cacheTeacher', pins.cacheTeacher), evaluate: placed('evaluate', pins.evaluate) },
+  };
+}
+
+/** The run plan without placement (what the scale planner measures the state of). */
+export function planRunWithoutPlacement(spec: JobSpec, runId: string, runUri: string): Omit<RunPlan, 'placement'> {
   const layout = runLayout(runUri);
   const specUri = layout.spec;
   const given = hasTeacherCheckpoint(spec);

@@ -114,12 +114,27 @@ export const EvaluationSchema = z
   })
   .describe('Evaluation of teacher and students.');
 
+const placementChoice = (stage: string) =>
+  z
+    .enum(['auto', 'lambda', 'batch'])
+    .default('auto')
+    .describe(`Where ${stage} runs: "auto" (the planner: a Lambda when the work fits it with margin, else a Batch job), or pinned to "lambda" or "batch" (\`amad validate\` refuses a pin that cannot fit).`);
+
+export const PlacementPinsSchema = z
+  .strictObject({
+    prepare: placementChoice('data preparation (chunks of images; Batch = the CPU queue)'),
+    cacheTeacher: placementChoice('the teacher cache shards (Batch = the GPU queue)'),
+    evaluate: placementChoice('the evaluation shards (Batch = the GPU queue)'),
+  })
+  .describe('Stage placement (`amad plan <spec>` shows what "auto" chooses and why).');
+
 export const ComputeSchema = z
   .strictObject({
     instanceTypes: z.array(z.string().min(1)).min(1).default(['g4dn.xlarge']).describe('EC2 instance types of the Batch GPU compute environment.'),
     spot: z.boolean().default(true).describe('Use Spot capacity (jobs are retried on reclaim).'),
     maxParallelJobs: z.number().int().positive().default(2).describe('Training jobs running at once (Batch jobs on AWS, child processes locally).'),
     jobTimeoutMinutes: z.number().int().positive().default(1440).describe('Time limit of one training job; a job that exceeds it fails (not retried: it would exceed it again).'),
+    placement: PlacementPinsSchema.prefault({}),
   })
   .describe('Compute resources.');
 

@@ -8,15 +8,16 @@
  * state input is the function's event and its return value is the state result, identically in
  * AWS and in the local executor (no `Payload` envelope to unwrap).
  *
- *   Validate → PreparePlan ─► PrepareVocabulary → PrepareChunks (Map over chunk indices) ─┐
- *                └─(already prepared)──────────────────────────────────────────────────┴► PrepareData (merge)
+ *   Validate → PreparePlacement ─lambda─► PreparePlan ─► PrepareVocabulary → PrepareChunks (Map over
+ *                │                          └─(already prepared)─┐     chunk indices) ─┐
+ *                └─batch─► PrepareDataJob (one CPU job) ─────────┴──────────────────────┴► PrepareData (merge)
  *   → HasTeacherCheckpoint ─no─► TrainTeacher ─┐
  *                                       └─yes─────────────────────────┴► IsCacheEnabled
  *   ─yes─► CacheTeacher (Map over train shards) ─┐
  *   └─no──────────────────────────────────────────┴► TrainStudents (Map over student × seed; a
  *   failed job is recorded, the others go on) → SelectEvalSplit → Evaluate (Map over models ×
  *   Map over shards) → MergeEval → Report → Notify → Succeeded
- *   any failure → <State>Failed → RecordFailure → NotifyFailure → RunFailed
+ *   any failure → <State>Failed → RecordFailure (→ FailureRecordLost when it fails) → NotifyFailure → RunFailed
  *
  * Retries: only errors that say "the service hiccupped" are retried, with exponential backoff and
  * jitter. A Lambda that throws its own error fails the run (a bug or bad data; re-running it gives
@@ -42,6 +43,8 @@ export const SUBSTITUTIONS = [
   'JobQueueArn',
   'TrainerJobDefinitionArn',
   'NotifyTopicArn',
+  'CpuJobQueueArn',
+  'StageCpuJobDefinitionArn',
 ] as const;
 export type SubstitutionKey = (typeof SUBSTITUTIONS)[number];
 
@@ -61,6 +64,10 @@ export const TaskState = {
   notify: 'Notify',
   recordFailure: 'RecordFailure',
   notifyFailure: 'NotifyFailure',
+  // The same stages as Batch jobs, where the planner placed them (contract/placement).
+  prepareDataJob: 'PrepareDataJob',
+  cacheTeacherShardJob: 'CacheTeacherShardJob',
+  evaluateShardJob: 'EvaluateShardJob',
 } as const;
 export type TaskStateName = (typeof TaskState)[keyof typeof TaskState];
 
@@ -78,7 +85,7 @@ export const LAMBDA_TASKS: readonly TaskStateName[] = [
   TaskState.recordFailure,
 ];
 /** Task states that submit a Batch training job (a child process locally). */
-export const BATCH_TASKS: readonly TaskStateName[] = [TaskState.trainTeacher, TaskState.trainStudent];
+export const BATCH_TASKS: readonly TaskStateName[] = [TaskState.trainTeacher, TaskState.trainStudent, TaskState.prepareDataJob, TaskState.cacheTeacherShardJob, TaskState.evaluateShardJob];
 /** Task states that publish to SNS (a log line locally). */
 export const NOTIFY_TASKS: readonly TaskStateName[] = [TaskState.notify, TaskState.notifyFailure];
 
@@ -156,6 +163,34 @@ function batchTask(jobPath: string, timeoutPath: string, rest: Record<string, un
   };
 }
 
+/**
+ * A Lambda stage run as a Batch job (the planner placed it there): the trainer container runs the
+ * same handler on the same event (`--stage <state> --event <json>`, lambdas/stage-job.ts). The
+ * event (at `eventPath`) must carry `timeoutSeconds`; `jobName` is an intrinsic naming the job.
+ */
+function stageJobTask(stage: TaskStateName, queue: 'gpu' | 'cpu', jobName: string, rest: Record<string, unknown>, eventPath = '$') {
+  return {
+    Type: 'Task',
+    Resource: 'arn:aws:states:::batch:submitJob.sync',
+    Parameters: {
+      'JobName.$': jobName,
+      JobQueue: sub(queue === 'gpu' ? 'JobQueueArn' : 'CpuJobQueueArn'),
+      JobDefinition: sub(queue === 'gpu' ? 'TrainerJobDefinitionArn' : 'StageCpuJobDefinitionArn'),
+      ContainerOverrides: { 'Command.$': `States.Array('--stage', '${stage}', '--event', States.JsonToString(${eventPath}))` },
+      Timeout: { 'AttemptDurationSeconds.$': `${eventPath}.timeoutSeconds` },
+    },
+    TimeoutSeconds: BATCH_BACKSTOP_TIMEOUT_SECONDS,
+    ResultSelector: { 'jobId.$': '$.JobId', 'status.$': '$.Status' },
+    Retry: [BATCH_RETRY],
+    ...rest,
+  };
+}
+
+/** A Choice on `placementPath` ("lambda" | "batch"): the Lambda state, else the Batch job state. */
+function placementChoice(placementPath: string, lambdaState: string, batchState: string) {
+  return { Type: 'Choice', Choices: [{ Variable: placementPath, StringEquals: 'batch', Next: batchState }], Default: lambdaState };
+}
+
 /** The state machine definition with `${...}` placeholders (see SUBSTITUTIONS). */
 export function buildDefinition(): Record<string, unknown> {
   const states: Record<string, unknown> = {
@@ -164,10 +199,13 @@ export function buildDefinition(): Record<string, unknown> {
         // The state becomes { run: <plan> }: the submitted spec is not carried further (size).
         // (ResultPath "$" is the default; spelled out, aws-local-stepfunctions 3.0 mishandles it.)
         ResultSelector: { 'run.$': '$' },
-        Next: 'PreparePlan',
+        Next: 'PreparePlacement',
       }),
       Catch: catchTo('Validate'),
     },
+    // Placed on Lambda (contract/placement), preparation fans out below; placed on Batch, one CPU
+    // job prepares everything (PrepareDataJob) and PrepareData reads its committed result.
+    PreparePlacement: placementChoice('$.run.placement.prepare', 'PreparePlan', 'PrepareDataJobInput'),
     // Preparation fans out (trainer/data/prep): every step's failure is a PrepareData failure.
     // Only chunk indices travel in the state ($.prep.chunks); chunk contents stay in storage.
     PreparePlan: {
@@ -202,6 +240,13 @@ export function buildDefinition(): Record<string, unknown> {
       ...lambdaTask('PrepareDataFunctionArn', runRef, { ResultPath: '$.data', Next: 'HasTeacherCheckpoint' }),
       Catch: catchTo('PrepareData'),
     },
+    // On the CPU queue the job's result is its jobId, not the data output: the Lambda then reads
+    // it back from the stage's committed marker (a completed stage returns its recorded result).
+    PrepareDataJobInput: { Type: 'Pass', Parameters: { ...runRef, 'timeoutSeconds.$': '$.run.jobTimeoutSeconds' }, ResultPath: '$.prepareJob', Next: 'PrepareDataJob' },
+    PrepareDataJob: {
+      ...stageJobTask(TaskState.prepareData, 'cpu', "States.Format('{}-prepare', $.run.runId)", { ResultPath: null, Next: 'PrepareData' }, '$.prepareJob'),
+      Catch: catchTo('PrepareData'),
+    },
     HasTeacherCheckpoint: {
       Type: 'Choice',
       Choices: [{ Variable: '$.run.teacher.trainRequired', BooleanEquals: false, Next: 'IsCacheEnabled' }],
@@ -225,12 +270,18 @@ export function buildDefinition(): Record<string, unknown> {
         'teacherUri.$': '$.run.teacher.modelUri',
         'shardUri.$': '$$.Map.Item.Value',
         'shardIndex.$': '$$.Map.Item.Index',
+        'placement.$': '$.run.placement.cacheTeacher',
+        'timeoutSeconds.$': '$.run.jobTimeoutSeconds',
       },
       MaxConcurrency: LAMBDA_MAP_CONCURRENCY,
       ItemProcessor: {
         ProcessorConfig: { Mode: 'INLINE' },
-        StartAt: 'CacheTeacherShard',
-        States: { CacheTeacherShard: lambdaTask('CacheTeacherFunctionArn', null, { End: true }) },
+        StartAt: 'CacheTeacherPlacement',
+        States: {
+          CacheTeacherPlacement: placementChoice('$.placement', 'CacheTeacherShard', 'CacheTeacherShardJob'),
+          CacheTeacherShard: lambdaTask('CacheTeacherFunctionArn', null, { End: true }),
+          CacheTeacherShardJob: stageJobTask(TaskState.cacheTeacherShard, 'gpu', "States.Format('{}-cache-{}', $.runId, $.shardIndex)", { End: true }),
+        },
       },
       // Cache files are found through the layout; per-shard results would only grow the state.
       ResultPath: null,
@@ -240,7 +291,12 @@ export function buildDefinition(): Record<string, unknown> {
     TrainStudents: {
       Type: 'Map',
       ItemsPath: '$.run.studentJobs',
-      ItemSelector: { 'job.$': '$$.Map.Item.Value', 'timeoutSeconds.$': '$.run.jobTimeoutSeconds' },
+      ItemSelector: {
+        'job.$': '$$.Map.Item.Value',
+        'timeoutSeconds.$': '$.run.jobTimeoutSeconds',
+        // Fields a failed job's Cause may lack (merged under it before they are read: see TrimFailure).
+        failureDefaults: { JobId: 'unknown', StatusReason: 'unknown' },
+      },
       MaxConcurrencyPath: '$.run.maxParallelJobs',
       ItemProcessor: {
         ProcessorConfig: { Mode: 'INLINE' },
@@ -250,8 +306,23 @@ export function buildDefinition(): Record<string, unknown> {
             ResultPath: '$.result',
             Next: 'StudentSucceeded',
             // One student's failure must not stop the others: record it and end the iteration.
-            Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'StudentFailed' }],
+            Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'IsBatchFailure' }],
           }),
+          // A failed job's Cause is the whole Batch job description as a JSON string (KBs: attempts,
+          // container, log stream). Keep only what the failure report needs — error name, job id,
+          // status reason — so many failed students cannot push the state past 256 KB
+          // (States.DataLimitExceeded, which no Catch catches).
+          IsBatchFailure: {
+            Type: 'Choice',
+            Choices: [{ And: [{ Variable: '$.error.Cause', IsString: true }, { Variable: '$.error.Cause', StringMatches: '{*' }], Next: 'TrimFailure' }],
+            Default: 'StudentFailedWithoutJob',
+          },
+          TrimFailure: {
+            Type: 'Pass',
+            Parameters: { 'description.$': 'States.JsonMerge($.failureDefaults, States.StringToJson($.error.Cause), false)' },
+            ResultPath: '$.failure',
+            Next: 'StudentFailed',
+          },
           StudentSucceeded: {
             Type: 'Pass',
             Parameters: { 'student.$': '$.job.student', 'seed.$': '$.job.seed', 'modelId.$': '$.job.modelId', status: 'SUCCEEDED', 'jobId.$': '$.result.jobId' },
@@ -259,7 +330,19 @@ export function buildDefinition(): Record<string, unknown> {
           },
           StudentFailed: {
             Type: 'Pass',
-            Parameters: { 'student.$': '$.job.student', 'seed.$': '$.job.seed', 'modelId.$': '$.job.modelId', status: 'FAILED', 'error.$': '$.error' },
+            Parameters: {
+              'student.$': '$.job.student',
+              'seed.$': '$.job.seed',
+              'modelId.$': '$.job.modelId',
+              status: 'FAILED',
+              error: { 'Error.$': '$.error.Error', Cause: { 'jobId.$': '$.failure.description.JobId', 'statusReason.$': '$.failure.description.StatusReason' } },
+            },
+            End: true,
+          },
+          // Not a Batch job description (e.g. States.Timeout): the error name is what is known.
+          StudentFailedWithoutJob: {
+            Type: 'Pass',
+            Parameters: { 'student.$': '$.job.student', 'seed.$': '$.job.seed', 'modelId.$': '$.job.modelId', status: 'FAILED', error: { 'Error.$': '$.error.Error', Cause: null } },
             End: true,
           },
         },
@@ -278,7 +361,14 @@ export function buildDefinition(): Record<string, unknown> {
     Evaluate: {
       Type: 'Map',
       ItemsPath: '$.run.models',
-      ItemSelector: { ...runRef, 'model.$': '$$.Map.Item.Value', 'shards.$': '$.evalShards' },
+      ItemSelector: {
+        ...runRef,
+        'model.$': '$$.Map.Item.Value',
+        'shards.$': '$.evalShards',
+        'modelIndex.$': '$$.Map.Item.Index',
+        'placement.$': '$.run.placement.evaluate',
+        'timeoutSeconds.$': '$.run.jobTimeoutSeconds',
+      },
       ItemProcessor: {
         ProcessorConfig: { Mode: 'INLINE' },
         StartAt: 'EvaluateModel',
@@ -293,12 +383,19 @@ export function buildDefinition(): Record<string, unknown> {
               'model.$': '$.model',
               'shardUri.$': '$$.Map.Item.Value',
               'shardIndex.$': '$$.Map.Item.Index',
+              'modelIndex.$': '$.modelIndex',
+              'placement.$': '$.placement',
+              'timeoutSeconds.$': '$.timeoutSeconds',
             },
             MaxConcurrency: LAMBDA_MAP_CONCURRENCY,
             ItemProcessor: {
               ProcessorConfig: { Mode: 'INLINE' },
-              StartAt: 'EvaluateShard',
-              States: { EvaluateShard: lambdaTask('EvaluateFunctionArn', null, { End: true }) },
+              StartAt: 'EvaluatePlacement',
+              States: {
+                EvaluatePlacement: placementChoice('$.placement', 'EvaluateShard', 'EvaluateShardJob'),
+                EvaluateShard: lambdaTask('EvaluateFunctionArn', null, { End: true }),
+                EvaluateShardJob: stageJobTask(TaskState.evaluateShard, 'gpu', "States.Format('{}-eval-{}-{}', $.runId, $.modelIndex, $.shardIndex)", { End: true }),
+              },
             },
             ResultPath: null,
             End: true,
@@ -329,7 +426,8 @@ export function buildDefinition(): Record<string, unknown> {
       Parameters: {
         TopicArn: sub('NotifyTopicArn'),
         Subject: 'amad-distill run succeeded',
-        'Message.$': "States.JsonToString($.report)",
+        // The Report Lambda's text: run, headline numbers, `amad report <runId> --url` (no link).
+        'Message.$': '$.report.notification',
         MessageAttributes: { runId: { DataType: 'String', 'StringValue.$': '$.run.runId' } },
       },
       ResultPath: null,
@@ -342,7 +440,16 @@ export function buildDefinition(): Record<string, unknown> {
     RecordFailure: {
       ...lambdaTask('FailureFunctionArn', { 'state.$': '$' }, { ResultPath: '$.failureRecord', Next: 'NotifyFailure' }),
       // Still notify when the failure record cannot be written.
-      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failureRecordError', Next: 'NotifyFailure' }],
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failureRecordError', Next: 'FailureRecordLost' }],
+    },
+    // NotifyFailure reads $.failureRecord.notification: give it a text when RecordFailure failed.
+    FailureRecordLost: {
+      Type: 'Pass',
+      Parameters: {
+        'notification.$': "States.Format('amad-distill: a run failed ({}) and its failure record could not be written ({}): see the execution in the Step Functions console.', $.error.Error, $.failureRecordError.Error)",
+      },
+      ResultPath: '$.failureRecord',
+      Next: 'NotifyFailure',
     },
     NotifyFailure: {
       Type: 'Task',
@@ -351,7 +458,8 @@ export function buildDefinition(): Record<string, unknown> {
       Parameters: {
         TopicArn: sub('NotifyTopicArn'),
         Subject: 'amad-distill run failed',
-        'Message.$': "States.JsonToString($.error)",
+        // The RecordFailure Lambda's text: run, failed state, error, the commands to look closer.
+        'Message.$': '$.failureRecord.notification',
       },
       ResultPath: null,
       Retry: [SNS_RETRY],
@@ -407,5 +515,7 @@ export function localSubstitutions(region = 'local-1', account = '000000000000')
     JobQueueArn: `arn:aws:batch:${region}:${account}:job-queue/amad-local`,
     TrainerJobDefinitionArn: `arn:aws:batch:${region}:${account}:job-definition/amad-trainer:1`,
     NotifyTopicArn: `arn:aws:sns:${region}:${account}:amad-local`,
+    CpuJobQueueArn: `arn:aws:batch:${region}:${account}:job-queue/amad-local-cpu`,
+    StageCpuJobDefinitionArn: `arn:aws:batch:${region}:${account}:job-definition/amad-stage-cpu:1`,
   };
 }

@@ -69,3 +69,33 @@ export function trainerJobName(runId: string, job: TrainerJobArgs): string {
   if (!RUN_ID_PATTERN.test(runId)) throw new Error(`invalid runId "${runId}"`);
   return job.role === 'teacher' ? `${runId}-teacher` : `${runId}-${job.student}-seed${job.seed}`;
 }
+
+/**
+ * A Lambda stage run as a Batch job (the planner placed it there: contract/placement): the
+ * container receives `--stage <TaskStateName> --event <the Lambda's event as JSON>`, built by the
+ * state machine with intrinsic functions, and runs the same handler code as the Lambda.
+ */
+export const STAGE_JOB_FLAG = '--stage';
+
+export interface StageJobArgs {
+  /** The Lambda Task state this job stands in for (TaskState.cacheTeacherShard, ...). */
+  readonly stage: string;
+  readonly event: unknown;
+}
+
+/** True when a container command is a stage job (not a training job). */
+export const isStageCommand = (argv: readonly string[]): boolean => argv[0] === STAGE_JOB_FLAG;
+
+/** Parses `--stage <name> --event <json>`. @throws Error naming the bad flag */
+export function parseStageCommand(argv: readonly string[]): StageJobArgs {
+  if (argv.length !== 4 || argv[0] !== STAGE_JOB_FLAG || argv[2] !== '--event') {
+    throw new Error(`invalid stage command [${argv.join(' ')}]: expected --stage <state name> --event <json>`);
+  }
+  let event: unknown;
+  try {
+    event = JSON.parse(argv[3]);
+  } catch (e) {
+    throw new Error(`invalid stage command: --event is not JSON (${(e as Error).message})`);
+  }
+  return { stage: argv[1], event };
+}

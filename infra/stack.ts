@@ -12,13 +12,15 @@ import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { buildDefinition } from '../contract/state-machine';
-import { GpuBatch } from './batch/gpu-batch';
+import { GpuBatch, trainerImageFromRepo } from './batch/gpu-batch';
+import { CpuBatch } from './batch/cpu-batch';
 import type { PipelineContext } from './context';
 import type { HandlerName } from './functions/handler-specs';
 import { PipelineFunctions } from './functions/pipeline-functions';
 import { DistillationStateMachine } from './orchestration/distillation-state-machine';
 import { ArtifactBucket } from './storage/artifact-bucket';
 import { RunTrigger } from './trigger/run-trigger';
+import { ReviewerAccess } from './reviewer-access';
 
 /** Tag keys for cost allocation (activate them in Billing → Cost allocation tags). */
 export const COST_TAG_PROJECT = 'project';
@@ -52,6 +54,8 @@ export class AmadDistillStack extends Stack {
   readonly artifacts: ArtifactBucket;
   readonly functions: PipelineFunctions;
   readonly gpuBatch: GpuBatch;
+  /** Stage jobs the planner moves off Lambda (contract/placement): the CPU queue. */
+  readonly cpuBatch: CpuBatch;
   readonly trigger: RunTrigger;
   readonly pipeline: DistillationStateMachine;
 
@@ -77,6 +81,12 @@ export class AmadDistillStack extends Stack {
       logRetention,
       image: props.trainerImage,
     });
+    this.cpuBatch = new CpuBatch(this, 'CpuBatch', {
+      artifacts: this.artifacts,
+      network: this.gpuBatch.network,
+      image: props.trainerImage ?? trainerImageFromRepo(),
+      logRetention,
+    });
     const startRun = this.functions.functions['start-run'];
     this.trigger = new RunTrigger(this, 'Trigger', {
       artifacts: this.artifacts,
@@ -87,6 +97,7 @@ export class AmadDistillStack extends Stack {
       definition: props.definition ?? buildDefinition(),
       functions: this.functions,
       gpuBatch: this.gpuBatch,
+      cpuBatch: this.cpuBatch,
       notifyTopic: this.trigger.notifyTopic,
       notifyTopicKey: this.trigger.notifyTopicKey,
       logRetention,
@@ -95,6 +106,7 @@ export class AmadDistillStack extends Stack {
     startRun.addEnvironment('STATE_MACHINE_ARN', this.pipeline.stateMachine.stateMachineArn);
     startRun.addEnvironment('ARTIFACT_ROOT', `s3://${this.artifacts.bucket.bucketName}`);
 
+    new ReviewerAccess(this, 'Reviewers', { artifacts: this.artifacts });
     this.applyCostTags(config.costCenter);
     this.renderOutputs();
   }

@@ -11,7 +11,7 @@
  */
 import '../contract/s3-storage';
 import { readRunSpec } from '../contract/plan';
-import { parseTrainerCommand } from '../contract/trainer-job';
+import { isStageCommand, parseStageCommand, parseTrainerCommand } from '../contract/trainer-job';
 import { initBackend } from './backend';
 import { log } from './log';
 import { runTrainerJob } from './stages/train';
@@ -20,6 +20,7 @@ import { TrainingInterrupted } from './train/loop';
 export const EXIT_INTERRUPTED = 75;
 
 async function main(argv: string[]): Promise<number> {
+  if (isStageCommand(argv)) return runStage(argv);
   const job = parseTrainerCommand(argv);
   let stopRequested = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -44,6 +45,21 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   log.info({ skipped, ...result.train, params: result.params }, skipped ? 'job already complete (stage marker valid): nothing to do' : 'trainer job done');
+  return 0;
+}
+
+/**
+ * A Lambda stage placed on Batch (`--stage <state> --event <json>`): the container is the
+ * composition root, so it may load the stage's handler (lambdas/stage-job.ts); the ML code it
+ * calls is this package's.
+ */
+async function runStage(argv: string[]): Promise<number> {
+  const job = parseStageCommand(argv);
+  log.info({ stage: job.stage }, 'stage job starts');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { runStageJob } = require('../lambdas/stage-job') as typeof import('../lambdas/stage-job');
+  const result = await runStageJob(job);
+  log.info({ stage: job.stage, result }, 'stage job done');
   return 0;
 }
 

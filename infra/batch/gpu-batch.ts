@@ -333,7 +333,7 @@ export function renderRetryStrategies(): batch.RetryStrategy[] {
 }
 
 /** The repository Dockerfile as an image asset: staged by `cdk synth`, built only by `cdk deploy`. */
-function trainerImageFromRepo(): ecs.ContainerImage {
+export function trainerImageFromRepo(): ecs.ContainerImage {
   return ecs.ContainerImage.fromAsset(findRepoRoot(), { file: 'Dockerfile', platform: Platform.LINUX_AMD64 });
 }
 

@@ -16,6 +16,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { GpuBatch } from '../batch/gpu-batch';
+import type { CpuBatch } from '../batch/cpu-batch';
 import { ValidationError, shown } from '../errors';
 import { wildcardResourceFinding } from '../nag';
 import type { PipelineFunctions } from '../functions/pipeline-functions';
@@ -45,6 +46,11 @@ export interface DistillationStateMachineProps {
   readonly definition: Readonly<Record<string, unknown>>;
   readonly functions: PipelineFunctions;
   readonly gpuBatch: GpuBatch;
+  /**
+   * The CPU queue of stage jobs placed off Lambda (CpuJobQueueArn, StageCpuJobDefinitionArn).
+   * @default - none: a definition that uses those placeholders is refused
+   */
+  readonly cpuBatch?: CpuBatch;
   /** Topic the definition's Notify states publish to. */
   readonly notifyTopic: sns.ITopic;
   /**
@@ -76,6 +82,9 @@ export class DistillationStateMachine extends Construct {
       JobQueueArn: props.gpuBatch.jobQueue.jobQueueArn,
       TrainerJobDefinitionArn: props.gpuBatch.jobDefinition.jobDefinitionArn,
       NotifyTopicArn: props.notifyTopic.topicArn,
+      ...(props.cpuBatch
+        ? { CpuJobQueueArn: props.cpuBatch.jobQueue.jobQueueArn, StageCpuJobDefinitionArn: props.cpuBatch.jobDefinition.jobDefinitionArn }
+        : {}),
     };
     const used = placeholdersOf(this.definitionJson);
     const unknown = used.filter((p) => !(p in available));
@@ -106,6 +115,7 @@ export class DistillationStateMachine extends Construct {
     const role = this.stateMachine;
     props.functions.grantInvokePipeline(role);
     props.gpuBatch.grantSubmitJob(role);
+    props.cpuBatch?.grantSubmitJob(role);
     // `.sync` for Batch watches the job through this Step Functions-managed rule.
     iam.Grant.addToPrincipal({
       grantee: role,

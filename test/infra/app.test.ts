@@ -153,7 +153,8 @@ describe('IAM', () => {
         .filter(({ policy }) => JSON.stringify(template.toJSON().Resources[policy].Properties.Roles).includes(roleId))
         .flatMap(({ statement }) => asArray(statement.Resource).map(arnText))
         .sort();
-      const expected = HANDLER_ACCESS[name].writeRun.map((p) => `${bucketArn}/runs/*/${p}`).sort();
+      const runsIndex = HANDLER_ACCESS[name].writeRunsIndex ? ['runs/_index/*', 'runs/index.html', 'runs/index.json'].map((k) => `${bucketArn}/${k}`) : [];
+      const expected = [...HANDLER_ACCESS[name].writeRun.map((p) => `${bucketArn}/runs/*/${p}`), ...runsIndex].sort();
       expect({ name, written }).toEqual({ name, written: expected });
     }
   });
@@ -173,17 +174,36 @@ describe('IAM', () => {
     expect(asArray(events.Action).sort()).toEqual(['events:DescribeRule', 'events:PutRule', 'events:PutTargets']);
     expect(arnText(events.Resource)).toMatch(/^arn:aws:events:eu-west-1:ref:AWS::AccountId:rule\/StepFunctionsGetEventsForBatchJobsRule$/);
     const submit = statements.find((s) => asArray(s.Action).includes('batch:SubmitJob'))!;
+    // The GPU queue (training, model stages on Batch) and the CPU queue (stage jobs the planner
+    // moves off Lambda: contract/placement), each with its own job definition.
     expect(asArray(submit.Resource).map(refLabel).sort()).toEqual(
-      [refLabel(stack.resolve(stack.gpuBatch.jobQueue.jobQueueArn)), refLabel(stack.resolve(stack.gpuBatch.jobDefinition.jobDefinitionArn))].sort(),
+      [
+        refLabel(stack.resolve(stack.gpuBatch.jobQueue.jobQueueArn)),
+        refLabel(stack.resolve(stack.gpuBatch.jobDefinition.jobDefinitionArn)),
+        refLabel(stack.resolve(stack.cpuBatch.jobQueue.jobQueueArn)),
+        refLabel(stack.resolve(stack.cpuBatch.jobDefinition.jobDefinitionArn)),
+      ].sort(),
     );
     const publish = statements.find((s) => asArray(s.Action).includes('sns:Publish'))!;
     expect(refLabel(publish.Resource)).toBe(refLabel(stack.resolve(stack.trigger.notifyTopic.topicArn)));
   });
 });
 
+describe('CPU batch', () => {
+  test('one Fargate job definition running the trainer image as a stage job, not retried', () => {
+    template.hasResourceProperties('AWS::Batch::JobDefinition', {
+      PlatformCapabilities: ['FARGATE'],
+      RetryStrategy: { Attempts: 1 },
+      ContainerProperties: { NetworkConfiguration: { AssignPublicIp: 'DISABLED' }, ResourceRequirements: [{ Type: 'MEMORY', Value: '8192' }, { Type: 'VCPU', Value: '4' }] },
+    });
+    template.hasResourceProperties('AWS::Batch::ComputeEnvironment', { ComputeResources: { Type: 'FARGATE' } });
+  });
+});
+
 describe('GPU batch', () => {
   test('the trainer job asks for one GPU and retries only spot reclaims and exit 75', () => {
-    const jobDefs = Object.values(template.findResources('AWS::Batch::JobDefinition'));
+    // The GPU trainer job (the other job definition is the CPU queue's Fargate stage job).
+    const jobDefs = Object.values(template.findResources('AWS::Batch::JobDefinition')).filter((d) => !(d as any).Properties.PlatformCapabilities?.includes('FARGATE'));
     expect(jobDefs).toHaveLength(1);
     const props = (jobDefs[0] as { Properties: Record<string, any> }).Properties;
     expect(props.ContainerProperties.ResourceRequirements).toContainEqual({ Type: 'GPU', Value: '1' });
@@ -250,6 +270,8 @@ describe('state machine', () => {
       JobQueueArn: refLabel(stack.resolve(stack.gpuBatch.jobQueue.jobQueueArn)),
       TrainerJobDefinitionArn: refLabel(stack.resolve(stack.gpuBatch.jobDefinition.jobDefinitionArn)),
       NotifyTopicArn: refLabel(stack.resolve(stack.trigger.notifyTopic.topicArn)),
+      CpuJobQueueArn: refLabel(stack.resolve(stack.cpuBatch.jobQueue.jobQueueArn)),
+      StageCpuJobDefinitionArn: refLabel(stack.resolve(stack.cpuBatch.jobDefinition.jobDefinitionArn)),
     };
     expect(JSON.parse(fillPlaceholders(deployedText, deployedValues))).toEqual(
       JSON.parse(fillPlaceholders(JSON.stringify(buildDefinition()), expectedValues)),
@@ -327,7 +349,8 @@ describe('functions', () => {
   });
 
   test('the model handlers get 3008–10240 MB and 15 minutes', () => {
-    for (const name of ['cache-teacher', 'evaluate'] as const) {
+    // merge-eval too: it runs the serial latency pass over every architecture on both runtimes.
+    for (const name of ['cache-teacher', 'evaluate', 'merge-eval'] as const) {
       const id = logicalIdOf(stack.functions.functions[name]);
       const props = template.toJSON().Resources[id].Properties;
       expect(props.MemorySize).toBeGreaterThanOrEqual(3008);
@@ -352,5 +375,23 @@ describe('tags and outputs', () => {
   test('outputs name the bucket, bus, state machine and topic', () => {
     const outputs = Object.keys(template.toJSON().Outputs);
     expect(outputs).toEqual(expect.arrayContaining(['ArtifactBucketName', 'EventBusName', 'StateMachineArn', 'NotifyTopicArn']));
+  });
+});
+
+describe('reviewer access (issue 17)', () => {
+  test('a managed policy reads runs/*/report/* and runs/index.* only, lists only there, and is a stack output', () => {
+    const bucketArn = `getatt:${logicalIdOf(stack.artifacts.bucket)}.Arn`;
+    const policies = Object.values(template.findResources('AWS::IAM::ManagedPolicy')) as { Properties: { Description?: string; PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown; Condition?: unknown }[] } } }[];
+    const reviewer = policies.filter((p) => p.Properties.Description?.startsWith('amad-distill reviewers'));
+    expect(reviewer).toHaveLength(1);
+    const statements = reviewer[0]!.Properties.PolicyDocument.Statement;
+    // Only reads and listing: no write, no delete, no wildcard action.
+    expect(statements.flatMap((s) => asArray(s.Action)).sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
+    const read = statements.find((s) => asArray(s.Action).includes('s3:GetObject'))!;
+    expect(asArray(read.Resource as never).map(arnText).sort()).toEqual([`${bucketArn}/runs/*/report/*`, `${bucketArn}/runs/index.html`, `${bucketArn}/runs/index.json`]);
+    const list = statements.find((s) => asArray(s.Action).includes('s3:ListBucket'))!;
+    expect(arnText(list.Resource as never)).toBe(bucketArn);
+    expect(list.Condition).toEqual({ StringLike: { 's3:prefix': ['runs/*/report/*', 'runs/index.*'] } });
+    expect(template.toJSON().Outputs.ReviewerPolicyArn).toBeDefined();
   });
 });
