@@ -113,24 +113,27 @@ export async function planPreparation(sourceInput: DataSourceInput | DataSource,
   const cap = source.chunkShards * source.shardSize;
   const chunks: ChunkRef[] = [];
   const splits: Plan['splits'] = {};
-  const inputs: { file: string; body: string }[] = [];
   for (const split of ['train', 'val', 'test'] as const) {
     const images = splitImages[split];
     if (!images) continue;
     let firstShard = 0;
     let examples = 0;
     let records = 0;
-    cutChunks(task, split, images, cap).forEach((group, chunk) => {
+    const groups = cutChunks(task, split, images, cap);
+    for (let chunk = 0; chunk < groups.length; chunk++) {
+      const group = groups[chunk]!;
+      // Written as it is cut: one chunk's JSON in memory at a time, not the whole source's twice.
       const file = chunkInputFile(split, chunk);
       const body = JSON.stringify({ split, chunk, images: group });
+      const uri = joinUri(out, file);
+      await storageFor(uri).put(uri, body);
       const r = group.reduce((n, img) => n + recordsOf(task, split, img), 0);
       const e = group.reduce((n, img) => n + img.examples.length, 0);
       chunks.push({ split, chunk, file, images: group.length, examples: e, records: r, firstShard, sha256: sha256(body) });
-      inputs.push({ file, body });
       firstShard += Math.ceil(r / source.shardSize);
       examples += e;
       records += r;
-    });
+    }
     splits[split] = { images: images.length, examples, records, shards: firstShard };
   }
 
@@ -145,10 +148,6 @@ export async function planPreparation(sourceInput: DataSourceInput | DataSource,
     maxImageShardBytes: maxImages * imageLayout.recordSize,
     maxExampleBytes: maxRecords * exampleLayout.recordSize,
   };
-  for (const { file, body } of inputs) {
-    const uri = joinUri(out, file);
-    await storageFor(uri).put(uri, body);
-  }
   const withoutId = { version: 1 as const, source: source as unknown as Record<string, unknown>, task, description: loaded.description, testIsVal: loaded.test === 'val', splits, bounds, chunks };
   const id = sha256(JSON.stringify(withoutId));
   const plan: Plan = PlanSchema.parse({ ...withoutId, id });
