@@ -53,7 +53,7 @@ export const HANDLER_SPECS: Readonly<Record<HandlerName, HandlerSpec>> = {
   },
   'prepare-plan': {
     description: 'Lists a data source (large JSON streamed) and cuts it into chunks of whole images',
-    // Holds the texts of every example (not pixels, not the JSON): ~0.5 KB per VQA question.
+    // Holds the texts of every example (not pixels, not the JSON files): O(examples).
     memorySize: 3008,
     timeout: Duration.minutes(15),
     runsModel: false,

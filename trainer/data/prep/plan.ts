@@ -10,7 +10,7 @@
  * images (one fetch + JPEG decode + resize each), so it is bounded by the same count.
  *
  * The planner itself holds the texts of the whole source (not the pixels, not the JSON files):
- * O(examples) memory, ~0.5 KB per VQA question.
+ * O(examples) memory (not measured at VQA v2 scale).
  */
 import { createHash } from 'node:crypto';
 import { joinUri, storageFor, toUri } from '../../../contract/storage';
