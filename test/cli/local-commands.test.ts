@@ -47,7 +47,7 @@ const localDeps = (env: Record<string, string> = {}) =>
 test('validate: a good spec exits 0 with a summary; a bad one exits 1 listing every problem', async () => {
   const ok = testDeps();
   expect(await validateCommand({ spec: await specFile(tinySpec()) }, ok)).toBe(0);
-  expect(ok.stdout[0]).toMatch(/valid job spec \(2 student\(s\), 3 student job\(s\), teacher trained by the run, cache on, evaluation on test\)/);
+  expect(ok.stdout[0]).toMatch(/valid job spec \(2 student\(s\), 3 student job\(s\), teacher trained by the run, cache on, evaluation on test; placement: prepare lambda, cache lambda, evaluate lambda\)/);
 
   const bad = testDeps();
   const spec = tinySpec({ compute: { maxParallelJobs: 0 } });
@@ -136,7 +136,7 @@ test('status and report of an unknown run exit 1', async () => {
 test('registerPipelineCommands wires the subcommands and sets the exit code', async () => {
   const deps = testDeps();
   const program = registerPipelineCommands(new Command('amad').exitOverride(), () => deps);
-  expect(program.commands.map((c) => c.name()).sort()).toEqual(['cancel', 'report', 'run', 'runs', 'status', 'submit', 'validate']);
+  expect(program.commands.map((c) => c.name()).sort()).toEqual(['cancel', 'export', 'plan', 'report', 'run', 'runs', 'status', 'submit', 'validate']);
   const saved = process.exitCode;
   try {
     await program.parseAsync(['node', 'amad', 'validate', await specFile({ version: 1 })]);
