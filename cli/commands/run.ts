@@ -67,7 +67,9 @@ export async function runCommand(args: RunArgs, deps: CommandDeps): Promise<numb
     return 0;
   }
   if (result.status === 'ABORTED') {
-    deps.err(`run ${runId} stopped; continue it with: amad run ${args.spec} --run-id ${runId} --resume`);
+    // Every training job has checkpointed and exited (runLocal waits for them).
+    const resume = parsed.spec.runId === runId ? `npx amad run ${args.spec} --resume` : `npx amad run ${args.spec} --run-id ${runId} --resume`;
+    deps.err(`run ${runId} stopped; every job was stopped and its progress kept. Continue it with: ${resume}`);
     return 130;
   }
   deps.err(`run ${runId} failed: ${result.error?.Error}: ${result.error?.Cause}`);
