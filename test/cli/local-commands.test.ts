@@ -46,7 +46,7 @@ const localDeps = (env: Record<string, string> = {}) =>
 test('validate: a good spec exits 0 with a summary; a bad one exits 1 listing every problem', async () => {
   const ok = testDeps();
   expect(await validateCommand({ spec: await specFile(tinySpec()) }, ok)).toBe(0);
-  expect(ok.stdout[0]).toMatch(/valid job spec \(2 student\(s\), 3 student job\(s\), teacher trained by the run, cache on, evaluation on test\)/);
+  expect(ok.stdout[0]).toMatch(/valid job spec \(2 student\(s\), 3 student job\(s\), teacher trained by the run, cache on, evaluation on test; placement: prepare lambda, cache lambda, evaluate lambda\)/);
 
   const bad = testDeps();
   const spec = tinySpec({ compute: { maxParallelJobs: 0 } });
