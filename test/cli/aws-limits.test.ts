@@ -120,6 +120,18 @@ describe('a breach fails the run with the AWS error name', () => {
     expect(entered(events, 'Validate')).toBe(false);
   });
 
+  test('a spec passed by URI keeps the execution input small: the same big spec then runs', async () => {
+    // Prepare: a spec carrying 300 KB of (ignored) editor metadata in $schema.
+    const big = { ...tinySpec(), $schema: 'x'.repeat(300 * 1024) };
+    const specUri = 'file://' + path.join(root, 'submitted-spec.json');
+    await fs.writeFile(new URL(specUri), JSON.stringify(big));
+    // Act
+    const r = await runLocal({ runId: 'by-uri', artifactRoot: root, specUri }, options([]));
+    // Assert
+    expect(r.error).toBeUndefined();
+    expect(r.status).toBe('SUCCEEDED');
+  });
+
   test('more history events than allowed: the execution fails (States.Runtime)', async () => {
     const r = await runLocal({ runId: 'long-history', artifactRoot: root, spec: tinySpec() }, options([], { limits: { historyEvents: 60 } }));
     expect(r.status).toBe('FAILED');
