@@ -45,6 +45,10 @@ COPY package.json package-lock.json ./
 # falls back to when no GPU is visible).
 RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force
+# onnxruntime-node ships every platform's CPU binary (~300 MB); this image runs on linux-x64
+# only, so keep that one (the Lambdas carry linux-arm64: infra/functions/model-runtimes.ts).
+RUN find node_modules/onnxruntime-node/bin/napi-v6 -mindepth 2 -maxdepth 2 ! -path '*/linux/x64' -exec rm -rf {} + \
+ && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node
 
 # ---------------------------------------------------------------------------------------------
 FROM nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04 AS runtime

@@ -22,7 +22,7 @@ const ArgsSchema = z.strictObject({
 });
 
 /** Reference shapes (issue 2): shared by teacher and student, which differ only in heads. */
-const REFERENCE = {
+export const REFERENCE = {
   fusion: 'single-stream',
   imageSize: 32,
   patchSize: 4,

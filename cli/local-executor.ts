@@ -160,6 +160,7 @@ export async function runLocal(rawInput: ExecutionInput, opts: LocalRunOptions):
   const lambdaSlots = new Semaphore(opts.lambdaConcurrency ?? 2);
   const children = new Set<ReturnType<typeof spawn>>();
   const childExits = new Set<Promise<void>>();
+  const lambdasInFlight = new Set<Promise<void>>();
   const logDir = opts.logDir ?? (isLocal(runUri) ? path.join(fileURLToPath(runUri), 'logs') : path.join(os.tmpdir(), 'amad-logs', input.runId));
 
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
@@ -172,7 +173,15 @@ export async function runLocal(rawInput: ExecutionInput, opts: LocalRunOptions):
     if (!fn) continue;
     const lim = limits && lambdaLimitsFor(name, limits);
     const run = lim ? enforceLambdaLimits(name, lim, scratchDir, fn) : fn;
-    handlers[name] = (stateInput) => lambdaSlots.use(() => run(stateInput));
+    handlers[name] = (stateInput) => {
+      const call = lambdaSlots.use(() => run(stateInput));
+      // Tracked so the run returns only when no in-process Lambda is still writing (an aborted
+      // execution does not wait for its Tasks; a caller may delete the run folder next).
+      const settled = call.then(() => undefined, () => undefined);
+      lambdasInFlight.add(settled);
+      void settled.then(() => lambdasInFlight.delete(settled));
+      return call;
+    };
   }
   // The plan says how many training jobs may run at once, unless the caller capped it.
   const validate = handlers[TaskState.validate];
@@ -350,8 +359,8 @@ export async function runLocal(rawInput: ExecutionInput, opts: LocalRunOptions):
     opts.signal?.removeEventListener('abort', onAbort);
   }
   await forward.catch(() => undefined);
-  // No job outlives the run: wait for every child to checkpoint and exit.
-  await Promise.all([...childExits]);
+  // No job outlives the run: wait for every child to checkpoint and exit, and every in-process Lambda to return.
+  await Promise.all([...childExits, ...lambdasInFlight]);
   if (limits) {
     restoreEnv('TMPDIR', outerTmp);
     restoreEnv(PLAN_LIMITS_ENV, outerPlanLimits);

@@ -162,6 +162,8 @@ export const ReportOutputSchema = z.strictObject({
   reportUri: Uri,
   metricsUri: Uri,
   summaryUri: Uri,
+  /** The run notification's text (Notify publishes it): run, headline numbers, how to open the report. */
+  notification: z.string(),
 });
 export type ReportOutput = z.infer<typeof ReportOutputSchema>;
 

@@ -74,6 +74,25 @@ export const OnnxAttentionOutputSchema = z.strictObject({
   heads: positiveInt('attention[].heads'),
 });
 
+/**
+ * The encoder/decoder pair of a generation model:
+ *   encoder: image + text inputs (as the full model) → `states` `[B, T, width]` float32 and
+ *            `mask` `[B, T]` float32 (1 = a key the decoder may attend to: patches and real text tokens);
+ *   decoder: `decoder.ids` + `states` + `mask` → `logits` `[B, Ld, vocabSize]`.
+ */
+export const OnnxSplitSchema = z.strictObject({
+  encoder: z.string().min(1),
+  decoder: z.string().min(1),
+  /** @default "encoder_hidden_states" */
+  states: z.string().min(1).default('encoder_hidden_states'),
+  /** @default "encoder_attention_mask" */
+  mask: z.string().min(1).default('encoder_attention_mask'),
+});
+
+/** Default names of the split's encoder outputs (= the decoder's extra inputs). */
+export const ENCODER_STATES_NAME = 'encoder_hidden_states';
+export const ENCODER_MASK_NAME = 'encoder_attention_mask';
+
 export const OnnxSidecarSchema = z
   .strictObject({
     format: z.literal('amad-onnx/1', { error: 'format must be "amad-onnx/1"' }),
@@ -95,6 +114,11 @@ export const OnnxSidecarSchema = z
     }),
     /** VQA: the answer classes in logit order, inline. */
     answers: z.array(z.string()).optional(),
+    /**
+     * Generation models this project exports: the same model split in two for autoregressive
+     * serving (encode once, decode many prefixes). Paths relative to the sidecar.
+     */
+    split: OnnxSplitSchema.optional(),
   })
   .superRefine((s, ctx) => {
     if (s.task === 'vqa' && !s.answers?.length) ctx.addIssue({ code: 'custom', path: ['answers'], message: 'a VQA teacher needs its answer classes in logit order: add "answers": ["yes", "no", …]' });

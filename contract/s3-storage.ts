@@ -6,6 +6,8 @@
  * - `AMAD_S3_ENDPOINT`: endpoint URL (e.g. `http://127.0.0.1:4568` for s3rver); implies
  *   path-style addressing unless `AMAD_S3_FORCE_PATH_STYLE=0`.
  * - the usual AWS variables (region, credentials) through the SDK's default chain.
+ * Every object is written with the Content-Type of its extension (contract/content-type.ts), so a
+ * presigned report URL opens in a browser instead of downloading.
  */
 import {
   DeleteObjectCommand,
@@ -20,6 +22,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
+import { contentTypeFor } from './content-type';
 import { scratchTaggingFor } from './scratch-tag';
 import { registerStorage, StorageNotFoundError, type Storage } from './storage';
 
@@ -94,7 +97,9 @@ export class S3Storage implements Storage {
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
     if (bytes.byteLength > SINGLE_PUT_LIMIT) return this.upload(uri, bytes);
     const { bucket, key } = parseS3Uri(uri);
-    await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength, Tagging: scratchTaggingFor(key) }));
+    await this.client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength, ContentType: contentTypeFor(key), Tagging: scratchTaggingFor(key) }),
+    );
   }
 
   async putStream(uri: string, body: Readable): Promise<void> {
@@ -104,7 +109,7 @@ export class S3Storage implements Storage {
   /** Multipart upload: the object appears only when CompleteMultipartUpload succeeds (atomic for readers). */
   private async upload(uri: string, body: Readable | Uint8Array): Promise<void> {
     const { bucket, key } = parseS3Uri(uri);
-    await new Upload({ client: this.client, params: { Bucket: bucket, Key: key, Body: body, Tagging: scratchTaggingFor(key) } }).done();
+    await new Upload({ client: this.client, params: { Bucket: bucket, Key: key, Body: body, ContentType: contentTypeFor(key), Tagging: scratchTaggingFor(key) } }).done();
   }
 
   async exists(uri: string): Promise<boolean> {

@@ -8,13 +8,16 @@
  * state input is the function's event and its return value is the state result, identically in
  * AWS and in the local executor (no `Payload` envelope to unwrap).
  *
- *   Validate → PrepareData → HasTeacherCheckpoint ─no─► TrainTeacher ─┐
+ *   Validate → PreparePlacement ─lambda─► PreparePlan ─► PrepareVocabulary → PrepareChunks (Map over
+ *                │                          └─(already prepared)─┐     chunk indices) ─┐
+ *                └─batch─► PrepareDataJob (one CPU job) ─────────┴──────────────────────┴► PrepareData (merge)
+ *   → HasTeacherCheckpoint ─no─► TrainTeacher ─┐
  *                                       └─yes─────────────────────────┴► IsCacheEnabled
  *   ─yes─► CacheTeacher (Map over train shards) ─┐
  *   └─no──────────────────────────────────────────┴► TrainStudents (Map over student × seed; a
  *   failed job is recorded, the others go on) → SelectEvalSplit → Evaluate (Map over models ×
  *   Map over shards) → MergeEval → Report → Notify → Succeeded
- *   any failure → <State>Failed → RecordFailure → NotifyFailure → RunFailed
+ *   any failure → <State>Failed → RecordFailure (→ FailureRecordLost when it fails) → NotifyFailure → RunFailed
  *
  * Retries: only errors that say "the service hiccupped" are retried, with exponential backoff and
  * jitter. A Lambda that throws its own error fails the run (a bug or bad data; re-running it gives
@@ -29,6 +32,9 @@
 export const SUBSTITUTIONS = [
   'ValidateFunctionArn',
   'PrepareDataFunctionArn',
+  'PreparePlanFunctionArn',
+  'PrepareVocabularyFunctionArn',
+  'PrepareChunkFunctionArn',
   'CacheTeacherFunctionArn',
   'EvaluateFunctionArn',
   'MergeEvalFunctionArn',
@@ -46,6 +52,9 @@ export type SubstitutionKey = (typeof SUBSTITUTIONS)[number];
 export const TaskState = {
   validate: 'Validate',
   prepareData: 'PrepareData',
+  preparePlan: 'PreparePlan',
+  prepareVocabulary: 'PrepareVocabulary',
+  prepareChunk: 'PrepareChunk',
   trainTeacher: 'TrainTeacher',
   cacheTeacherShard: 'CacheTeacherShard',
   trainStudent: 'TrainStudent',
@@ -66,6 +75,9 @@ export type TaskStateName = (typeof TaskState)[keyof typeof TaskState];
 export const LAMBDA_TASKS: readonly TaskStateName[] = [
   TaskState.validate,
   TaskState.prepareData,
+  TaskState.preparePlan,
+  TaskState.prepareVocabulary,
+  TaskState.prepareChunk,
   TaskState.cacheTeacherShard,
   TaskState.evaluateShard,
   TaskState.mergeEval,
@@ -192,7 +204,39 @@ export function buildDefinition(): Record<string, unknown> {
       }),
       Catch: catchTo('Validate'),
     },
-    PreparePlacement: placementChoice('$.run.placement.prepare', 'PrepareData', 'PrepareDataJobInput'),
+    // Placed on Lambda (contract/placement), preparation fans out below; placed on Batch, one CPU
+    // job prepares everything (PrepareDataJob) and PrepareData reads its committed result.
+    PreparePlacement: placementChoice('$.run.placement.prepare', 'PreparePlan', 'PrepareDataJobInput'),
+    // Preparation fans out (trainer/data/prep): every step's failure is a PrepareData failure.
+    // Only chunk indices travel in the state ($.prep.chunks); chunk contents stay in storage.
+    PreparePlan: {
+      ...lambdaTask('PreparePlanFunctionArn', runRef, { ResultPath: '$.prep', Next: 'IsDataPrepared' }),
+      Catch: catchTo('PrepareData'),
+    },
+    IsDataPrepared: {
+      Type: 'Choice',
+      Choices: [{ Variable: '$.prep.complete', BooleanEquals: true, Next: 'PrepareData' }],
+      Default: 'PrepareVocabulary',
+    },
+    PrepareVocabulary: {
+      ...lambdaTask('PrepareVocabularyFunctionArn', runRef, { ResultPath: null, Next: 'PrepareChunks' }),
+      Catch: catchTo('PrepareData'),
+    },
+    PrepareChunks: {
+      Type: 'Map',
+      ItemsPath: '$.prep.chunks',
+      ItemSelector: { ...runRef, 'chunk.$': '$$.Map.Item.Value' },
+      MaxConcurrency: LAMBDA_MAP_CONCURRENCY,
+      ItemProcessor: {
+        ProcessorConfig: { Mode: 'INLINE' },
+        StartAt: 'PrepareChunk',
+        States: { PrepareChunk: lambdaTask('PrepareChunkFunctionArn', null, { End: true }) },
+      },
+      // Chunk results are read from storage by the merge; the state keeps none of them.
+      ResultPath: null,
+      Next: 'PrepareData',
+      Catch: catchTo('PrepareData'),
+    },
     PrepareData: {
       ...lambdaTask('PrepareDataFunctionArn', runRef, { ResultPath: '$.data', Next: 'HasTeacherCheckpoint' }),
       Catch: catchTo('PrepareData'),
@@ -383,7 +427,8 @@ export function buildDefinition(): Record<string, unknown> {
       Parameters: {
         TopicArn: sub('NotifyTopicArn'),
         Subject: 'amad-distill run succeeded',
-        'Message.$': "States.JsonToString($.report)",
+        // The Report Lambda's text: run, headline numbers, `amad report <runId> --url` (no link).
+        'Message.$': '$.report.notification',
         MessageAttributes: { runId: { DataType: 'String', 'StringValue.$': '$.run.runId' } },
       },
       ResultPath: null,
@@ -396,7 +441,16 @@ export function buildDefinition(): Record<string, unknown> {
     RecordFailure: {
       ...lambdaTask('FailureFunctionArn', { 'state.$': '$' }, { ResultPath: '$.failureRecord', Next: 'NotifyFailure' }),
       // Still notify when the failure record cannot be written.
-      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failureRecordError', Next: 'NotifyFailure' }],
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failureRecordError', Next: 'FailureRecordLost' }],
+    },
+    // NotifyFailure reads $.failureRecord.notification: give it a text when RecordFailure failed.
+    FailureRecordLost: {
+      Type: 'Pass',
+      Parameters: {
+        'notification.$': "States.Format('amad-distill: a run failed ({}) and its failure record could not be written ({}): see the execution in the Step Functions console.', $.error.Error, $.failureRecordError.Error)",
+      },
+      ResultPath: '$.failureRecord',
+      Next: 'NotifyFailure',
     },
     NotifyFailure: {
       Type: 'Task',
@@ -405,7 +459,8 @@ export function buildDefinition(): Record<string, unknown> {
       Parameters: {
         TopicArn: sub('NotifyTopicArn'),
         Subject: 'amad-distill run failed',
-        'Message.$': "States.JsonToString($.error)",
+        // The RecordFailure Lambda's text: run, failed state, error, the commands to look closer.
+        'Message.$': '$.failureRecord.notification',
       },
       ResultPath: null,
       Retry: [SNS_RETRY],
@@ -450,6 +505,9 @@ export function localSubstitutions(region = 'local-1', account = '000000000000')
   return {
     ValidateFunctionArn: fn('validate'),
     PrepareDataFunctionArn: fn('prepare-data'),
+    PreparePlanFunctionArn: fn('prepare-plan'),
+    PrepareVocabularyFunctionArn: fn('prepare-vocabulary'),
+    PrepareChunkFunctionArn: fn('prepare-chunk'),
     CacheTeacherFunctionArn: fn('cache-teacher'),
     EvaluateFunctionArn: fn('evaluate'),
     MergeEvalFunctionArn: fn('merge-eval'),

@@ -25,19 +25,24 @@ export interface PrefixAccess {
   readonly readModels: boolean;
   /** Key patterns relative to `runs/<id>/` that may be written (and deleted). */
   readonly writeRun: readonly string[];
+  /** The runs index: `runs/_index/*` (one row per run) and `runs/index.html|json` (trainer/stages/runs-index.ts). */
+  readonly writeRunsIndex?: boolean;
 }
 
 const NONE: PrefixAccess = { readRuns: false, readJobs: false, readDatasets: false, readModels: false, writeRun: [] };
 
 export const HANDLER_ACCESS: Readonly<Record<HandlerName, PrefixAccess>> = {
-  validate: { ...NONE, readRuns: true, readJobs: true, readModels: true, writeRun: ['spec.json', '_stages/validate/*'] },
+  validate: { ...NONE, readRuns: true, readJobs: true, readModels: true, writeRun: ['spec.json', '_stages/validate/*'], writeRunsIndex: true },
   'prepare-data': { ...NONE, readRuns: true, readDatasets: true, writeRun: ['data/*', '_stages/prepare-data/*'] },
+  'prepare-plan': { ...NONE, readRuns: true, readDatasets: true, writeRun: ['data/*'] },
+  'prepare-vocabulary': { ...NONE, readRuns: true, readDatasets: true, writeRun: ['data/*'] },
+  'prepare-chunk': { ...NONE, readRuns: true, readDatasets: true, writeRun: ['data/*'] },
   'cache-teacher': { ...NONE, readRuns: true, readModels: true, writeRun: ['cache/*', '_stages/cache-teacher/*'] },
   // Per-shard parts only; the merged eval/<model>.json belongs to merge-eval.
   evaluate: { ...NONE, readRuns: true, readModels: true, writeRun: ['eval/parts/*', '_stages/evaluate/*'] },
   'merge-eval': { ...NONE, readRuns: true, writeRun: ['eval/*', '_stages/merge-eval/*'] },
-  report: { ...NONE, readRuns: true, writeRun: ['report/*', '_stages/report/*'] },
-  failure: { ...NONE, readRuns: true, writeRun: ['failure.json'] },
+  report: { ...NONE, readRuns: true, writeRun: ['report/*', '_stages/report/*'], writeRunsIndex: true },
+  failure: { ...NONE, readRuns: true, writeRun: ['failure.json'], writeRunsIndex: true },
   // Reads the spec of an S3-triggered run; writes nothing (validate does).
   'start-run': { ...NONE, readJobs: true },
 };
@@ -61,4 +66,5 @@ export function grantPrefixAccess(artifacts: ArtifactBucket, grantee: iam.IGrant
   if (access.readDatasets) artifacts.grantReadDatasets(grantee);
   if (access.readModels) artifacts.grantReadModels(grantee);
   if (access.writeRun.length > 0) artifacts.grantWriteRun(grantee, ...access.writeRun);
+  if (access.writeRunsIndex) artifacts.grantWriteRunsIndex(grantee);
 }

@@ -20,6 +20,7 @@ import { PipelineFunctions } from './functions/pipeline-functions';
 import { DistillationStateMachine } from './orchestration/distillation-state-machine';
 import { ArtifactBucket } from './storage/artifact-bucket';
 import { RunTrigger } from './trigger/run-trigger';
+import { ReviewerAccess } from './reviewer-access';
 
 /** Tag keys for cost allocation (activate them in Billing → Cost allocation tags). */
 export const COST_TAG_PROJECT = 'project';
@@ -105,6 +106,7 @@ export class AmadDistillStack extends Stack {
     startRun.addEnvironment('STATE_MACHINE_ARN', this.pipeline.stateMachine.stateMachineArn);
     startRun.addEnvironment('ARTIFACT_ROOT', `s3://${this.artifacts.bucket.bucketName}`);
 
+    new ReviewerAccess(this, 'Reviewers', { artifacts: this.artifacts });
     this.applyCostTags(config.costCenter);
     this.renderOutputs();
   }

@@ -23,8 +23,13 @@ export interface ModelMetadata {
   readonly task: ModelTask;
   /** The tokenizer's saved JSON (trainer/data tokenizer), so text is encoded as in training. */
   readonly tokenizer: unknown;
-  /** VQA answer strings by class index (empty for generation). */
+  /** VQA answer classes (normalised answers) by class index (empty for generation). */
   readonly answers: readonly string[];
+  /**
+   * VQA: the form each class is answered in (its most frequent raw training answer, e.g.
+   * "t-shirt" for the class "t shirt"), by class index. Absent in older models: the classes are used.
+   */
+  readonly answerForms?: readonly string[];
   /** Per-channel mean and std of the training pixels on the [0, 1] scale (inputs are normalised with them). */
   readonly pixelStats: { readonly mean: readonly number[]; readonly std: readonly number[] };
   /** Free-form provenance: role, variant, seed, training steps, data manifest hash. */

@@ -18,7 +18,10 @@ import { loadModel, type LoadedModel } from './model-io';
 
 export interface Predictor {
   readonly loaded: LoadedModel;
-  /** VQA: the most likely answer and its probability. */
+  /**
+   * VQA: the most likely answer, in its surface form (the class's most frequent raw training
+   * answer, which the official scorer rewards), and its probability.
+   */
   answer(image: Uint8Array, question: string): { answer: string; confidence: number };
   /** Captioning (no source) or translation (source sentence): decoded text. */
   generate(image: Uint8Array, source?: string, opts?: { beamSize?: number; lengthPenalty?: number }): { text: string };
@@ -53,7 +56,7 @@ export async function loadPredictor(modelDir: string): Promise<Predictor> {
       probs.dispose();
       let best = 0;
       for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
-      return { answer: metadata.answers[best], confidence: p[best] };
+      return { answer: metadata.answerForms?.[best] ?? metadata.answers[best], confidence: p[best] };
     },
     generate(image, source = '', opts = {}) {
       if (metadata.task === 'vqa') throw new Error('this model answers questions: use answer()');

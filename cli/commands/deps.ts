@@ -27,6 +27,8 @@ export interface CommandDeps {
   readonly trainer: () => TrainerLauncher;
   /** Output stream of the progress display. */
   readonly progressStream: NodeJS.WritableStream;
+  /** Opens a file path or URL in the default browser (`amad report --open`). @default the `open` package */
+  readonly openTarget?: (target: string) => Promise<void>;
 }
 
 /** Clients and handlers for real use: created on first use (a `validate` never loads the SDK clients). */

@@ -1,19 +1,21 @@
 /**
- * The pipeline subcommands (run, submit, status, report, cancel, validate) on a commander
+ * The pipeline subcommands (run, submit, status, report, runs, cancel, validate, plan, export) on a commander
  * program; cli/amad.ts calls `registerPipelineCommands(program)`. Each command is a function
  * `(args, deps) => exit code`, tested without a process or AWS.
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import { cancelCommand } from './cancel';
-import { planCommand } from './plan';
 import { defaultDeps, UsageError, type CommandDeps } from './deps';
+import { exportCommand } from './export';
+import { planCommand } from './plan';
 import { reportCommand } from './report';
 import { runCommand } from './run';
+import { runsCommand } from './runs';
 import { statusCommand } from './status';
 import { submitCommand } from './submit';
 import { validateCommand } from './validate';
 
-export { cancelCommand, reportCommand, runCommand, statusCommand, submitCommand, validateCommand };
+export { cancelCommand, exportCommand, planCommand, reportCommand, runCommand, runsCommand, statusCommand, submitCommand, validateCommand };
 export type { CommandDeps };
 
 function positiveInt(value: string): number {
@@ -84,10 +86,23 @@ export function registerPipelineCommands(program: Command, makeDeps: () => Comma
     );
   program
     .command('report')
-    .description("print where a run's report is (local path or S3 URI)")
+    .description("a run's report (or failure record): where it is, a URL a browser opens, a local copy")
     .argument('<runId>')
     .option('--root <dir>', 'folder or s3:// prefix holding runs/ (default: AMAD_ARTIFACT_ROOT or .)')
-    .action((runId: string, o: { root?: string }) => execute((deps) => reportCommand({ runId, ...o }, deps), makeDeps));
+    .option('--url', 'print a URL that opens in a browser (presigned HTTPS for S3)')
+    .option('--expires <duration>', 'validity of the presigned URL, e.g. 15m, 1h, 2d (default 1h; capped by your credentials)')
+    .option('--download <dir>', 'copy the report folder (index.html, metrics.json, summary.md) into <dir>')
+    .option('--open', 'open the report in the default browser')
+    .action((runId: string, o: { root?: string; url?: boolean; expires?: string; download?: string; open?: boolean }) =>
+      execute((deps) => reportCommand({ runId, ...o }, deps), makeDeps),
+    );
+  program
+    .command('runs')
+    .description('every run with its status and headline numbers (the table of runs/index.html)')
+    .option('--root <dir>', 'folder or s3:// prefix holding runs/ (default: AMAD_ARTIFACT_ROOT or .)')
+    .option('--aws', 'also ask Step Functions about runs still marked running')
+    .option('--state-machine <arn>', 'state machine ARN (default: AMAD_STATE_MACHINE_ARN)')
+    .action((o: { root?: string; aws?: boolean; stateMachine?: string }) => execute((deps) => runsCommand(o, deps), makeDeps));
   program
     .command('cancel')
     .description("stop a run's execution on AWS and terminate its Batch jobs")
@@ -101,6 +116,13 @@ export function registerPipelineCommands(program: Command, makeDeps: () => Comma
     .description('check a job spec; prints every problem with its path')
     .argument('<spec>', 'job spec JSON file')
     .action((spec: string) => execute((deps) => validateCommand({ spec }, deps), makeDeps));
+  program
+    .command('export')
+    .description('write the ONNX export of a trained model (model.onnx + sidecar; encoder/decoder for generation), see docs/SERVING.md')
+    .argument('<modelDir>', 'model folder holding model.json + model.bin (local or s3://)')
+    .option('--out <file>', 'output .onnx file (default: <modelDir>/model.onnx)')
+    .option('--opset <n>', 'ONNX opset (default 17)', positiveInt)
+    .action((modelDir: string, o: { out?: string; opset?: number }) => execute((deps) => exportCommand({ modelDir, ...o }, deps), makeDeps));
   program
     .command('plan')
     .description('show where each stage runs, its invocations, time per invocation against its limit, and the cost')

@@ -8,6 +8,9 @@ import { Duration, Size } from 'aws-cdk-lib';
 export const HANDLER_NAMES = [
   'validate',
   'prepare-data',
+  'prepare-plan',
+  'prepare-vocabulary',
+  'prepare-chunk',
   'cache-teacher',
   'evaluate',
   'merge-eval',
@@ -25,7 +28,11 @@ export interface HandlerSpec {
   readonly timeout: Duration;
   /** /tmp size; the Lambda default is 512 MiB. */
   readonly ephemeralStorage?: Size;
-  /** Runs the TensorFlow.js model on the wasm backend: the .wasm binaries ship next to the bundle. */
+  /**
+   * Runs a model (ONNX Runtime, TensorFlow.js wasm as the fallback): onnxruntime-node with the
+   * binary of the function's architecture ships in the bundle's node_modules and the tfjs .wasm
+   * binaries next to the bundle (infra/functions/model-runtimes.ts).
+   */
   readonly runsModel: boolean;
 }
 
@@ -37,8 +44,30 @@ export const HANDLER_SPECS: Readonly<Record<HandlerName, HandlerSpec>> = {
     runsModel: false,
   },
   'prepare-data': {
-    description: 'Builds the tokenizer and data shards of a run (synthetic generator or public layouts)',
+    description: 'Merges the prepared chunks into the manifest of a run (or prepares a small dataset whole)',
     // Image decoding + tokenising a split in memory; 3008 MB ≈ 1.7 vCPU.
+    memorySize: 3008,
+    timeout: Duration.minutes(15),
+    ephemeralStorage: Size.gibibytes(4),
+    runsModel: false,
+  },
+  'prepare-plan': {
+    description: 'Lists a data source (large JSON streamed) and cuts it into chunks of whole images',
+    // Holds the texts of every example (not pixels, not the JSON files): O(examples).
+    memorySize: 3008,
+    timeout: Duration.minutes(15),
+    runsModel: false,
+  },
+  'prepare-vocabulary': {
+    description: 'Builds the tokenizer and VQA answer classes from the training chunks',
+    memorySize: 3008,
+    timeout: Duration.minutes(15),
+    runsModel: false,
+  },
+  'prepare-chunk': {
+    description: 'Decodes one chunk of images and writes its image and example shards',
+    // A chunk holds at most chunkShards × shardSize records and their images (twice, while the
+    // image shard is encoded). Same limits as prepare-data: the placement planner sizes chunks by them.
     memorySize: 3008,
     timeout: Duration.minutes(15),
     ephemeralStorage: Size.gibibytes(4),
@@ -57,16 +86,18 @@ export const HANDLER_SPECS: Readonly<Record<HandlerName, HandlerSpec>> = {
     runsModel: true,
   },
   'merge-eval': {
-    description: 'Merges per-shard evaluation parts into eval/<model>.json',
-    memorySize: 1024,
-    timeout: Duration.minutes(2),
-    runsModel: false,
+    description: 'Merges per-shard evaluation parts into eval/<model>.json and measures latency once per architecture',
+    // Sized like the model handlers: the latency pass runs every distinct architecture serially
+    // on both runtimes, and a fractional vCPU (1024 MB ≈ 0.6) would time CPU throttling.
+    timeout: Duration.minutes(15),
+    runsModel: true,
   },
   report: {
     description: 'Writes the HTML report and metrics.json of a run',
     memorySize: 2048,
     timeout: Duration.minutes(5),
-    runsModel: false,
+    // It loads the models to draw their attention maps (trainer/stages/report.ts).
+    runsModel: true,
   },
   failure: {
     description: 'Records failure.json (what failed, which stages were kept) for a failed run',

@@ -4,8 +4,8 @@
  * (infra/access.ts).
  *
  * Bundling is local esbuild only: Docker bundling is never attempted (no Docker engine is
- * assumed anywhere). The handlers that run the model get the tfjs wasm binaries copied next to
- * their bundle, where tfjs-backend-wasm looks for them (`__dirname` of the bundle).
+ * assumed anywhere). The handlers that run a model get ONNX Runtime (for the function's
+ * architecture) and the tfjs wasm binaries beside their bundle (model-runtimes.ts).
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
@@ -20,6 +20,7 @@ import { ValidationError, Violations, shown } from '../errors';
 import { findRepoRoot } from '../repo-root';
 import type { ArtifactBucket } from '../storage/artifact-bucket';
 import { HANDLER_NAMES, HANDLER_SPECS, type HandlerName } from './handler-specs';
+import { modelRuntimeHooks, ONNX_RUNTIME_PACKAGE } from './model-runtimes';
 
 /** Lambda memory limits (MB). */
 const LAMBDA_MEMORY_MIN_FOR_MODEL = 3008;
@@ -56,6 +57,12 @@ export interface PipelineFunctionsProps {
    * @default - package-lock.json at the repository root
    */
   readonly depsLockFilePath?: string;
+  /**
+   * CPU architecture of every function; the model handlers ship ONNX Runtime's binary for it.
+   * Tests build x86_64 bundles to run them on an x86_64 machine.
+   * @default lambda.Architecture.ARM_64
+   */
+  readonly architecture?: lambda.Architecture;
 }
 
 const DEFAULT_MODEL_MEMORY = 5120;
@@ -105,6 +112,7 @@ export class PipelineFunctions extends Construct {
         depsLockFilePath,
         memorySize: spec.memorySize ?? modelMemorySize,
         logRetention,
+        architecture: props.architecture ?? lambda.Architecture.ARM_64,
       });
       grantPrefixAccess(props.artifacts, fn, HANDLER_ACCESS[name]);
       functions[name] = fn;
@@ -128,7 +136,7 @@ export class PipelineFunctions extends Construct {
 
   private renderFunction(
     name: HandlerName,
-    o: { entry: string; depsLockFilePath: string; memorySize: number; logRetention: logs.RetentionDays },
+    o: { entry: string; depsLockFilePath: string; memorySize: number; logRetention: logs.RetentionDays; architecture: lambda.Architecture },
   ): nodejs.NodejsFunction {
     const spec = HANDLER_SPECS[name];
     const id = pascalCase(name);
@@ -149,8 +157,9 @@ export class PipelineFunctions extends Construct {
       handler: 'handler',
       description: spec.description,
       runtime: lambda.Runtime.NODEJS_22_X,
-      // Graviton: ~20 % cheaper per GB-second; the bundle is pure JS + wasm, no native code.
-      architecture: lambda.Architecture.ARM_64,
+      // Graviton (the default): ~20 % cheaper per GB-second; the one native addon, ONNX Runtime,
+      // ships its binary for this architecture (model-runtimes.ts).
+      architecture: o.architecture,
       memorySize: o.memorySize,
       timeout: spec.timeout,
       ephemeralStorageSize: spec.ephemeralStorage,
@@ -164,8 +173,9 @@ export class PipelineFunctions extends Construct {
         POWERTOOLS_SERVICE_NAME: `amad-distill-${name}`,
         POWERTOOLS_LOG_LEVEL: 'INFO',
         NODE_OPTIONS: '--enable-source-maps',
-        // The native tfjs packages are not in the bundle; skip straight to wasm.
-        ...(spec.runsModel ? { AMAD_BACKEND: 'wasm' } : {}),
+        // The native tfjs packages are not in the bundle; skip straight to wasm. ONNX Runtime is
+        // required, not tried: a bundle without its binary fails at cold start, never silently.
+        ...(spec.runsModel ? { AMAD_BACKEND: 'wasm', AMAD_INFERENCE_RUNTIME: 'onnxruntime' } : {}),
       },
       bundling: {
         forceDockerBundling: false,
@@ -177,10 +187,11 @@ export class PipelineFunctions extends Construct {
         sourceMap: true,
         sourcesContent: false,
         // Native tfjs backends are optional requires inside try/catch (trainer/backend.ts):
-        // leave them unresolved so the bundle falls through to wasm. The AWS SDK is bundled so
+        // leave them unresolved so the bundle falls through to wasm. onnxruntime-node is resolved
+        // from the bundle's own node_modules (model-runtimes.ts). The AWS SDK is bundled so
         // the deployed code runs the versions the tests ran, not the runtime's copy.
-        externalModules: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
-        commandHooks: spec.runsModel ? copyWasmBinaries() : undefined,
+        externalModules: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', ONNX_RUNTIME_PACKAGE],
+        commandHooks: spec.runsModel ? modelRuntimeHooks(o.architecture) : undefined,
       },
     });
     Validations.of(role).acknowledge({
@@ -194,17 +205,6 @@ export class PipelineFunctions extends Construct {
     });
     return fn;
   }
-}
-
-/** Copies tfjs-backend-wasm's .wasm files next to the bundle, where the backend loads them from. */
-function copyWasmBinaries(): nodejs.ICommandHooks {
-  return {
-    beforeBundling: () => [],
-    beforeInstall: () => [],
-    afterBundling: (inputDir: string, outputDir: string) => [
-      `cp "${path.join(inputDir, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist')}"/*.wasm "${outputDir}"`,
-    ],
-  };
 }
 
 function pascalCase(name: string): string {

@@ -9,6 +9,7 @@
  *   models/…                    trained teachers uploaded by users (a spec's teacher.checkpoint)
  *   runs/<id>/…                 everything a run writes; `…/checkpoints/` and `…/cache/` are
  *                               scratch and expire (see contract/scratch-tag.ts for why by tag)
+ *   runs/index.html|json        the runs index, rebuilt from runs/_index/<id>.json rows
  */
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -23,6 +24,8 @@ export const JOBS_PREFIX = 'jobs/';
 export const DATASETS_PREFIX = 'datasets/';
 export const MODELS_PREFIX = 'models/';
 export const RUNS_PREFIX = 'runs/';
+/** Keys of the runs index (trainer/stages/runs-index.ts): rows, page, JSON. */
+export const RUNS_INDEX_KEYS = [`${RUNS_PREFIX}_index/*`, `${RUNS_PREFIX}index.html`, `${RUNS_PREFIX}index.json`];
 
 /** Server-side encryption of the artifact bucket. */
 export enum ArtifactEncryption {
@@ -166,6 +169,11 @@ export class ArtifactBucket extends Construct {
     }
     v.throwIfAny();
     return this.grant(grantee, WRITE_ACTIONS, paths.map((p) => `${RUNS_PREFIX}*/${p}`), 'encrypt-decrypt');
+  }
+
+  /** Write the runs index: each run's row (`runs/_index/*`) and the index itself (`runs/index.html`, `runs/index.json`). */
+  grantWriteRunsIndex(grantee: iam.IGrantable): iam.Grant {
+    return this.grant(grantee, WRITE_ACTIONS, RUNS_INDEX_KEYS, 'encrypt-decrypt');
   }
 
   /** Read job specs (`jobs/*`). */

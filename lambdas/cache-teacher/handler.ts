@@ -6,11 +6,16 @@ import { parseEvent } from '../../contract/parse-event';
 import { readRunSpec } from '../../contract/plan';
 import { cacheTeacherShard } from '../../trainer/stages';
 import { CacheTeacherEventSchema, type CacheTeacherResult } from './schema';
+import { initInferenceRuntimes } from '../../trainer/inference/runtimes';
 
 const logger = new Logger({ serviceName: 'amad-cache-teacher' });
+// Cold start loads the tfjs backend and ONNX Runtime and logs which came up (a fallback is never silent).
+const runtimes = initInferenceRuntimes();
+runtimes.catch(() => undefined); // the handler awaits it and fails with the reason
 
 export async function handler(event: unknown, context?: Context): Promise<CacheTeacherResult> {
   if (context) logger.addContext(context);
+  await runtimes;
   const e = parseEvent(CacheTeacherEventSchema, event, 'CacheTeacherShard event');
   // A retrained teacher (other weights) invalidates the cached shard; a given checkpoint is identified by its URI.
   const teacher = (await outputsFingerprint(e.runUri, Stage.trainTeacher)) ?? e.teacherUri;

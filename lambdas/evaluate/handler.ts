@@ -9,11 +9,16 @@ import { parseEvent } from '../../contract/parse-event';
 import { readRunSpec } from '../../contract/plan';
 import { evaluateShard } from '../../trainer/stages';
 import { EvaluateEventSchema, type EvaluateResult } from './schema';
+import { initInferenceRuntimes } from '../../trainer/inference/runtimes';
 
 const logger = new Logger({ serviceName: 'amad-evaluate' });
+// Cold start loads the tfjs backend and ONNX Runtime and logs which came up (a fallback is never silent).
+const runtimes = initInferenceRuntimes();
+runtimes.catch(() => undefined); // the handler awaits it and fails with the reason
 
 export async function handler(event: unknown, context?: Context): Promise<EvaluateResult> {
   if (context) logger.addContext(context);
+  await runtimes;
   const e = parseEvent(EvaluateEventSchema, event, 'EvaluateShard event');
   const { modelId } = e.model;
   // Size check only: the model was just verified when its training stage was (re)run or skipped.

@@ -10,4 +10,6 @@ export interface FailureResult {
   readonly failureUri: string | null;
   readonly failedState: string | null;
   readonly keptStages: readonly string[];
+  /** The run notification's text (NotifyFailure publishes it). */
+  readonly notification: string;
 }

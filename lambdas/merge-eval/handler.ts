@@ -9,8 +9,12 @@ import { parseEvent } from '../../contract/parse-event';
 import { readRunSpec } from '../../contract/plan';
 import { mergeEvaluations } from '../../trainer/stages';
 import { MergeEvalEventSchema, type MergeEvalEvent, type MergeEvalResult } from './schema';
+import { initInferenceRuntimes } from '../../trainer/inference/runtimes';
 
 const logger = new Logger({ serviceName: 'amad-merge-eval' });
+// Cold start loads the tfjs backend and ONNX Runtime and logs which came up (a fallback is never silent).
+const runtimes = initInferenceRuntimes();
+runtimes.catch(() => undefined); // the handler awaits it and fails with the reason
 
 /** Why a model has no complete set of shard results. */
 function missingReason(e: MergeEvalEvent, modelId: string): string {
@@ -21,6 +25,7 @@ function missingReason(e: MergeEvalEvent, modelId: string): string {
 
 export async function handler(event: unknown, context?: Context): Promise<MergeEvalResult> {
   if (context) logger.addContext(context);
+  await runtimes;
   const e = parseEvent(MergeEvalEventSchema, event, 'MergeEval event');
   const layout = runLayout(e.runUri);
   // Inputs: every shard result present now and every student's outcome. A student that failed

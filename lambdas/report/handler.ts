@@ -4,13 +4,20 @@ import type { Context } from 'aws-lambda';
 import { fingerprint, outputsFingerprint, runLayout, runStageOnce, Stage } from '../../contract/layout';
 import { parseEvent } from '../../contract/parse-event';
 import { readRunSpec } from '../../contract/plan';
+import { bareRow, notificationText } from '../../trainer/report/runs-index';
 import { buildReport } from '../../trainer/stages';
+import { rowFromRunRecords, storeRunRow } from '../../trainer/stages/runs-index';
 import { ReportEventSchema, type ReportResult } from './schema';
+import { initInferenceRuntimes } from '../../trainer/inference/runtimes';
 
 const logger = new Logger({ serviceName: 'amad-report' });
+// Cold start loads the tfjs backend and ONNX Runtime and logs which came up (a fallback is never silent).
+const runtimes = initInferenceRuntimes();
+runtimes.catch(() => undefined); // the handler awaits it and fails with the reason
 
 export async function handler(event: unknown, context?: Context): Promise<ReportResult> {
   if (context) logger.addContext(context);
+  await runtimes;
   const e = parseEvent(ReportEventSchema, event, 'Report event');
   const layout = runLayout(e.runUri);
   const inputHash = fingerprint({
@@ -32,5 +39,20 @@ export async function handler(event: unknown, context?: Context): Promise<Report
     return { outputs: [...new Set([...expected, ...outputs])], result: { reportUri: layout.reportIndex, metricsUri: layout.reportMetrics, summaryUri: layout.reportSummary } };
   }, { inputHash });
   logger.info('Report built', { runId: e.runId, reportUri: result.reportUri, skipped });
-  return result;
+  // Outside the stage: a resumed run's marker holds an older result, the index and the
+  // notification must describe this finish.
+  // The runs index is a convenience: the report is written, so the run succeeds even when the
+  // index cannot be updated (the notification then names the run without its numbers).
+  let row = bareRow(e.runId, 'succeeded', new Date());
+  try {
+    row = await rowFromRunRecords(e.runUri, 'succeeded', new Date());
+  } catch (err) {
+    logger.warn('Could not read the run records for the runs index', { runId: e.runId, error: (err as Error).message });
+  }
+  try {
+    await storeRunRow(e.runUri, row);
+  } catch (err) {
+    logger.warn('Could not update the runs index', { runId: e.runId, error: (err as Error).message });
+  }
+  return { ...result, notification: notificationText(row) };
 }

@@ -13,6 +13,7 @@ import { planRun } from '../../contract/plan';
 import { parseJobSpec, parseJobSpecText } from '../../contract/spec';
 import { storageFor, StorageNotFoundError } from '../../contract/storage';
 import { ConfigError } from '../../trainer/model/config';
+import { recordRunInIndex } from '../../trainer/stages/runs-index';
 import { ValidateEventSchema, type ValidateResult } from './schema';
 
 const logger = new Logger({ serviceName: 'amad-validate' });
@@ -46,6 +47,8 @@ export async function handler(event: unknown, context?: Context): Promise<Valida
     return { outputs: [layout.spec], result: planRun({ ...spec, runId }, runId, runUri) };
   });
   logger.info('Run validated', { runId, runUri, skipped, students: result.studentJobs.length });
+  // The runs index lists the run as running (a resumed run again) until it reports or fails.
+  await recordRunInIndex(runUri, 'running').catch((err: unknown) => logger.warn('Could not update the runs index', { runId, error: (err as Error).message }));
   return result;
 }
 

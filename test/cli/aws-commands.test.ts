@@ -8,11 +8,13 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cancelCommand } from '../../cli/commands/cancel';
+import { runsCommand } from '../../cli/commands/runs';
 import { UsageError } from '../../cli/commands/deps';
 import { statusCommand } from '../../cli/commands/status';
 import { submitCommand } from '../../cli/commands/submit';
 import { testDeps } from './fixtures/deps';
 import { tinySpec } from './fixtures/tiny-spec';
+import { runningRow } from '../../trainer/report/runs-index';
 
 const sfn = mockClient(SFNClient);
 const batch = mockClient(BatchClient);
@@ -155,5 +157,29 @@ describe('cancel', () => {
     expect(await cancelCommand({ runId: 'r1' }, deps)).toBe(0);
     expect(sfn).toHaveReceivedCommandTimes(StopExecutionCommand, 0);
     expect(batch).toHaveReceivedCommandTimes(TerminateJobCommand, 2);
+  });
+});
+
+describe('runs --aws', () => {
+  test('a run the index still lists as running shows its execution status when Step Functions says it stopped', async () => {
+    const rows = ['stopped', 'alive'].map((runId) => runningRow({ runId, task: 'vqa', startedAt: '2026-11-27T07:00:00Z', now: new Date('2026-11-27T07:00:00Z') }));
+    await fs.mkdir(path.join(dir, 'runs'), { recursive: true });
+    await fs.writeFile(path.join(dir, 'runs', 'index.json'), JSON.stringify({ version: 1, generatedAt: '2026-11-27T07:00:00Z', runs: rows }));
+    const arnOf = (name: string) => `arn:aws:states:us-east-1:123456789012:execution:amad:${name}`;
+    sfn.on(ListExecutionsCommand).resolves({
+      executions: ['stopped', 'alive'].map((name) => ({ name, executionArn: arnOf(name), stateMachineArn: SM, status: 'RUNNING', startDate: new Date('2026-11-27T07:00:00Z') })),
+    });
+    sfn.on(DescribeExecutionCommand, { executionArn: arnOf('stopped') }).resolves({ status: 'ABORTED', executionArn: arnOf('stopped') });
+    sfn.on(DescribeExecutionCommand, { executionArn: arnOf('alive') }).resolves({ status: 'RUNNING', executionArn: arnOf('alive') });
+    const deps = testDeps({ env: { ...env, AMAD_ARTIFACT_ROOT: dir } });
+    expect(await runsCommand({ aws: true }, deps)).toBe(0);
+    const line = (id: string) => deps.stdout.find((l) => l.startsWith(id))!;
+    expect(line('stopped')).toMatch(/\bfailed \(execution ABORTED\)/);
+    expect(line('alive')).toMatch(/\brunning\b.*amad status alive$/);
+    // Without --aws the index is printed as stored; --aws needs the state machine.
+    const plain = testDeps({ env: { AMAD_ARTIFACT_ROOT: dir } });
+    expect(await runsCommand({}, plain)).toBe(0);
+    expect(plain.stdout.find((l) => l.startsWith('stopped'))).toMatch(/\brunning\b/);
+    await expect(runsCommand({ aws: true }, testDeps({ env: { AMAD_ARTIFACT_ROOT: dir } }))).rejects.toThrow(UsageError);
   });
 });

@@ -12,7 +12,7 @@ import { TaskState } from '../../contract/state-machine';
 import { defaultLambdaRegistry } from '../../cli/lambda-registry';
 import { runLocal, type LambdaHandler, type LocalRunOptions } from '../../cli/local-executor';
 import type { PipelineEvent } from '../../cli/pipeline-events';
-import { fakeControl, fakePrepareData } from './fixtures/fake-stages';
+import { fakeControl, fakePreparation } from './fixtures/fake-stages';
 import { bundleFakeTrainer } from './fixtures/fake-trainer-bundle';
 import { tinySpec } from './fixtures/tiny-spec';
 
@@ -38,7 +38,7 @@ afterEach(async () => {
 
 function options(events: PipelineEvent[], extra: Partial<LocalRunOptions> = {}, lambdas: Record<string, LambdaHandler> = {}, env: Record<string, string> = {}): LocalRunOptions {
   return {
-    lambdas: defaultLambdaRegistry({ [TaskState.prepareData]: fakePrepareData, ...lambdas }),
+    lambdas: defaultLambdaRegistry({ ...fakePreparation, ...lambdas }),
     trainer: trainer.launcher({ FAKE_TRAINER_CALLS: callsFile, ...env }),
     onEvent: (e) => events.push(e),
     ...extra,

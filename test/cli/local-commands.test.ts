@@ -6,12 +6,13 @@ import * as path from 'node:path';
 import { registerPipelineCommands } from '../../cli/commands';
 import { reportCommand } from '../../cli/commands/report';
 import { runCommand } from '../../cli/commands/run';
+import { runsCommand } from '../../cli/commands/runs';
 import { statusCommand } from '../../cli/commands/status';
 import { validateCommand } from '../../cli/commands/validate';
 import { defaultLambdaRegistry } from '../../cli/lambda-registry';
 import { TaskState } from '../../contract/state-machine';
 import { testDeps } from './fixtures/deps';
-import { fakeControl, fakePrepareData } from './fixtures/fake-stages';
+import { fakeControl, fakePreparation } from './fixtures/fake-stages';
 import { bundleFakeTrainer } from './fixtures/fake-trainer-bundle';
 import { tinySpec } from './fixtures/tiny-spec';
 
@@ -39,7 +40,7 @@ async function specFile(spec: unknown, name = 'spec.json'): Promise<string> {
 const localDeps = (env: Record<string, string> = {}) =>
   testDeps({
     env: { AMAD_ARTIFACT_ROOT: dir, ...env },
-    lambdas: defaultLambdaRegistry({ [TaskState.prepareData]: fakePrepareData }),
+    lambdas: defaultLambdaRegistry(fakePreparation),
     trainer: trainer.launcher(env),
   });
 
@@ -87,6 +88,15 @@ test('run, then status and report; a second run needs --resume', async () => {
   expect(await reportCommand({ runId: 'cli-run' }, report)).toBe(0);
   expect(report.stdout.map((p) => path.basename(p))).toEqual(['index.html', 'metrics.json', 'summary.md']);
 
+  // The runs index lists the run (written by the Report Lambda) and links its report.
+  const runs = localDeps();
+  expect(await runsCommand({}, runs)).toBe(0);
+  expect(runs.stdout[0]).toMatch(/^Run\s+Started\s+Task\s+Status/);
+  expect(runs.stdout[2]).toMatch(/^cli-run\s+.*\bvqa\b.*\bsucceeded\b.*amad report cli-run --url$/);
+  const index = JSON.parse(await fs.readFile(path.join(dir, 'runs', 'index.json'), 'utf8'));
+  expect(index.runs).toEqual([expect.objectContaining({ runId: 'cli-run', status: 'succeeded', link: 'cli-run/report/index.html' })]);
+  expect(await fs.readFile(path.join(dir, 'runs', 'index.html'), 'utf8')).toContain('href="cli-run/report/index.html"');
+
   const again = localDeps();
   expect(await runCommand({ spec, runId: 'cli-run' }, again)).toBe(2);
   expect(again.stderr[0]).toMatch(/already exists .*--resume/);
@@ -107,6 +117,13 @@ test('a failed run exits 1 and says how to resume; status shows what is pending'
   const report = localDeps();
   expect(await reportCommand({ runId: 'broken' }, report)).toBe(1);
   expect(report.stderr[0]).toMatch(/failed before its report: see .*failure\.json/);
+  // --url of a failed run opens its failure record (the command the failure notification names).
+  const url = localDeps();
+  expect(await reportCommand({ runId: 'broken', url: true }, url)).toBe(0);
+  expect(url.stdout).toEqual([expect.stringMatching(/^file:\/\/.*\/runs\/broken\/failure\.json$/)]);
+  const runs = localDeps();
+  expect(await runsCommand({}, runs)).toBe(0);
+  expect(runs.stdout[2]).toMatch(/^broken\s+.*\bfailed \(MergeEval\)/);
 });
 
 test('status and report of an unknown run exit 1', async () => {
@@ -119,7 +136,7 @@ test('status and report of an unknown run exit 1', async () => {
 test('registerPipelineCommands wires the subcommands and sets the exit code', async () => {
   const deps = testDeps();
   const program = registerPipelineCommands(new Command('amad').exitOverride(), () => deps);
-  expect(program.commands.map((c) => c.name()).sort()).toEqual(['cancel', 'plan', 'report', 'run', 'status', 'submit', 'validate']);
+  expect(program.commands.map((c) => c.name()).sort()).toEqual(['cancel', 'plan', 'report', 'run', 'runs', 'status', 'submit', 'validate']);
   const saved = process.exitCode;
   try {
     await program.parseAsync(['node', 'amad', 'validate', await specFile({ version: 1 })]);

@@ -10,7 +10,7 @@ import { TaskState } from '../../contract/state-machine';
 import { defaultLambdaRegistry } from '../../cli/lambda-registry';
 import { runLocal, type LocalRunOptions } from '../../cli/local-executor';
 import type { PipelineEvent } from '../../cli/pipeline-events';
-import { fakeControl, fakePrepareData } from './fixtures/fake-stages';
+import { fakeControl, fakePreparation } from './fixtures/fake-stages';
 import { bundleFakeTrainer } from './fixtures/fake-trainer-bundle';
 import { tinySpec } from './fixtures/tiny-spec';
 
@@ -37,7 +37,7 @@ afterEach(async () => {
 
 function options(events: PipelineEvent[], extra: Partial<LocalRunOptions> = {}, env: Record<string, string> = {}): LocalRunOptions {
   return {
-    lambdas: defaultLambdaRegistry({ [TaskState.prepareData]: fakePrepareData }),
+    lambdas: defaultLambdaRegistry(fakePreparation),
     trainer: trainer.launcher({ FAKE_TRAINER_CALLS: callsFile, ...env }),
     onEvent: (e) => events.push(e),
     ...extra,
@@ -76,7 +76,37 @@ test('runs the whole definition: teacher, cache, students, evaluation, report', 
   expect(maxConcurrentJobs(events)).toBeLessThanOrEqual(2);
   expect(events.some((e) => e.type === 'job-progress' && e.step === e.steps)).toBe(true);
   expect(events.some((e) => e.type === 'notification' && e.subject.includes('succeeded'))).toBe(true);
+  // The notification names the run and the command that opens its report, never a URL (the fake
+  // report stage writes no real metrics.json, so there are no headline numbers here; see
+  // test/trainer/report/runs-index.test.ts for them).
+  const note = events.find((e) => e.type === 'notification');
+  expect(note).toMatchObject({ message: expect.stringMatching(/^amad-distill run e2e succeeded \(vqa[^)]*\)\.\n[\s\S]*Open the report: amad report e2e --url\n/) });
+  expect(note).not.toMatchObject({ message: expect.stringMatching(/https?:|X-Amz-/) });
   expect(events.at(-1)).toMatchObject({ type: 'run-finished', status: 'SUCCEEDED' });
+});
+
+test('a failed run notifies its failed state and error; when RecordFailure itself fails, a fallback text is sent', async () => {
+  fakeControl.failMerge = true;
+  const events: PipelineEvent[] = [];
+  expect((await runLocal({ runId: 'notify-fail', artifactRoot: root, spec: tinySpec() }, options(events))).status).toBe('FAILED');
+  expect(events.find((e) => e.type === 'notification')).toMatchObject({
+    subject: 'amad-distill run failed',
+    message: expect.stringMatching(/^amad-distill run notify-fail failed in MergeEval \([^)]*\): Error\nOpen the failure record: amad report notify-fail --url/),
+  });
+  const index = JSON.parse(await readText(path.join(root, 'runs', 'index.json')));
+  expect(index.runs).toEqual([expect.objectContaining({ runId: 'notify-fail', status: 'failed', link: 'notify-fail/failure.json' })]);
+
+  const lost: PipelineEvent[] = [];
+  const lambdas = defaultLambdaRegistry({
+    ...fakePreparation,
+    [TaskState.recordFailure]: async () => {
+      throw new Error('disk full');
+    },
+  });
+  expect((await runLocal({ runId: 'notify-lost', artifactRoot: root, spec: tinySpec() }, options(lost, { lambdas }))).status).toBe('FAILED');
+  expect(lost.find((e) => e.type === 'notification')).toMatchObject({
+    message: 'amad-distill: a run failed (Error) and its failure record could not be written (Error): see the execution in the Step Functions console.',
+  });
 });
 
 test('a failing student is recorded and the others are evaluated and reported', async () => {
@@ -147,7 +177,7 @@ test('a tampered output makes its stage run again on resume', async () => {
 });
 
 test('a transient Lambda error is retried; an ordinary error fails the run with the stage named', async () => {
-  const registry = defaultLambdaRegistry({ [TaskState.prepareData]: fakePrepareData });
+  const registry = defaultLambdaRegistry(fakePreparation);
   let attempts = 0;
   const flaky = async (input: unknown) => {
     attempts++;

@@ -153,7 +153,8 @@ describe('IAM', () => {
         .filter(({ policy }) => JSON.stringify(template.toJSON().Resources[policy].Properties.Roles).includes(roleId))
         .flatMap(({ statement }) => asArray(statement.Resource).map(arnText))
         .sort();
-      const expected = HANDLER_ACCESS[name].writeRun.map((p) => `${bucketArn}/runs/*/${p}`).sort();
+      const runsIndex = HANDLER_ACCESS[name].writeRunsIndex ? ['runs/_index/*', 'runs/index.html', 'runs/index.json'].map((k) => `${bucketArn}/${k}`) : [];
+      const expected = [...HANDLER_ACCESS[name].writeRun.map((p) => `${bucketArn}/runs/*/${p}`), ...runsIndex].sort();
       expect({ name, written }).toEqual({ name, written: expected });
     }
   });
@@ -258,6 +259,9 @@ describe('state machine', () => {
     const expectedValues: Record<(typeof SUBSTITUTIONS)[number], string> = {
       ValidateFunctionArn: fn('validate'),
       PrepareDataFunctionArn: fn('prepare-data'),
+      PreparePlanFunctionArn: fn('prepare-plan'),
+      PrepareVocabularyFunctionArn: fn('prepare-vocabulary'),
+      PrepareChunkFunctionArn: fn('prepare-chunk'),
       CacheTeacherFunctionArn: fn('cache-teacher'),
       EvaluateFunctionArn: fn('evaluate'),
       MergeEvalFunctionArn: fn('merge-eval'),
@@ -345,7 +349,8 @@ describe('functions', () => {
   });
 
   test('the model handlers get 3008–10240 MB and 15 minutes', () => {
-    for (const name of ['cache-teacher', 'evaluate'] as const) {
+    // merge-eval too: it runs the serial latency pass over every architecture on both runtimes.
+    for (const name of ['cache-teacher', 'evaluate', 'merge-eval'] as const) {
       const id = logicalIdOf(stack.functions.functions[name]);
       const props = template.toJSON().Resources[id].Properties;
       expect(props.MemorySize).toBeGreaterThanOrEqual(3008);
@@ -370,5 +375,23 @@ describe('tags and outputs', () => {
   test('outputs name the bucket, bus, state machine and topic', () => {
     const outputs = Object.keys(template.toJSON().Outputs);
     expect(outputs).toEqual(expect.arrayContaining(['ArtifactBucketName', 'EventBusName', 'StateMachineArn', 'NotifyTopicArn']));
+  });
+});
+
+describe('reviewer access (issue 17)', () => {
+  test('a managed policy reads runs/*/report/* and runs/index.* only, lists only there, and is a stack output', () => {
+    const bucketArn = `getatt:${logicalIdOf(stack.artifacts.bucket)}.Arn`;
+    const policies = Object.values(template.findResources('AWS::IAM::ManagedPolicy')) as { Properties: { Description?: string; PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown; Condition?: unknown }[] } } }[];
+    const reviewer = policies.filter((p) => p.Properties.Description?.startsWith('amad-distill reviewers'));
+    expect(reviewer).toHaveLength(1);
+    const statements = reviewer[0]!.Properties.PolicyDocument.Statement;
+    // Only reads and listing: no write, no delete, no wildcard action.
+    expect(statements.flatMap((s) => asArray(s.Action)).sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
+    const read = statements.find((s) => asArray(s.Action).includes('s3:GetObject'))!;
+    expect(asArray(read.Resource as never).map(arnText).sort()).toEqual([`${bucketArn}/runs/*/report/*`, `${bucketArn}/runs/index.html`, `${bucketArn}/runs/index.json`]);
+    const list = statements.find((s) => asArray(s.Action).includes('s3:ListBucket'))!;
+    expect(arnText(list.Resource as never)).toBe(bucketArn);
+    expect(list.Condition).toEqual({ StringLike: { 's3:prefix': ['runs/*/report/*', 'runs/index.*'] } });
+    expect(template.toJSON().Outputs.ReviewerPolicyArn).toBeDefined();
   });
 });

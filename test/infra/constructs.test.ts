@@ -113,15 +113,15 @@ describe('PipelineFunctions', () => {
     return new PipelineFunctions(stack, 'Fns', { artifacts: new ArtifactBucket(stack, 'A'), entryOverrides: ALL_FIXTURES, ...props });
   };
 
-  test('model handlers get the model memory size and AMAD_BACKEND=wasm; others do not', () => {
+  test('model handlers get the model memory size, AMAD_BACKEND=wasm and AMAD_INFERENCE_RUNTIME=onnxruntime; others do not', () => {
     const fns = build();
     const template = Template.fromStack(fns.node.scope as Stack);
     template.hasResourceProperties('AWS::Lambda::Function', {
       MemorySize: 5120,
-      Environment: { Variables: Match.objectLike({ AMAD_BACKEND: 'wasm', POWERTOOLS_SERVICE_NAME: 'amad-distill-cache-teacher' }) },
+      Environment: { Variables: Match.objectLike({ AMAD_BACKEND: 'wasm', AMAD_INFERENCE_RUNTIME: 'onnxruntime', POWERTOOLS_SERVICE_NAME: 'amad-distill-cache-teacher' }) },
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'amad-distill-validate', AMAD_BACKEND: Match.absent() }) },
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'amad-distill-validate', AMAD_BACKEND: Match.absent(), AMAD_INFERENCE_RUNTIME: Match.absent() }) },
     });
   });
 

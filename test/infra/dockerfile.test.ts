@@ -37,6 +37,13 @@ const stageNamed = (name: string) => stages.find((s) => s.name === name)!;
 const copySource = (args: string) => /--from=(\S+)/.exec(args)?.[1];
 
 describe('Dockerfile', () => {
+  test("the production dependencies keep onnxruntime-node's linux-x64 binary only, and check it is there", () => {
+    const runs = stageNamed('prod-deps').instructions.filter((i) => i.op === 'RUN').map((i) => i.args);
+    const prune = runs.find((r) => r.includes('onnxruntime-node/bin/napi-v6'));
+    expect(prune).toMatch(/! -path '\*\/linux\/x64' -exec rm -rf \{\} \+/);
+    expect(prune).toMatch(/test -f node_modules\/onnxruntime-node\/bin\/napi-v6\/linux\/x64\/onnxruntime_binding\.node/);
+  });
+
   test('has several stages and ends in the CUDA 11.2 + cuDNN 8 runtime', () => {
     expect(stages.length).toBeGreaterThanOrEqual(3);
     expect(runtime.image).toBe('nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04');

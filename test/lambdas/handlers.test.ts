@@ -161,7 +161,12 @@ describe('merge-eval and report', () => {
     expect(merged).toEqual({ evalFiles: { teacher: runLayout(runUri).evalFile('teacher') }, missing: [{ modelId: 'amad/seed-0', reason: 'training failed: States.TaskFailed' }] });
 
     const out = await report({ ...ref(), evaluation: merged, students }, context);
-    expect(out).toEqual({ reportUri: runLayout(runUri).reportIndex, metricsUri: runLayout(runUri).reportMetrics, summaryUri: runLayout(runUri).reportSummary });
+    expect(out).toEqual({
+      reportUri: runLayout(runUri).reportIndex,
+      metricsUri: runLayout(runUri).reportMetrics,
+      summaryUri: runLayout(runUri).reportSummary,
+      notification: expect.stringContaining('amad report r1 --url'),
+    });
     expect(await isStageComplete(runUri, Stage.report)).toBe(true);
   });
 
@@ -192,7 +197,7 @@ describe('failure', () => {
       },
       context,
     );
-    expect(r).toEqual({ failureUri: runLayout(runUri).failure, failedState: 'TrainTeacher', keptStages: ['validate'] });
+    expect(r).toEqual({ failureUri: runLayout(runUri).failure, failedState: 'TrainTeacher', keptStages: ['validate'], notification: expect.stringMatching(/^amad-distill run r1 failed in TrainTeacher.*: States\.TaskFailed\n/) });
     const record = JSON.parse((await storageFor(r.failureUri!).get(r.failureUri!)).toString());
     expect(record).toMatchObject({ runId: 'r1', failedState: 'TrainTeacher', error: 'States.TaskFailed', cause: { StatusReason: 'Essential container in task exited' }, keptStages: ['validate'] });
     expect(record.resumeHint).toMatch(/runId "r1"/);
@@ -202,7 +207,7 @@ describe('failure', () => {
     const early = await failure({ state: { runId: 'r1', artifactRoot: root, spec: {}, failedState: 'Validate', error: { Error: 'ConfigError', Cause: 'bad' } } });
     expect(early.failureUri).toBe(runLayout(runUri).failure);
     const none = await failure({ state: { runId: 'bad id', artifactRoot: root, error: { Error: 'InvalidEvent', Cause: 'x' } } });
-    expect(none).toEqual({ failureUri: null, failedState: null, keptStages: [] });
+    expect(none).toEqual({ failureUri: null, failedState: null, keptStages: [], notification: expect.stringContaining('bad id') });
   });
 
   test('names the bad fields', async () => {

@@ -18,6 +18,12 @@
  * whole prefix (`VLModel.decodeFrom`). There is no key/value cache, so a decode of L tokens
  * still costs Σ_t decoder passes over t positions.
  *
+ * One search, two drivers: the searches are written once as generators that yield each step's
+ * rows and receive their candidates. `greedyDecode`/`beamSearch` drive them synchronously with
+ * the TensorFlow.js model; `greedyDecodeWith`/`beamSearchWith` drive them with any `StepDecoder`
+ * (ONNX Runtime's encoder.onnx/decoder.onnx in trainer/onnx/onnx-decoder.ts, or the tfjs model
+ * through `tfjsStepDecoder`), asynchronously. Same rows, same ranking, same ties on every runtime.
+ *
  * Output: per example, the generated ids WITHOUT the leading BOS, ending with EOS when the
  * hypothesis finished (nothing follows EOS), or exactly `maxLen` ids when it did not.
  */
@@ -84,22 +90,100 @@ export function beamSearch(model: VLModel, inputs: DecodeInputs, options: BeamSe
 /** `greedyDecode` with the log-probability of each output. */
 export function greedyDecodeScored(model: VLModel, inputs: DecodeInputs, maxLen?: number): Hypothesis[] {
   const { batch, maxLen: L } = checkDecodeArgs(model, inputs, maxLen, 'greedyDecode');
+  return withEncoded(model, inputs, (encoded) => driveSync(greedySearch(batch, L), (q) => nextTokenCandidates(model, encoded, q.rowExample, q.rowPrefix, q.t, q.k)));
+}
+
+/** What a search asks for at one step: the k best next tokens of each row. */
+export interface StepQuery {
+  /** Example of each row. */
+  readonly rowExample: readonly number[];
+  /** Generated prefix of each row (t − 1 ids, no BOS). */
+  readonly rowPrefix: readonly (readonly number[])[];
+  /** Step (1-based): the decoder reads `[BOS, prefix…]` of length t. */
+  readonly t: number;
+  readonly k: number;
+}
+
+/** The k most probable next tokens per row, for a search (see `candidatesFromLogits`). */
+export interface Candidates {
+  /** `[R, k]` log-probabilities, descending per row (−∞ for tokens that cannot be generated). */
+  readonly logProbs: Float32Array;
+  /** `[R, k]` token ids. */
+  readonly tokens: Int32Array;
+}
+
+/**
+ * A model's decoder as the searches see it, on any runtime: the batch is encoded once when the
+ * decoder is made; `candidates` runs the decoder on the rows' prefixes.
+ */
+export interface StepDecoder {
+  /** Examples B of the encoded batch. */
+  readonly batch: number;
+  /** Longest output the model supports (its decoder positions). */
+  readonly maxTargetLength: number;
+  candidates(query: StepQuery): Promise<Candidates>;
+  /** Frees the encoder output. */
+  dispose(): void;
+}
+
+/** Greedy decoding through any StepDecoder (same search as `greedyDecodeScored`). */
+export async function greedyDecodeWith(decoder: StepDecoder, maxLen?: number): Promise<Hypothesis[]> {
+  const L = checkMaxLen(maxLen, decoder.maxTargetLength, 'greedyDecodeWith');
+  return driveAsync(greedySearch(decoder.batch, L), (q) => decoder.candidates(q));
+}
+
+/** Beam search through any StepDecoder (same search as `beamSearchScored`). */
+export async function beamSearchWith(decoder: StepDecoder, options: BeamSearchOptions): Promise<Hypothesis[]> {
+  const L = checkMaxLen(options.maxLen, decoder.maxTargetLength, 'beamSearchWith');
+  return driveAsync(beamSearch_(decoder.batch, L, options), (q) => decoder.candidates(q));
+}
+
+/** The tfjs model as a StepDecoder (encodes `inputs` now; the caller disposes it). */
+export function tfjsStepDecoder(model: VLModel, inputs: DecodeInputs): StepDecoder {
+  const { batch } = checkDecodeArgs(model, inputs, undefined, 'tfjsStepDecoder');
+  const [states, valid] = tf.tidy(() => {
+    const e = model.encode(inputs);
+    return [e.states, e.valid];
+  });
+  const encoded: EncodedBatch = { states: states as tf.Tensor3D, valid: valid as tf.Tensor2D };
+  return {
+    batch,
+    maxTargetLength: model.config.maxTargetLength,
+    candidates: async (q) => nextTokenCandidates(model, encoded, q.rowExample, q.rowPrefix, q.t, q.k),
+    dispose: () => tf.dispose([encoded.states, encoded.valid]),
+  };
+}
+
+type Search = Generator<StepQuery, Hypothesis[], Candidates>;
+
+function driveSync(search: Search, step: (q: StepQuery) => Candidates): Hypothesis[] {
+  let r = search.next();
+  while (!r.done) r = search.next(step(r.value));
+  return r.value;
+}
+
+async function driveAsync(search: Search, step: (q: StepQuery) => Promise<Candidates>): Promise<Hypothesis[]> {
+  let r = search.next();
+  while (!r.done) r = search.next(await step(r.value));
+  return r.value;
+}
+
+/** Greedy search over `batch` examples, at most L steps: one row per unfinished example. */
+function* greedySearch(batch: number, L: number): Search {
   const tokens: number[][] = Array.from({ length: batch }, () => []);
   const logProb = new Float64Array(batch);
   const finished = new Array<boolean>(batch).fill(false);
   let active = Array.from({ length: batch }, (_, b) => b); // one row per unfinished example
-  withEncoded(model, inputs, (encoded) => {
-    for (let t = 1; t <= L && active.length > 0; t++) {
-      const next = nextTokenCandidates(model, encoded, active, active.map((b) => tokens[b]!), t, 1);
-      active.forEach((b, r) => {
-        const token = next.tokens[r]!;
-        tokens[b]!.push(token);
-        logProb[b] += next.logProbs[r]!;
-        if (token === EOS) finished[b] = true;
-      });
-      active = active.filter((b) => !finished[b]);
-    }
-  });
+  for (let t = 1; t <= L && active.length > 0; t++) {
+    const next: Candidates = yield { rowExample: active, rowPrefix: active.map((b) => tokens[b]!), t, k: 1 };
+    active.forEach((b, r) => {
+      const token = next.tokens[r]!;
+      tokens[b]!.push(token);
+      logProb[b] += next.logProbs[r]!;
+      if (token === EOS) finished[b] = true;
+    });
+    active = active.filter((b) => !finished[b]);
+  }
   return tokens.map((ids, b) => ({ tokens: Int32Array.from(ids), logProb: logProb[b]!, finished: finished[b]! }));
 }
 
@@ -131,58 +215,65 @@ interface Beam {
  */
 export function beamSearchScored(model: VLModel, inputs: DecodeInputs, options: BeamSearchOptions): Hypothesis[] {
   const { batch, maxLen: L } = checkDecodeArgs(model, inputs, options.maxLen, 'beamSearch');
+  const search = beamSearch_(batch, L, options); // validates the options before encoding
+  return withEncoded(model, inputs, (encoded) => driveSync(search, (q) => nextTokenCandidates(model, encoded, q.rowExample, q.rowPrefix, q.t, q.k)));
+}
+
+/** The beam search of `beamSearchScored` as a generator (options checked when it is created). */
+function beamSearch_(batch: number, L: number, options: BeamSearchOptions): Search {
   const K = options.beamSize;
   const alpha = options.lengthPenalty ?? 0;
   if (!Number.isInteger(K) || K < 1) throw new DecodeError(`beamSearch: beamSize must be an integer ≥ 1, got ${K}`);
   if (!Number.isFinite(alpha) || alpha < 0) throw new DecodeError(`beamSearch: lengthPenalty must be a finite number ≥ 0, got ${alpha}`);
-  const lpMax = lengthPenalty(L, alpha);
+  return beamSearchSteps(batch, L, K, alpha);
+}
 
+function* beamSearchSteps(batch: number, L: number, K: number, alpha: number): Search {
+  const lpMax = lengthPenalty(L, alpha);
   const beams: Beam[][] = Array.from({ length: batch }, () => [{ tokens: [], logProb: 0, finished: false, rank: 0 }]);
   let active = Array.from({ length: batch }, (_, b) => b); // examples still searching
-  withEncoded(model, inputs, (encoded) => {
-    for (let t = 1; t <= L && active.length > 0; t++) {
-      // Rows: every live beam of every active example, in (example, beam) order.
-      const rowExample: number[] = [];
-      const rowPrefix: (readonly number[])[] = [];
-      for (const b of active) {
-        for (const beam of beams[b]!) {
-          if (beam.finished) continue;
-          rowExample.push(b);
-          rowPrefix.push(beam.tokens);
-        }
+  for (let t = 1; t <= L && active.length > 0; t++) {
+    // Rows: every live beam of every active example, in (example, beam) order.
+    const rowExample: number[] = [];
+    const rowPrefix: (readonly number[])[] = [];
+    for (const b of active) {
+      for (const beam of beams[b]!) {
+        if (beam.finished) continue;
+        rowExample.push(b);
+        rowPrefix.push(beam.tokens);
       }
-      const next = nextTokenCandidates(model, encoded, rowExample, rowPrefix, t, K);
-      const lp = lengthPenalty(t, alpha);
-      let row = 0;
-      const stillActive: number[] = [];
-      for (const b of active) {
-        const candidates: Beam[] = [];
-        for (const beam of beams[b]!) if (beam.finished) candidates.push(beam);
-        for (const beam of beams[b]!) {
-          if (beam.finished) continue;
-          for (let j = 0; j < K; j++) {
-            const stepLogProb = next.logProbs[row * K + j]!;
-            if (!Number.isFinite(stepLogProb)) continue; // PAD/BOS, or fewer than K generable tokens
-            const token = next.tokens[row * K + j]!;
-            const logProb = beam.logProb + stepLogProb;
-            candidates.push({ tokens: [...beam.tokens, token], logProb, finished: token === EOS, rank: logProb / lp });
-          }
-          row++;
-        }
-        // Stable sort: equal ranks keep the candidate order above (deterministic ties).
-        const kept = candidates
-          .map((c, i) => ({ c, i }))
-          .sort((x, y) => y.c.rank - x.c.rank || x.i - y.i)
-          .slice(0, K)
-          .map(({ c }) => c);
-        beams[b] = kept;
-        const best = kept[0]!;
-        const settled = best.finished && kept.every((h) => h.finished || best.rank >= h.logProb / lpMax);
-        if (!settled) stillActive.push(b);
-      }
-      active = stillActive;
     }
-  });
+    const next: Candidates = yield { rowExample, rowPrefix, t, k: K };
+    const lp = lengthPenalty(t, alpha);
+    let row = 0;
+    const stillActive: number[] = [];
+    for (const b of active) {
+      const candidates: Beam[] = [];
+      for (const beam of beams[b]!) if (beam.finished) candidates.push(beam);
+      for (const beam of beams[b]!) {
+        if (beam.finished) continue;
+        for (let j = 0; j < K; j++) {
+          const stepLogProb = next.logProbs[row * K + j]!;
+          if (!Number.isFinite(stepLogProb)) continue; // PAD/BOS, or fewer than K generable tokens
+          const token = next.tokens[row * K + j]!;
+          const logProb = beam.logProb + stepLogProb;
+          candidates.push({ tokens: [...beam.tokens, token], logProb, finished: token === EOS, rank: logProb / lp });
+        }
+        row++;
+      }
+      // Stable sort: equal ranks keep the candidate order above (deterministic ties).
+      const kept = candidates
+        .map((c, i) => ({ c, i }))
+        .sort((x, y) => y.c.rank - x.c.rank || x.i - y.i)
+        .slice(0, K)
+        .map(({ c }) => c);
+      beams[b] = kept;
+      const best = kept[0]!;
+      const settled = best.finished && kept.every((h) => h.finished || best.rank >= h.logProb / lpMax);
+      if (!settled) stillActive.push(b);
+    }
+    active = stillActive;
+  }
   return beams.map(([best]) => ({ tokens: Int32Array.from(best!.tokens), logProb: best!.logProb, finished: best!.finished }));
 }
 
@@ -222,13 +313,6 @@ export function sequenceLogProbs(model: VLModel, inputs: DecodeInputs, sequences
   const out = Array.from(sums.dataSync());
   sums.dispose();
   return out;
-}
-
-interface Candidates {
-  /** `[R, k]` log-probabilities, descending per row (−∞ for tokens that cannot be generated). */
-  readonly logProbs: Float32Array;
-  /** `[R, k]` token ids. */
-  readonly tokens: Int32Array;
 }
 
 /**
@@ -281,14 +365,14 @@ function nextTokenCandidates(
 }
 
 /** Encodes the batch once, runs `decode` against it, and frees the encoder output afterwards. */
-function withEncoded(model: VLModel, inputs: DecodeInputs, decode: (encoded: EncodedBatch) => void): void {
+function withEncoded<T>(model: VLModel, inputs: DecodeInputs, decode: (encoded: EncodedBatch) => T): T {
   const [states, valid] = tf.tidy(() => {
     const e = model.encode(inputs);
     return [e.states, e.valid];
   });
   const encoded: EncodedBatch = { states: states as tf.Tensor3D, valid: valid as tf.Tensor2D };
   try {
-    decode(encoded);
+    return decode(encoded);
   } finally {
     tf.dispose([encoded.states, encoded.valid]);
   }
@@ -302,9 +386,42 @@ function checkDecodeArgs(model: VLModel, inputs: DecodeInputs, maxLen: number | 
   if (!text || text.rank !== 2 || text.shape[0] !== images.shape[0]) {
     throw new DecodeError(`${fn}: inputs.text must be [${images.shape[0]}, Lt] (B from images), got shape [${text?.shape}]`);
   }
-  const L = maxLen ?? c.maxTargetLength;
-  if (!Number.isInteger(L) || L < 1 || L > c.maxTargetLength) {
-    throw new DecodeError(`${fn}: maxLen must be an integer in [1, config.maxTargetLength = ${c.maxTargetLength}], got ${maxLen}`);
+  return { batch: images.shape[0], maxLen: checkMaxLen(maxLen, c.maxTargetLength, fn) };
+}
+
+function checkMaxLen(maxLen: number | undefined, maxTargetLength: number, fn: string): number {
+  const L = maxLen ?? maxTargetLength;
+  if (!Number.isInteger(L) || L < 1 || L > maxTargetLength) {
+    throw new DecodeError(`${fn}: maxLen must be an integer in [1, config.maxTargetLength = ${maxTargetLength}], got ${maxLen}`);
   }
-  return { batch: images.shape[0], maxLen: L };
+  return L;
+}
+
+/**
+ * Host-side candidates from the last position's logits `[R, V]` (runtimes that return arrays):
+ * log-softmax over the whole vocabulary (float64 sums, so the scores are the model's own
+ * log-probabilities), PAD and BOS removed from the choice, the k best per row in descending
+ * order with ties to the lower token id (tf.topk's order).
+ */
+export function candidatesFromLogits(logits: Float32Array, R: number, V: number, k: number): Candidates {
+  if (logits.length !== R * V) throw new DecodeError(`candidatesFromLogits: expected ${R} × ${V} logits, got ${logits.length}`);
+  const kk = Math.min(k, V);
+  const logProbs = new Float32Array(R * k).fill(-Infinity);
+  const tokens = new Int32Array(R * k).fill(PAD);
+  const order = Array.from({ length: V }, (_, v) => v);
+  for (let r = 0; r < R; r++) {
+    const row = logits.subarray(r * V, (r + 1) * V);
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) max = Math.max(max, row[v]!);
+    let sum = 0;
+    for (let v = 0; v < V; v++) sum += Math.exp(row[v]! - max);
+    const logZ = max + Math.log(sum);
+    const lp = (v: number) => (v === PAD || v === BOS ? -Infinity : Math.fround(row[v]! - logZ));
+    const best = order.slice().sort((a, b) => lp(b) - lp(a) || a - b).slice(0, kk);
+    best.forEach((v, j) => {
+      logProbs[r * k + j] = lp(v);
+      tokens[r * k + j] = v;
+    });
+  }
+  return { logProbs, tokens };
 }

@@ -60,6 +60,8 @@ export const EvalPartSchema = z
     references: z.record(z.string(), z.array(z.string())).optional(),
     referenceKind: z.enum(['human-answers', 'label']).optional(),
     decoding: DecodingSchema.nullable(),
+    /** The runtime the predictions came from, e.g. "onnxruntime 1.31.1, 2 threads" or "tfjs-wasm, 1 thread" (absent in older parts). */
+    runtime: z.string().min(1).optional(),
     createdAt: z.string().min(1),
   })
   .superRefine((p, ctx) => {

@@ -26,6 +26,8 @@ import { log } from '../log';
 import { VLModel } from '../model';
 import type { ModelConfig, ModelConfigInput } from '../model/config';
 import { loadModel, saveModel, type LoadedModel } from '../model-io';
+import type { ExportMetadata } from '../onnx/export-model';
+import { writeOnnxExport, type WrittenExport } from '../onnx/export-files';
 import { trainLoop, type LossParts, type NamedVariable, type StepInfo, type TrainResult } from '../train/loop';
 import type { TrainOptions } from '../train/options';
 import { mixSeeds } from '../data/prng';
@@ -56,7 +58,7 @@ export interface TrainJobArgs {
   readonly dataUri: string;
   readonly model: ModelConfigInput;
   readonly train: TrainOptions;
-  /** Output model folder: model.json + model.bin + train-log.jsonl. */
+  /** Output model folder: model.json + model.bin + train-log.jsonl + model.onnx (docs/SERVING.md). */
   readonly modelDir: string;
   readonly checkpointDir: string;
   /** Used in variable names, logs and the checkpoint fingerprint. */
@@ -85,6 +87,8 @@ export interface TrainJobResult {
   readonly params: number;
   readonly weightsSha256: string;
   readonly weightsBytes: number;
+  /** The ONNX export written beside the weights: model.onnx first, then its sidecar, tokenizer (and encoder/decoder for generation). */
+  readonly onnxFiles: readonly string[];
   readonly train: Pick<TrainResult, 'steps' | 'resumedFrom' | 'finalLoss' | 'bestVal' | 'finalVal'>;
 }
 
@@ -175,7 +179,7 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
       evalEvery: args.train.evalEvery,
       checkpointDir: args.checkpointDir,
       checkpointEvery: args.train.checkpointEvery,
-      fingerprint: JSON.stringify({ name: args.name, config, train: args.train, distill: args.distill?.options ?? null, teacher: teacher?.sha256 ?? null, data: data.manifest.splits.train.shards.map((s) => s.sha256) }),
+      fingerprint: JSON.stringify({ name: args.name, config, train: args.train, distill: args.distill?.options ?? null, teacher: teacher?.sha256 ?? null, data: [...data.manifest.splits.train.shards, ...data.manifest.splits.train.imageShards].map((s) => s.sha256) }),
       logUri: joinUri(args.modelDir, 'train-log.jsonl'),
       extraLog: () => {
         if (!alignment) return undefined;
@@ -188,10 +192,11 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
     });
     disposeTeacher(teacherNow);
 
-    const saved = await saveModel(args.modelDir, model, {
+    const metadata = {
       task,
       tokenizer: data.tokenizer.toJSON(),
       answers: data.answerVocab,
+      ...(task === 'vqa' ? { answerForms: data.answerSurfaceForms } : {}),
       pixelStats: data.manifest.pixelStats,
       provenance: {
         ...args.provenance,
@@ -203,18 +208,34 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
         teacherSha256: teacher?.sha256 ?? null,
         dataManifest: args.dataUri,
       },
-    });
+    };
+    const saved = await saveModel(args.modelDir, model, metadata);
+    const onnx = await exportOnnxBeside(args.modelDir, model, metadata, args.name);
     const summary: TrainJobResult = {
       modelDir: args.modelDir,
       params: model.countParams(),
       weightsSha256: saved.sha256,
       weightsBytes: saved.bytes,
+      onnxFiles: onnx.files,
       train: { steps: result.steps, resumedFrom: result.resumedFrom, finalLoss: result.finalLoss, bestVal: result.bestVal, finalVal: result.finalVal },
     };
     log.info({ job: args.name, ...summary.train, params: summary.params }, 'training job finished');
     return summary;
   } finally {
     disposables.forEach((d) => d.dispose());
+  }
+}
+
+/**
+ * Every trained model is also written as ONNX for serving (model.onnx beside model.json). An
+ * export failure fails the job: a model folder without its model.onnx would break serving and
+ * the ONNX inference stages later, far from the cause.
+ */
+async function exportOnnxBeside(modelDir: string, model: VLModel, metadata: ExportMetadata, name: string): Promise<WrittenExport> {
+  try {
+    return await writeOnnxExport(model, metadata, joinUri(modelDir, 'model.onnx'));
+  } catch (e) {
+    throw new Error(`${name}: the ONNX export of the trained model to ${joinUri(modelDir, 'model.onnx')} failed (model.json/model.bin are saved; \`amad export ${modelDir}\` retries it): ${(e as Error).message}`);
   }
 }
 

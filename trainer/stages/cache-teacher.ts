@@ -4,7 +4,6 @@
  * teacher's logits (trainer/distill/cache). Students then train from the cache instead of
  * running the teacher every step.
  */
-import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import type { JobSpec } from '../../contract/spec';
 import { storageFor } from '../../contract/storage';
@@ -13,7 +12,8 @@ import { cachedLayersOf, resolveLayerMap, TeacherCacheWriter, type CachedLayer }
 import type { ModelConfig } from '../model/config';
 import { loadModel } from '../model-io';
 import { fitConfigToData } from '../jobs/task';
-import { cacheDirForShard, cacheFields, LOGITS_FIELD, teacherOutputs } from '../jobs/teacher-signal';
+import { cacheDirForShard, cacheFields, LOGITS_FIELD } from '../jobs/teacher-signal';
+import { openInferenceModel, type RuntimeInfo } from '../inference/model';
 
 /** Examples per teacher forward pass while caching. */
 const CACHE_BATCH = 32;
@@ -37,6 +37,10 @@ export interface CacheShardArgs {
   /** URI of the training-data shard to cache. */
   readonly shardUri: string;
   readonly cacheDir: string;
+  /** The runtime that runs the teacher. @default 'auto' (ONNX Runtime when it loads and model.onnx exists) */
+  readonly runtime?: 'auto' | 'tfjs' | 'onnxruntime';
+  /** Told which runtime ran the teacher. */
+  readonly onRuntime?: (runtime: RuntimeInfo) => void;
 }
 
 /** Writes the cache of one training shard; returns the URIs written. */
@@ -49,6 +53,8 @@ export async function cacheOneShard(a: CacheShardArgs): Promise<string[]> {
   const entry = split.entry.shards[shardIndex];
   const teacher = await loadModel(a.teacherUri, { name: `cache-teacher-${shardIndex}-${process.pid}` });
   try {
+    const runner = await openInferenceModel(teacher, a.teacherUri, { pixelStats: data.manifest.pixelStats, runtime: a.runtime });
+    a.onRuntime?.(runner.runtime);
     const layers = cachedLayersForSpec(a.spec, teacher.model.config, data);
     const outDir = cacheDirForShard(a.cacheDir, entry.file);
     const writer = new TeacherCacheWriter({
@@ -57,17 +63,15 @@ export async function cacheOneShard(a: CacheShardArgs): Promise<string[]> {
       fields: cacheFields(teacher.model.config, layers, data.manifest.task),
       layers,
       teacherHash: teacher.sha256,
-      dataShardHash: entry.sha256,
+      // The examples AND the image shard they point into: new pixels invalidate the cache too.
+      dataShardHash: split.shardIdentity(shardIndex),
     });
     const first = split.entry.shards.slice(0, shardIndex).reduce((n, s) => n + s.count, 0);
     for (let start = 0; start < entry.count; start += CACHE_BATCH) {
       const idx = Array.from({ length: Math.min(CACHE_BATCH, entry.count - start) }, (_, k) => first + start + k);
       const batch = await split.batch(idx);
-      const t = tf.tidy(() => teacherOutputs(teacher.model, batch, layers) as unknown as tf.TensorContainer) as unknown as ReturnType<typeof teacherOutputs>;
-      const named: [string, tf.Tensor][] = [...Object.entries(t.maps), [LOGITS_FIELD, t.logits]];
-      // Read outside tidy: tidy walks returned containers element by element (TFJS-NOTES.md).
-      const arrays = named.map(([name, x]) => [name, x.dataSync() as Float32Array, x.shape[0]] as const);
-      tf.dispose(named.map(([, x]) => x));
+      const out = await runner.forward(batch, layers); // maps [B, Ht, Q, K], logits [B, A] or [B, Ld, V]
+      const arrays = [...Object.entries(out.attention), [LOGITS_FIELD, out.logits] as const].map(([name, x]) => [name, x.data, x.shape[0]!] as const);
       for (let b = 0; b < batch.size; b++) {
         const values: Record<string, Float32Array> = {};
         for (const [name, flat, B] of arrays) {

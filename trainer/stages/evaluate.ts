@@ -15,16 +15,14 @@
  * uses the human answers when the split lists a references file, else the label answer stored
  * with each record (see trainer/stages/evaluate-metrics.ts).
  */
-import * as tf from '@tensorflow/tfjs';
 import { runLayout } from '../../contract/layout';
 import { storageFor, toUri } from '../../contract/storage';
 import { initBackend } from '../backend';
 import type { Batch } from '../data/batch';
 import { openDataset, type PreparedDataset, type SplitReader } from '../data/dataset';
 import { tokenizerFromJson, type Tokenizer } from '../data/tokenizer';
-import { beamSearch, greedyDecode } from '../eval/decode';
 import { EvalPartSchema, EvalResultSchema, MAX_PER_EXAMPLE, type Decoding, type EvalPart, type EvalResult } from '../eval/result-schema';
-import { batchTensors, disposeBatchTensors } from '../jobs/task';
+import { decodeBatch, describeRuntime, openInferenceModel, type InferenceModel } from '../inference/model';
 import { loadModel, type LoadedModel } from '../model-io';
 import { LATENCY_BATCH_SIZES, measureCost } from './evaluate-cost';
 import { captioningMetrics, translationMetrics, vqaMetrics, type TaskMetrics } from './evaluate-metrics';
@@ -62,7 +60,9 @@ export async function evaluateShard(args: EvaluateShardArgs): Promise<StageFiles
     const task = dataset.manifest.task;
     const decoding: Decoding | null =
       task === 'vqa' ? null : { beamSize: spec.evaluation.beamSize, lengthPenalty: spec.evaluation.lengthPenalty, maxLength: loaded.model.config.maxTargetLength };
-    const predicted = task === 'vqa' ? await predictVqaShard(loaded, dataset, split, indices) : await predictGenerationShard(loaded, split, indices, decoding!);
+    // ONNX Runtime when it loads and the model has its export; else the tfjs model (logged).
+    const runner = await openInferenceModel(loaded, ref.modelUri, { pixelStats: dataset.manifest.pixelStats, runtime: args.runtime });
+    const predicted = task === 'vqa' ? await predictVqaShard(runner, dataset, split, indices) : await predictGenerationShard(runner, split, indices, decoding!);
 
     const part: EvalPart = {
       version: 1,
@@ -75,6 +75,7 @@ export async function evaluateShard(args: EvaluateShardArgs): Promise<StageFiles
       count: predicted.ids.length,
       ...predicted,
       decoding,
+      runtime: describeRuntime(runner.runtime),
       createdAt: new Date().toISOString(),
     };
     await storageFor(args.outUri).put(args.outUri, JSON.stringify(EvalPartSchema.parse(part)));
@@ -158,20 +159,23 @@ type ShardPredictions = Pick<EvalPart, 'ids' | 'predictions' | 'perExample' | 'r
  * VQA: the answer of each example, its soft score, and the references the accuracy needs (the
  * human answers when the split has a references file, else the label answer).
  */
-async function predictVqaShard(loaded: LoadedModel, dataset: PreparedDataset, split: SplitReader, indices: readonly number[]): Promise<ShardPredictions> {
+async function predictVqaShard(runner: InferenceModel, dataset: PreparedDataset, split: SplitReader, indices: readonly number[]): Promise<ShardPredictions> {
   const humanAnswers = split.entry.references ? await split.references() : null;
   // Soft scores are stored per class of the DATA's answer vocabulary: find answers by string.
   const vocab = dataset.answerVocab;
+  const forms = dataset.answerSurfaceForms;
   const classOf = new Map(vocab.map((a, i) => [a, i]));
   const A = vocab.length;
   const out = { ids: [] as string[], predictions: {} as Record<string, string>, perExample: {} as Record<string, number>, references: {} as Record<string, string[]> };
   for (let start = 0; start < indices.length; start += EVAL_BATCH_SIZE) {
     const batch = await split.batch(indices.slice(start, start + EVAL_BATCH_SIZE));
-    const answers = predictAnswers(loaded, batch);
+    const answers = await predictAnswers(runner, batch);
     batch.ids.forEach((id, b) => {
       out.ids.push(id);
-      out.predictions[id] = answers[b]!;
       const k = classOf.get(answers[b]!);
+      // Written in the class's surface form, which the official scorer rewards when the human
+      // answers are unanimous (it normalises only when they disagree).
+      out.predictions[id] = k === undefined ? answers[b]! : forms[k]!;
       out.perExample[id] = k === undefined ? 0 : batch.answerScores![b * A + k]!;
       if (humanAnswers) {
         const human = humanAnswers.get(id);
@@ -187,13 +191,13 @@ async function predictVqaShard(loaded: LoadedModel, dataset: PreparedDataset, sp
 }
 
 /** Generation: the decoded text of each example (scored at the merge, against all references). */
-async function predictGenerationShard(loaded: LoadedModel, split: SplitReader, indices: readonly number[], decoding: Decoding): Promise<ShardPredictions> {
-  const tokenizer = tokenizerFromJson(loaded.metadata.tokenizer, 'model metadata.tokenizer');
+async function predictGenerationShard(runner: InferenceModel, split: SplitReader, indices: readonly number[], decoding: Decoding): Promise<ShardPredictions> {
+  const tokenizer = tokenizerFromJson(runner.loaded.metadata.tokenizer, 'model metadata.tokenizer');
   const ids: string[] = [];
   const predictions: Record<string, string> = {};
   for (let start = 0; start < indices.length; start += EVAL_BATCH_SIZE) {
     const batch = await split.batch(indices.slice(start, start + EVAL_BATCH_SIZE));
-    const texts = predictTexts(loaded, tokenizer, batch, decoding);
+    const texts = await predictTexts(runner, tokenizer, batch, decoding);
     batch.ids.forEach((id, b) => {
       ids.push(id);
       predictions[id] = texts[b]!;
@@ -202,36 +206,22 @@ async function predictGenerationShard(loaded: LoadedModel, split: SplitReader, i
   return { ids, predictions, perExample: {} };
 }
 
-/** VQA: the answer string of each example's highest logit. */
-function predictAnswers(loaded: LoadedModel, batch: Batch): string[] {
-  const answers = loaded.metadata.answers;
-  const t = batchTensors(batch, loaded.model.config);
-  try {
-    const best = tf.tidy(() => {
-      const { answerLogits } = loaded.model.apply(t.inputs, { training: false });
-      return answerLogits!.argMax(-1); // [B]
-    });
-    const classes = best.dataSync();
-    best.dispose();
-    return Array.from(classes, (k) => answers[k]!);
-  } finally {
-    disposeBatchTensors(t);
-  }
+/** VQA: the answer class (normalised string) of each example's highest logit (the first on ties, as tf.argMax). */
+async function predictAnswers(runner: InferenceModel, batch: Batch): Promise<string[]> {
+  const answers = runner.loaded.metadata.answers;
+  const { logits } = await runner.forward(batch); // [B, A]
+  const A = logits.shape[1]!;
+  return Array.from({ length: batch.size }, (_, b) => {
+    let best = 0;
+    for (let k = 1; k < A; k++) if (logits.data[b * A + k]! > logits.data[b * A + best]!) best = k;
+    return answers[best]!;
+  });
 }
 
 /** Generation: decoded text of each example (greedy when beamSize is 1). */
-function predictTexts(loaded: LoadedModel, tokenizer: Tokenizer, batch: Batch, decoding: Decoding): string[] {
-  const t = batchTensors(batch, loaded.model.config);
-  try {
-    const inputs = { images: t.inputs.images, text: t.inputs.text };
-    const ids =
-      decoding.beamSize === 1
-        ? greedyDecode(loaded.model, inputs, decoding.maxLength)
-        : beamSearch(loaded.model, inputs, { beamSize: decoding.beamSize, lengthPenalty: decoding.lengthPenalty, maxLen: decoding.maxLength });
-    return ids.map((seq) => tokenizer.decode(seq));
-  } finally {
-    disposeBatchTensors(t);
-  }
+async function predictTexts(runner: InferenceModel, tokenizer: Tokenizer, batch: Batch, decoding: Decoding): Promise<string[]> {
+  const hyps = await decodeBatch(runner, batch, { beamSize: decoding.beamSize, lengthPenalty: decoding.lengthPenalty, maxLen: decoding.maxLength });
+  return hyps.map((h) => tokenizer.decode(h.tokens));
 }
 
 /** The model must have been trained for this dataset: same task, same vocabulary, a head that fits. */

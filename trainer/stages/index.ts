@@ -41,6 +41,8 @@ export interface EvaluateShardArgs {
   readonly shardIndex: number;
   /** Where to write this shard's partial results (JSON, `eval/parts/<model>/shard-<i>.json`). */
   readonly outUri: string;
+  /** The runtime that runs the model. @default 'auto' (ONNX Runtime when it loads and model.onnx exists) */
+  readonly runtime?: 'auto' | 'tfjs' | 'onnxruntime';
 }
 
 export interface MergeEvaluationsArgs {

@@ -12,7 +12,7 @@ import type { JobSpec } from '../../contract/spec';
 import { joinUri, storageFor } from '../../contract/storage';
 import type { PreparedDataset } from '../data/dataset';
 import { openDataset } from '../data/dataset';
-import type { ShardRecord } from '../data/shard-format';
+import type { ExampleRecord as ShardRecord } from '../data/dataset';
 import { EvalResultSchema, type EvalResult } from '../eval/result-schema';
 import { loadModel } from '../model-io';
 import { numPatches, type ModelConfig } from '../model/config';

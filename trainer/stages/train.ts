@@ -59,7 +59,7 @@ export async function runTrainerJob(spec: JobSpec, job: TrainerJobArgs, hooks: T
     stage,
     async () => {
       const result = await runTrainJob(args);
-      const files = ['model.json', 'model.bin', 'train-log.jsonl'].map((f) => `${args.modelDir}/${f}`);
+      const files = [...['model.json', 'model.bin', 'train-log.jsonl'].map((f) => `${args.modelDir}/${f}`), ...result.onnxFiles];
       return { outputs: files, result };
     },
     { inputHash },

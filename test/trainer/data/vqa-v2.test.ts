@@ -58,6 +58,8 @@ describe('VQA v2 layout', () => {
     const ds = await openDataset(out);
     // Train labels: red, yes, green, 2, blue, no → 6 classes (ties alphabetical).
     expect(ds.answerVocab).toEqual(['2', 'blue', 'green', 'no', 'red', 'yes']);
+    // Each class answers in its most frequent raw training form ("two" ×1 < "2" ×2; "Red." ×1 < "red" ×8).
+    expect(ds.answerSurfaceForms).toEqual(['2', 'blue', 'green', 'no', 'red', 'yes']);
     expect(summary.answerVocabSize).toBe(6);
     expect(summary.answerCoverage).toEqual({ train: 1, val: 0.5, test: 0.5 }); // "white" is not a training answer
     const cls = (a: string) => ds.answerVocab.indexOf(a);
@@ -92,7 +94,7 @@ describe('VQA v2 layout', () => {
     const ds = await openDataset(out);
     expect(ds.manifest.splits.train.references).toBeUndefined();
     const refs = await ds.split('val').references();
-    // Question 1000: no ×6, yes ×4 — all ten, normalised, in order.
+    // Question 1000: no ×6, yes ×4 — all ten, as written, in order.
     expect(refs.get('1000')).toEqual([...Array(6).fill('no'), ...Array(4).fill('yes')]);
     expect(refs.get('1100')).toEqual(Array(10).fill('white'));
   });
@@ -142,6 +144,21 @@ describe('VQA v2 layout', () => {
     await expect(prepareData(fx.source, tmp())).rejects.toThrow(/questions\.json: malformed JSON at line 1, column \d+ \(offset \d+, end of file: truncated\?\)/);
     writeFileSync(qFile, JSON.stringify({ questions: [{ image_id: 'one', question: 'x', question_id: 5 }] }));
     await expect(prepareData(fx.source, tmp())).rejects.toThrow(/questions\.json does not have the expected layout[\s\S]*questions\.0\.image_id/);
+  });
+
+  it('a bad element deep in a streamed annotations file names the file and the field', async () => {
+    const fx = writeVqaFixture(tmp());
+    const aFile = fx.source.annotations.train;
+    const ann = JSON.parse(readFileSync(aFile, 'utf8'));
+    delete ann.annotations[4].answers;
+    ann.annotations[2].question_id = 'x';
+    writeFileSync(aFile, JSON.stringify(ann));
+    const err = (await prepareData(fx.source, tmp()).catch((e: unknown) => e)) as DataError;
+    expect(err.code).toBe('bad-json');
+    // The first bad element stops the stream: its index and field, and the file.
+    expect(err.message).toMatch(/v2_mscoco_train2014_annotations\.json does not have the expected layout:\n {2}- annotations\.2\.question_id/);
+    writeFileSync(aFile, JSON.stringify({ info: {}, annotation: [] }));
+    await expect(prepareData(fx.source, tmp())).rejects.toThrow(/annotations\.json does not have the expected layout:\n {2}- annotations: missing \(expected an array\)/);
   });
 
   it('question and annotation ids that do not match are listed', async () => {

@@ -143,6 +143,9 @@ describe('teacher', () => {
     // model must give the same answer logits, bit for bit.
     teacher = await loadModel(teacherDir, { name: 'test-teacher' });
     expect(teacher.sha256).toBe(result.weightsSha256);
+    // The exported model answers in the data's surface forms (issue 18), class by class.
+    expect(teacher.metadata.answers).toEqual(data.answerVocab);
+    expect(teacher.metadata.answerForms).toEqual(data.answerSurfaceForms);
     const fromCkpt = new VLModel(teacher.model.config, { name: 'test-teacher-ckpt' });
     for (const { name, tensor } of fromCkpt.namedWeights()) tensor.assign(ckpt!.tensors[name]);
     tf.dispose(Object.values(ckpt!.tensors));

@@ -1,0 +1,168 @@
+/**
+ * A trained model as the inference stages use it (teacher cache, evaluation, latency): one
+ * interface, two implementations, chosen once per model by `openInferenceModel`:
+ *
+ *   OnnxInferenceModel   ONNX Runtime on the model's `model.onnx` (+ encoder/decoder.onnx),
+ *                        when onnxruntime-node loads and the model folder has the export;
+ *   TfjsInferenceModel   the TensorFlow.js model (model.json/model.bin) on the active backend —
+ *                        the fallback, and the path where tfjs-node-gpu serves.
+ *
+ * Both return host arrays in the same layout, so the stages do not know which one ran; the
+ * `runtime` field says which, for the report. The tfjs model (`loaded`) is loaded in both cases:
+ * its metadata (config, tokenizer, answers) and weights hash are the model's identity in caches
+ * and evaluation files.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { joinUri, storageFor, toUri } from '../../contract/storage';
+import type { Batch } from '../data/batch';
+import { attentionFieldName, type CachedLayer } from '../distill';
+import { greedyDecodeWith, beamSearchWith, tfjsStepDecoder, type BeamSearchOptions, type Hypothesis, type StepDecoder } from '../eval/decode';
+import { teacherOutputs } from '../jobs/teacher-signal';
+import { batchTensors, disposeBatchTensors } from '../jobs/task';
+import type { LoadedModel } from '../model-io';
+import { onnxStepDecoder } from '../onnx/onnx-decoder';
+import { OnnxModel, type HostTensor, type OnnxBatchInputs } from '../onnx/onnx-model';
+import { loadOnnxRuntime, type OnnxRuntimeStatus } from '../onnx/runtime';
+import { activeBackend } from '../backend';
+
+export type { HostTensor };
+
+/** Which runtime computed a figure: what the evaluation file and the report state. */
+export interface RuntimeInfo {
+  /** `onnxruntime` or `tfjs-<backend>` (e.g. `tfjs-wasm`). */
+  readonly name: string;
+  /** ONNX Runtime's version, or the tfjs backend. */
+  readonly version: string;
+  /** Intra-op threads (ONNX Runtime); 1 for tfjs wasm/cpu under Node; null when not known (tfjs-node's own pool). */
+  readonly threads: number | null;
+}
+
+/** Human-readable runtime: "onnxruntime 1.31.1, 2 threads" / "tfjs-wasm, 1 thread". */
+export function describeRuntime(r: RuntimeInfo): string {
+  const threads = r.threads === null ? '' : `, ${r.threads} thread${r.threads === 1 ? '' : 's'}`;
+  return r.name === 'onnxruntime' ? `onnxruntime ${r.version}${threads}` : `${r.name}${threads}`;
+}
+
+export interface ForwardOutputs {
+  /** VQA `[B, A]`; generation `[B, Ld, V]` teacher-forced on the batch's targets. */
+  readonly logits: HostTensor;
+  /** `[B, H, Q, K]` by cache field name (`attentionFieldName(kind, teacherLayer)`). */
+  readonly attention: Record<string, HostTensor>;
+}
+
+export interface InferenceModel {
+  readonly runtime: RuntimeInfo;
+  readonly loaded: LoadedModel;
+  /** Logits and the given layers' attention maps of one batch (inference mode). */
+  forward(batch: Batch, layers?: readonly CachedLayer[]): Promise<ForwardOutputs>;
+  /** The batch encoded, as the decoder the searches drive (generation models; the caller disposes it). */
+  stepDecoder(batch: Batch): Promise<StepDecoder>;
+}
+
+/** The tfjs model on the active backend. */
+export class TfjsInferenceModel implements InferenceModel {
+  readonly runtime: RuntimeInfo;
+  constructor(readonly loaded: LoadedModel) {
+    const backend = activeBackend();
+    this.runtime = { name: `tfjs-${backend}`, version: backend, threads: backend === 'wasm' || backend === 'cpu' ? 1 : null };
+  }
+
+  async forward(batch: Batch, layers: readonly CachedLayer[] = []): Promise<ForwardOutputs> {
+    const t = tf.tidy(() => teacherOutputs(this.loaded.model, batch, layers) as unknown as tf.TensorContainer) as unknown as ReturnType<typeof teacherOutputs>;
+    // Read outside tidy: tidy walks returned containers element by element (TFJS-NOTES.md).
+    const host = (x: tf.Tensor): HostTensor => ({ data: x.dataSync() as Float32Array, shape: x.shape });
+    try {
+      return { logits: host(t.logits), attention: Object.fromEntries(Object.entries(t.maps).map(([k, m]) => [k, host(m)])) };
+    } finally {
+      tf.dispose([t.logits, ...Object.values(t.maps)]);
+    }
+  }
+
+  async stepDecoder(batch: Batch): Promise<StepDecoder> {
+    const t = batchTensors(batch, this.loaded.model.config);
+    try {
+      return tfjsStepDecoder(this.loaded.model, { images: t.inputs.images, text: t.inputs.text });
+    } finally {
+      disposeBatchTensors(t);
+    }
+  }
+}
+
+/** The model's ONNX export on ONNX Runtime. */
+export class OnnxInferenceModel implements InferenceModel {
+  readonly runtime: RuntimeInfo;
+  constructor(
+    readonly loaded: LoadedModel,
+    readonly onnx: OnnxModel,
+    /** Pixel statistics the batches were normalised with (the data's). */
+    private readonly pixelStats: OnnxBatchInputs['pixelStats'],
+  ) {
+    this.runtime = { name: 'onnxruntime', version: onnx.version, threads: onnx.threads };
+  }
+
+  async forward(batch: Batch, layers: readonly CachedLayer[] = []): Promise<ForwardOutputs> {
+    const names = layers.map((l) => [attentionFieldName(l.kind, l.teacherLayer), this.onnx.attentionOutput(l.kind, l.teacherLayer)] as const);
+    const out = await this.onnx.run(this.inputs(batch, true), { attentionOutputs: names.map(([, o]) => o) });
+    return { logits: out.logits, attention: Object.fromEntries(names.map(([field, o]) => [field, out.attention[o]!])) };
+  }
+
+  stepDecoder(batch: Batch): Promise<StepDecoder> {
+    return onnxStepDecoder(this.onnx, this.inputs(batch, false));
+  }
+
+  /** The batch as ONNX inputs; generation forward passes read the teacher-forced decoder input target[:, :-1]. */
+  private inputs(batch: Batch, withDecoder: boolean): OnnxBatchInputs {
+    const B = batch.size;
+    let decoderIds: Int32Array | undefined;
+    if (withDecoder && this.onnx.sidecar.decoder) {
+      if (!batch.target) throw new Error(`${this.onnx.uri}: a ${this.onnx.sidecar.task} forward pass needs decoder targets in the batch`);
+      const L1 = batch.target.length / B; // Ld + 1
+      decoderIds = new Int32Array(B * (L1 - 1));
+      for (let b = 0; b < B; b++) decoderIds.set(batch.target.subarray(b * L1, b * L1 + L1 - 1), b * (L1 - 1));
+    }
+    return { batch: B, images: batch.images, pixelStats: this.pixelStats, text: batch.text, ...(decoderIds ? { decoderIds } : {}) };
+  }
+}
+
+/** Greedy (beamSize 1) or beam search of a batch on the model's runtime. */
+export async function decodeBatch(model: InferenceModel, batch: Batch, opts: BeamSearchOptions): Promise<Hypothesis[]> {
+  const decoder = await model.stepDecoder(batch);
+  try {
+    return opts.beamSize === 1 ? await greedyDecodeWith(decoder, opts.maxLen) : await beamSearchWith(decoder, opts);
+  } finally {
+    decoder.dispose();
+  }
+}
+
+export interface OpenInferenceOptions {
+  /** Pixel statistics of the batches (the data's). @default the model's own (metadata.pixelStats) */
+  readonly pixelStats?: OnnxBatchInputs['pixelStats'];
+  /** `tfjs` forces the TensorFlow.js model (latency of both runtimes, parity tests). @default 'auto' */
+  readonly runtime?: 'auto' | 'tfjs' | 'onnxruntime';
+  /** Intra-op threads of the ONNX Runtime session. @default AMAD_ORT_THREADS or every CPU */
+  readonly threads?: number;
+  /** Where a fallback is reported. @default one JSON line on stderr */
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * The model at `modelUri` on ONNX Runtime when it loads and the folder holds `model.onnx`, else on
+ * TensorFlow.js (logged, with the reason). `runtime: 'onnxruntime'` refuses the fallback.
+ */
+export async function openInferenceModel(loaded: LoadedModel, modelUri: string, opts: OpenInferenceOptions = {}): Promise<InferenceModel> {
+  const want = opts.runtime ?? 'auto';
+  if (want === 'tfjs') return new TfjsInferenceModel(loaded);
+  const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const rt: OnnxRuntimeStatus = loadOnnxRuntime();
+  const onnxUri = joinUri(toUri(modelUri), 'model.onnx');
+  let why: string | undefined;
+  if (!rt.available) why = `ONNX Runtime is not available (${rt.reason})`;
+  else if (!(await storageFor(onnxUri).exists(onnxUri))) why = `${modelUri} has no model.onnx (export it with \`amad export ${modelUri}\`)`;
+  if (why) {
+    if (want === 'onnxruntime') throw new Error(`cannot run ${modelUri} on ONNX Runtime: ${why}`);
+    if (process.env.AMAD_QUIET_BACKEND !== '1') log(JSON.stringify({ level: 'warn', msg: 'model runs on TensorFlow.js', model: modelUri, reason: why }));
+    return new TfjsInferenceModel(loaded);
+  }
+  const onnx = await OnnxModel.open(onnxUri, { runtime: rt, ...(opts.threads ? { threads: opts.threads } : {}) });
+  return new OnnxInferenceModel(loaded, onnx, opts.pixelStats ?? loaded.metadata.pixelStats);
+}

@@ -1,0 +1,345 @@
+/**
+ * The ONNX export of a trained model of the family (trainer/model/vl-model.ts), built from its
+ * config and weights, following the shared contract (contract/onnx-model.ts):
+ *
+ *   model.onnx    pixel_values [B,S,S,3] f32 (NHWC, normalised with the training pixel stats),
+ *                 input_ids + attention_mask [B,L] int64, decoder_input_ids [B,Ld] int64 (generation)
+ *                 → logits ([B,A] VQA, [B,Ld,V] generation) + attn.<kind>.<layer> [B,H,Q,K] for
+ *                 every attention module.
+ *   encoder.onnx  (generation) pixels + text → encoder_hidden_states [B,P+L,width] and
+ *                 encoder_attention_mask [B,P+L] (VLModel.encode)
+ *   decoder.onnx  (generation) decoder_input_ids + the two above → logits [B,Ld,V] (VLModel.decodeFrom)
+ *
+ * Batch and text/decoder lengths are dynamic (lengths up to the config's maxima: the position
+ * tables end there). The sidecar (model.onnx.json), the pixel stats, the tokenizer and the
+ * model config are also embedded in each file's metadata_props (keys in `METADATA_KEYS`).
+ *
+ * Masking follows the tfjs model exactly: text validity comes from `attention_mask` (the
+ * pipeline feeds ids ≠ PAD, which is what training used), decoder validity from ids ≠ PAD (0).
+ */
+import { ElemType, OnnxGraph, encodeModel, type Dim } from './graph';
+import { LayerEmitter, NO_GRAPH_MASK, type GraphMask } from './layers';
+import { attentionLayerCounts, numPatches, type ModelConfig } from '../model/config';
+import type { AttentionKind } from '../model/types';
+import { SPECIAL_TOKENS } from '../data/batch';
+import {
+  ENCODER_MASK_NAME,
+  ENCODER_STATES_NAME,
+  attentionOutputName,
+  type OnnxSidecar,
+} from '../../contract/onnx-model';
+import type { ModelTask } from '../model-io';
+
+/** Opsets the exporter writes: LayerNormalization is a standard-domain op from 17. */
+export const MIN_OPSET = 17;
+/** The newest opset checked to load and agree in onnxruntime-node 1.31 (test/trainer/onnx/export-model.test.ts). */
+export const MAX_OPSET = 23;
+export const DEFAULT_OPSET = 17;
+
+/** metadata_props keys of every exported file. */
+export const METADATA_KEYS = {
+  sidecar: 'amad.sidecar',
+  config: 'amad.config',
+  pixelStats: 'amad.pixel_stats',
+  tokenizer: 'amad.tokenizer',
+  provenance: 'amad.provenance',
+} as const;
+
+const PRODUCER = 'amad-distill';
+const PRODUCER_VERSION = '1';
+
+/** What the exporter needs besides the weights (model-io.ts ModelMetadata, minus format). */
+export interface ExportMetadata {
+  readonly task: ModelTask;
+  readonly tokenizer: unknown;
+  readonly answers: readonly string[];
+  readonly pixelStats: { readonly mean: readonly number[]; readonly std: readonly number[] };
+  readonly provenance?: Record<string, unknown>;
+}
+
+/** Weights by model-relative name (`VLModel.namedWeights()`), float32 row-major. */
+export type WeightMap = ReadonlyMap<string, { readonly data: Float32Array; readonly shape: readonly number[] }>;
+
+export interface ExportOptions {
+  /** @default DEFAULT_OPSET */
+  readonly opset?: number;
+  /** Sidecar-relative file names written beside the model. */
+  readonly files?: { readonly tokenizer: string; readonly encoder?: string; readonly decoder?: string };
+}
+
+export interface OnnxExport {
+  readonly model: Uint8Array;
+  readonly sidecar: OnnxSidecar;
+  /** Generation models only. */
+  readonly encoder?: Uint8Array;
+  readonly decoder?: Uint8Array;
+}
+
+/** Thrown for an opset outside the supported range or a model the contract cannot describe. */
+export class OnnxExportError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OnnxExportError';
+  }
+}
+
+export function checkOpset(opset: number): number {
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
+    throw new OnnxExportError(`opset ${opset} is not supported: choose an integer in ${MIN_OPSET}..${MAX_OPSET} (LayerNormalization needs ≥ 17)`);
+  }
+  return opset;
+}
+
+/** The three graphs' names for the two-part encoder/decoder split. */
+const EXPORT_VERSION_NOTE = 'exported by amad-distill trainer/onnx/export-model.ts';
+
+/** Builds model.onnx (and for generation encoder.onnx + decoder.onnx) plus the sidecar. */
+export function buildOnnxExport(config: ModelConfig, weights: WeightMap, meta: ExportMetadata, opts: ExportOptions = {}): OnnxExport {
+  const opset = checkOpset(opts.opset ?? DEFAULT_OPSET);
+  const generation = meta.task !== 'vqa';
+  if (generation && config.decoderLayers === 0) throw new OnnxExportError(`a ${meta.task} model needs a decoder, but config.decoderLayers is 0`);
+  if (!generation && config.numAnswers === 0) throw new OnnxExportError('a VQA model needs an answer head, but config.numAnswers is 0');
+  if (!generation && meta.answers.length !== config.numAnswers) {
+    throw new OnnxExportError(`the model has ${config.numAnswers} answer classes but its metadata lists ${meta.answers.length} answers`);
+  }
+  const files = opts.files ?? { tokenizer: 'tokenizer.json', encoder: generation ? 'encoder.onnx' : undefined, decoder: generation ? 'decoder.onnx' : undefined };
+  const sidecar = sidecarFor(config, meta, files);
+  const metadata: Record<string, string> = {
+    [METADATA_KEYS.sidecar]: JSON.stringify(sidecar),
+    [METADATA_KEYS.config]: JSON.stringify(config),
+    [METADATA_KEYS.pixelStats]: JSON.stringify(meta.pixelStats),
+    [METADATA_KEYS.tokenizer]: JSON.stringify(meta.tokenizer),
+    [METADATA_KEYS.provenance]: JSON.stringify(meta.provenance ?? {}),
+  };
+  const finish = (builder: FamilyGraph, doc: string) =>
+    encodeModel(builder.g.toModel({ opset, producer: PRODUCER, producerVersion: PRODUCER_VERSION, docString: `${doc} (${EXPORT_VERSION_NOTE})`, metadata }));
+
+  const full = new FamilyGraph(`amad_${meta.task}`, config, weights);
+  const enc = full.encoderFromInputs(true);
+  if (generation) {
+    const logits = full.decoder(full.decoderIdsInput(), enc.states, enc.valid, true);
+    full.g.output(logits, sidecar.logits, ElemType.FLOAT, ['batch', 'decoder_length', config.vocabSize]);
+  } else {
+    full.g.output(full.answerHead(enc.states, enc.valid), sidecar.logits, ElemType.FLOAT, ['batch', config.numAnswers]);
+  }
+  full.declareAttentionOutputs(generation);
+  const out: OnnxExport = { model: finish(full, `${meta.task} model`), sidecar };
+  if (!generation) return out;
+
+  const encoderOnly = new FamilyGraph(`amad_${meta.task}_encoder`, config, weights);
+  const e = encoderOnly.encoderFromInputs(false);
+  const encLen: Dim = 'encoder_length'; // P + text_length
+  encoderOnly.g.output(e.states, ENCODER_STATES_NAME, ElemType.FLOAT, ['batch', encLen, config.width]);
+  encoderOnly.g.output(e.valid, ENCODER_MASK_NAME, ElemType.FLOAT, ['batch', encLen]);
+
+  const decoderOnly = new FamilyGraph(`amad_${meta.task}_decoder`, config, weights);
+  const ids = decoderOnly.decoderIdsInput();
+  const states = decoderOnly.g.input(ENCODER_STATES_NAME, ElemType.FLOAT, ['batch', 'encoder_length', config.width]);
+  const valid = decoderOnly.g.input(ENCODER_MASK_NAME, ElemType.FLOAT, ['batch', 'encoder_length']);
+  decoderOnly.g.output(decoderOnly.decoder(ids, states, valid, false), sidecar.logits, ElemType.FLOAT, ['batch', 'decoder_length', config.vocabSize]);
+  return { ...out, encoder: finish(encoderOnly, `${meta.task} encoder`), decoder: finish(decoderOnly, `${meta.task} decoder`) };
+}
+
+/** The sidecar describing model.onnx (contract/onnx-model.ts). */
+export function sidecarFor(config: ModelConfig, meta: ExportMetadata, files: NonNullable<ExportOptions['files']>): OnnxSidecar {
+  const generation = meta.task !== 'vqa';
+  const counts = attentionLayerCounts(config);
+  const kinds: AttentionKind[] = ['visionSelf', 'fusionSelf', 'crossImage', ...(generation ? (['decoderSelf', 'decoderCross'] as const) : [])];
+  const tok = meta.tokenizer as { lowercase?: unknown };
+  const [m, s] = [meta.pixelStats.mean, meta.pixelStats.std];
+  return {
+    format: 'amad-onnx/1',
+    task: meta.task,
+    image: { input: 'pixel_values', layout: 'NHWC', size: config.imageSize, mean: [m[0], m[1], m[2]], std: [s[0], s[1], s[2]] },
+    text: { ids: 'input_ids', mask: 'attention_mask', idType: 'int64', maxLength: config.maxTextLength, padId: SPECIAL_TOKENS.PAD },
+    ...(generation ? { decoder: { ids: 'decoder_input_ids', maxLength: config.maxTargetLength, bosId: SPECIAL_TOKENS.BOS, eosId: SPECIAL_TOKENS.EOS, padId: SPECIAL_TOKENS.PAD } } : {}),
+    logits: 'logits',
+    attention: kinds.flatMap((kind) =>
+      Array.from({ length: counts[kind] }, (_, layer) => ({ output: attentionOutputName(kind, layer), kind, layer, heads: headsOf(config, kind) })),
+    ),
+    tokenizer: { file: files.tokenizer, kind: 'amad-json', lowercase: typeof tok?.lowercase === 'boolean' ? tok.lowercase : true },
+    ...(generation ? {} : { answers: [...meta.answers] }),
+    ...(generation && files.encoder && files.decoder ? { split: { encoder: files.encoder, decoder: files.decoder, states: ENCODER_STATES_NAME, mask: ENCODER_MASK_NAME } } : {}),
+  };
+}
+
+function headsOf(c: ModelConfig, kind: AttentionKind): number {
+  return kind === 'visionSelf' ? c.heads.vision : kind === 'decoderSelf' || kind === 'decoderCross' ? c.heads.decoder : c.heads.fusion;
+}
+
+interface AttentionRecord {
+  readonly kind: AttentionKind;
+  readonly layer: number;
+  readonly probs: string;
+  readonly heads: number;
+  readonly dims: readonly [Dim, Dim];
+}
+
+/** One graph of the family: inputs, embeddings, blocks, heads; records the attention maps it builds. */
+class FamilyGraph {
+  readonly g: OnnxGraph;
+  private readonly layers: LayerEmitter;
+  private readonly added = new Map<string, string>();
+  private readonly maps: AttentionRecord[] = [];
+
+  constructor(
+    name: string,
+    private readonly c: ModelConfig,
+    private readonly weights: WeightMap,
+  ) {
+    this.g = new OnnxGraph(name);
+    this.layers = new LayerEmitter(this.g, { weight: (n) => this.weight(n) });
+  }
+
+  /** A trained weight as an initializer named like the model's variable (added once: the token table is shared). */
+  private weight(name: string): string {
+    const known = this.added.get(name);
+    if (known) return known;
+    const w = this.weights.get(name);
+    if (!w) throw new OnnxExportError(`the weights have no "${name}": they do not belong to this model config`);
+    this.added.set(name, this.g.floatInit(name, w.data, w.shape));
+    return name;
+  }
+
+  /** Row `index` of a `[rows, width]` weight, as `[width]` (modality embeddings). */
+  private row(name: string, index: number): string {
+    return this.g.op('Gather', [this.weight(name), this.g.int64([index], [])], { axis: 0 });
+  }
+
+  /** The first `length` rows of a position table (`length`: int64 `[1]`). */
+  private positions(name: string, length: string): string {
+    return this.g.op('Slice', [this.weight(name), this.g.int64([0]), length, this.g.int64([0])]);
+  }
+
+  /** int64 `[1]` holding dimension `axis` of `value`. */
+  private dim(value: string, axis: number): string {
+    return this.g.op('Shape', [value], { start: axis, end: axis + 1 });
+  }
+
+  private record(kind: AttentionKind, layer: number, probs: string, heads: number, dims: readonly [Dim, Dim], keep: boolean): void {
+    if (keep) this.maps.push({ kind, layer, probs, heads, dims });
+  }
+
+  /** Every recorded attention map as an `attn.<kind>.<layer>` output, in sidecar order. */
+  declareAttentionOutputs(generation: boolean): void {
+    const order: AttentionKind[] = ['visionSelf', 'fusionSelf', 'crossImage', 'decoderSelf', 'decoderCross'];
+    const sorted = [...this.maps].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind) || a.layer - b.layer);
+    for (const m of sorted) {
+      if (!generation && (m.kind === 'decoderSelf' || m.kind === 'decoderCross')) continue;
+      this.g.output(m.probs, attentionOutputName(m.kind, m.layer), ElemType.FLOAT, ['batch', m.heads, ...m.dims]);
+    }
+  }
+
+  /**
+   * Inputs → encoder states `[B, P+L, width]` and key validity `[B, P+L]` (VLModel.encoderPass).
+   * @param recordMaps keep the attention probabilities for outputs
+   */
+  encoderFromInputs(recordMaps: boolean): { states: string; valid: string } {
+    const c = this.c;
+    const g = this.g;
+    const L = this.layers;
+    const P = numPatches(c);
+    const grid = c.imageSize / c.patchSize;
+    const ps = c.patchSize;
+    const pixels = g.input('pixel_values', ElemType.FLOAT, ['batch', c.imageSize, c.imageSize, 3]);
+    const ids = g.input('input_ids', ElemType.INT64, ['batch', 'text_length']);
+    const mask = g.input('attention_mask', ElemType.INT64, ['batch', 'text_length']);
+
+    // --- embeddings (VLModel.embedImages / embedText) -----------------------------------------
+    // [B, S, S, 3] → [B, gy, py, gx, px·3] → [B, gy, gx, py, px·3] → [B, P, p·p·3]: each patch's pixels contiguous, patches row-major
+    const grid5 = g.op('Reshape', [pixels, g.int64([-1, grid, ps, grid, ps * 3])]);
+    const patches = g.op('Reshape', [g.op('Transpose', [grid5], { perm: [0, 1, 3, 2, 4] }), g.int64([-1, P, ps * ps * 3])]);
+    const imageExtra = g.op('Add', [this.weight('embedding/imagePositions'), this.row('embedding/modality', 0)]); // [P, width]
+    const image = g.op('Add', [L.linear(patches, 'embedding/patch'), imageExtra]); // [B, P, width]
+    const textLen = this.dim(ids, 1);
+    const textExtra = g.op('Add', [this.positions('embedding/textPositions', textLen), this.row('embedding/modality', 1)]); // [L, width]
+    const text = g.op('Add', [g.op('Gather', [this.weight('embedding/token'), ids], { axis: 0 }), textExtra]); // [B, L, width]
+    const textValid = g.op('Cast', [mask], { to: ElemType.FLOAT }); // [B, L]
+    const batchDim = this.dim(pixels, 0);
+    const imageValid = g.op('Expand', [g.float32(new Array(P).fill(1), [1, P]), g.op('Concat', [batchDim, g.int64([P])], { axis: 0 })]); // [B, P] ones
+    const encoderValid = g.op('Concat', [imageValid, textValid], { axis: 1 }); // [B, P+L]
+
+    // --- vision blocks ------------------------------------------------------------------------
+    let imageStates = image;
+    for (let i = 0; i < c.visionLayers; i++) {
+      imageStates = this.encoderBlock(`vision/${i}`, imageStates, c.heads.vision, NO_GRAPH_MASK, (probs) => this.record('visionSelf', i, probs, c.heads.vision, [P, P], recordMaps));
+    }
+
+    // --- fusion ---------------------------------------------------------------------------------
+    if (c.fusion === 'single-stream') {
+      let x = g.op('Concat', [imageStates, text], { axis: 1 }); // [B, P+L, width]
+      const fusionMask: GraphMask = { bias: L.keyPaddingBias(encoderValid), keyKeep: null }; // image keys always valid: no empty row
+      for (let i = 0; i < c.fusionLayers; i++) {
+        x = this.encoderBlock(`fusion/${i}`, x, c.heads.fusion, fusionMask, (probs) => this.record('fusionSelf', i, probs, c.heads.fusion, ['encoder_length', 'encoder_length'], recordMaps));
+      }
+      return { states: L.layerNorm(x, 'encoder/norm'), valid: encoderValid };
+    }
+    const memory = L.layerNorm(imageStates, 'vision/norm'); // [B, P, width]
+    const selfMask: GraphMask = { bias: L.keyPaddingBias(textValid), keyKeep: L.keyKeep(textValid) }; // an all-padding text has no valid key
+    let x = text;
+    for (let i = 0; i < c.fusionLayers; i++) {
+      x = this.crossBlock(`fusion/${i}`, x, memory, c.heads.fusion, selfMask, NO_GRAPH_MASK, (self, cross) => {
+        this.record('fusionSelf', i, self, c.heads.fusion, ['text_length', 'text_length'], recordMaps);
+        this.record('crossImage', i, cross, c.heads.fusion, ['text_length', P], recordMaps);
+      });
+    }
+    const textOut = L.layerNorm(x, 'encoder/norm');
+    return { states: g.op('Concat', [memory, textOut], { axis: 1 }), valid: encoderValid };
+  }
+
+  decoderIdsInput(): string {
+    return this.g.input('decoder_input_ids', ElemType.INT64, ['batch', 'decoder_length']);
+  }
+
+  /** Decoder blocks → LM logits `[B, Ld, vocab]` (VLModel.decoderPass). */
+  decoder(ids: string, states: string, encoderValid: string, recordMaps: boolean): string {
+    const c = this.c;
+    const g = this.g;
+    const L = this.layers;
+    const len = this.dim(ids, 1);
+    const y0 = g.op('Add', [g.op('Gather', [this.weight('embedding/token'), ids], { axis: 0 }), this.positions('decoder/positions', len)]); // [B, Ld, width]
+    const targetValid = g.op('Cast', [g.op('Not', [g.op('Equal', [ids, g.int64([SPECIAL_TOKENS.PAD], [])])])], { to: ElemType.FLOAT }); // [B, Ld]
+    const selfMask: GraphMask = { bias: g.op('Add', [L.causalBias(c.maxTargetLength, len), L.keyPaddingBias(targetValid)]), keyKeep: L.keyKeep(targetValid) };
+    const memoryMask: GraphMask = { bias: L.keyPaddingBias(encoderValid), keyKeep: null };
+    let y = y0;
+    for (let i = 0; i < c.decoderLayers; i++) {
+      y = this.crossBlock(`decoder/${i}`, y, states, c.heads.decoder, selfMask, memoryMask, (self, cross) => {
+        this.record('decoderSelf', i, self, c.heads.decoder, ['decoder_length', 'decoder_length'], recordMaps);
+        this.record('decoderCross', i, cross, c.heads.decoder, ['decoder_length', 'encoder_length'], recordMaps);
+      });
+    }
+    return L.linear(L.layerNorm(y, 'decoder/norm'), 'decoder/lmHead');
+  }
+
+  /** VQA head: linear on the mean of the encoder output over valid positions → `[B, A]`. */
+  answerHead(states: string, valid: string): string {
+    const g = this.g;
+    const weights = g.op('Div', [valid, g.op('ReduceSum', [valid, g.int64([1])], { keepdims: 1 })]); // [B, T]
+    const pooled = g.op('MatMul', [g.op('Unsqueeze', [weights, g.int64([1])]), states]); // [B, 1, width]
+    return this.layers.linear(g.op('Squeeze', [pooled, g.int64([1])]), 'head/answer');
+  }
+
+  /** blocks.ts encoderBlock: x + Attn(LN(x)); + MLP(LN(·)). */
+  private encoderBlock(prefix: string, x: string, heads: number, mask: GraphMask, onMaps: (probs: string) => void): string {
+    const L = this.layers;
+    const g = this.g;
+    const h = L.layerNorm(x, `${prefix}/attentionNorm`);
+    const a = L.attention(`${prefix}/attention`, h, h, heads, this.c.width, mask);
+    onMaps(a.probs);
+    const x1 = g.op('Add', [x, a.out]);
+    return g.op('Add', [x1, L.mlp(L.layerNorm(x1, `${prefix}/mlpNorm`), `${prefix}/mlp`)]);
+  }
+
+  /** blocks.ts crossBlock: x + SelfAttn(LN(x)); + CrossAttn(LN(·), memory); + MLP(LN(·)). */
+  private crossBlock(prefix: string, x: string, memory: string, heads: number, selfMask: GraphMask, memoryMask: GraphMask, onMaps: (self: string, cross: string) => void): string {
+    const L = this.layers;
+    const g = this.g;
+    const h = L.layerNorm(x, `${prefix}/selfNorm`);
+    const s = L.attention(`${prefix}/selfAttention`, h, h, heads, this.c.width, selfMask);
+    const x1 = g.op('Add', [x, s.out]);
+    const cr = L.attention(`${prefix}/crossAttention`, L.layerNorm(x1, `${prefix}/crossNorm`), memory, heads, this.c.width, memoryMask);
+    onMaps(s.probs, cr.probs);
+    const x2 = g.op('Add', [x1, cr.out]);
+    return g.op('Add', [x2, L.mlp(L.layerNorm(x2, `${prefix}/mlpNorm`), `${prefix}/mlp`)]);
+  }
+}
