@@ -70,9 +70,10 @@ describe('a breach fails the run with the AWS error name', () => {
   });
 
   test('a shorter-timeout function over its timeout: Lambda.Unknown', async () => {
+    // Report's deployed timeout (5 min) is shorter than the Task's 900 s: the function times out first.
     const r = await runLocal(
-      { runId: 'slow-merge', artifactRoot: root, spec: tinySpec() },
-      options([], { limits: { lambdas: { [TaskState.mergeEval]: { timeoutSeconds: 0.3 } } } }, around(TaskState.mergeEval, () => sleep(1500))),
+      { runId: 'slow-report', artifactRoot: root, spec: tinySpec() },
+      options([], { limits: { lambdas: { [TaskState.report]: { timeoutSeconds: 0.3 } } } }, around(TaskState.report, () => sleep(1500))),
     );
     expect(r.status).toBe('FAILED');
     expect(r.error?.Error).toBe('Lambda.Unknown');

@@ -136,7 +136,7 @@ test('status and report of an unknown run exit 1', async () => {
 test('registerPipelineCommands wires the subcommands and sets the exit code', async () => {
   const deps = testDeps();
   const program = registerPipelineCommands(new Command('amad').exitOverride(), () => deps);
-  expect(program.commands.map((c) => c.name()).sort()).toEqual(['cancel', 'plan', 'report', 'run', 'runs', 'status', 'submit', 'validate']);
+  expect(program.commands.map((c) => c.name()).sort()).toEqual(['cancel', 'export', 'plan', 'report', 'run', 'runs', 'status', 'submit', 'validate']);
   const saved = process.exitCode;
   try {
     await program.parseAsync(['node', 'amad', 'validate', await specFile({ version: 1 })]);
