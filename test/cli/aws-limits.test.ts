@@ -147,6 +147,39 @@ describe('a breach fails the run with the AWS error name', () => {
   });
 });
 
+test("a Map runs at most its deployed MaxConcurrency items at once, however many Lambdas the executor allows", async () => {
+  // Prepare: a one-Map definition whose items sleep; the executor itself would allow 10 at once.
+  let running = 0;
+  let peak = 0;
+  const item: LambdaHandler = async () => {
+    peak = Math.max(peak, ++running);
+    await sleep(100);
+    running--;
+    return {};
+  };
+  const definition = {
+    StartAt: 'Fan',
+    States: {
+      Fan: {
+        Type: 'Map',
+        ItemsPath: '$.spec.items',
+        MaxConcurrency: 2,
+        ItemProcessor: {
+          ProcessorConfig: { Mode: 'INLINE' },
+          StartAt: TaskState.evaluateShard,
+          States: { [TaskState.evaluateShard]: { Type: 'Task', Resource: '${EvaluateFunctionArn}', TimeoutSeconds: 900, End: true } },
+        },
+        End: true,
+      },
+    },
+  };
+  // Act
+  const r = await runLocal({ runId: 'fan', artifactRoot: root, spec: { items: [1, 2, 3, 4, 5, 6] } }, options([], { definition, lambdaConcurrency: 10 }, { [TaskState.evaluateShard]: item }));
+  // Assert
+  expect(r.status).toBe('SUCCEEDED');
+  expect(peak).toBe(2);
+});
+
 test('tight Lambda limits move the cache and evaluation stages to Batch jobs, and the run succeeds', async () => {
   // Prepare: 10-second functions: the planner's estimate (≥ 10 s of start-up) no longer fits half of that.
   const tight = { timeoutSeconds: 10 };
