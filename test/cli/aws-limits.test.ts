@@ -8,6 +8,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { runEvents } from '../../contract/placement';
 import { TaskState } from '../../contract/state-machine';
 import { defaultLambdaRegistry } from '../../cli/lambda-registry';
 import { runLocal, type LambdaHandler, type LocalRunOptions } from '../../cli/local-executor';
@@ -140,10 +141,13 @@ describe('a breach fails the run with the AWS error name', () => {
     expect(r.error?.Cause).toMatch(/history/);
   });
 
-  test('within the deployed limits the same run succeeds (the limits are what fails the runs above)', async () => {
+  test('within the deployed limits the same run succeeds, with as many history events as the planner counts', async () => {
     const r = await runLocal({ runId: 'fits', artifactRoot: root, spec: tinySpec() }, options([]));
     expect(r.error).toBeUndefined();
     expect(r.status).toBe('SUCCEEDED');
+    // The fakes: 2 preparation chunks, 2 train shards, 1 test shard; 3 student jobs + the teacher.
+    const shape = { teacherTrained: true, prepare: { placement: 'lambda', chunks: 2 }, cache: { placement: 'lambda', shards: 2 }, studentJobs: 3, models: 4, evaluate: { placement: 'lambda', shards: 1 } } as const;
+    expect(r.historyEvents).toBe(runEvents(shape));
   });
 });
 
@@ -199,6 +203,8 @@ test('tight Lambda limits move the cache and evaluation stages to Batch jobs, an
   expect(fakeControl.calls.evaluateShard).toBe(0); // none ran in-process as a Lambda
   expect(entered(events, 'EvaluateShard')).toBe(false);
   expect(entered(events, 'EvaluateShardJob')).toBe(true);
+  const shape = { teacherTrained: true, prepare: { placement: 'lambda', chunks: 2 }, cache: { placement: 'batch', shards: 2 }, studentJobs: 3, models: 4, evaluate: { placement: 'batch', shards: 1 } } as const;
+  expect(r.historyEvents).toBe(runEvents(shape));
   const metrics = JSON.parse(await fs.readFile(path.join(root, 'runs', 'moved', 'report', 'metrics.json'), 'utf8'));
   expect(Object.keys(metrics.metrics).sort()).toEqual(['amad/seed-0', 'amad/seed-1', 'one2one/seed-0', 'teacher']);
 });
