@@ -3,7 +3,7 @@
  * (beside model.bin's), at the reference shapes (bench/train-step.ts REFERENCE: width 128, 4
  * single-stream layers, 8 heads, 80 tokens) and the demo's (examples/demo-*.json teachers: width
  * 64, 8 heads, 32 px images, 8 px patches; VQA single-stream 2 layers; captioning 2 vision + 2
- * decoder layers, which also writes encoder.onnx + decoder.onnx).
+ * decoder layers, which also writes encoder.onnx, decoder.onnx and decoder-with-past.onnx).
  *
  * Run: `npx tsx bench/run.ts onnx-export [--repeats 5]` (or `npm run bench -- onnx-export`).
  * Prints a table, then one JSON line per model. Export time = weights read from the tfjs
@@ -45,13 +45,13 @@ export async function run(argv: string[]): Promise<void> {
       pixelStats: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
     };
     const times: number[] = [];
-    let sizes = { model: 0, encoder: 0, decoder: 0 };
+    let sizes = { model: 0, encoder: 0, decoder: 0, decoderWithPast: 0 };
     for (let r = 0; r <= repeats; r++) {
       const t0 = performance.now();
       const exp = buildOnnxExport(config, weightMapOf(model), meta);
       const ms = performance.now() - t0;
       if (r > 0) times.push(ms); // the first run warms up (module JIT)
-      sizes = { model: exp.model.byteLength, encoder: exp.encoder?.byteLength ?? 0, decoder: exp.decoder?.byteLength ?? 0 };
+      sizes = { model: exp.model.byteLength, encoder: exp.encoder?.byteLength ?? 0, decoder: exp.decoder?.byteLength ?? 0, decoderWithPast: exp.decoderWithPast?.byteLength ?? 0 };
     }
     times.sort((a, b) => a - b);
     rows.push({
@@ -64,10 +64,11 @@ export async function run(argv: string[]): Promise<void> {
       modelOnnxBytes: sizes.model,
       encoderOnnxBytes: sizes.encoder,
       decoderOnnxBytes: sizes.decoder,
+      decoderWithPastOnnxBytes: sizes.decoderWithPast,
     });
     model.dispose();
   }
   console.log(`backend ${backend} (weights read from its variables), opset ${DEFAULT_OPSET}, median of ${repeats} exports after one warm-up`);
-  console.table(rows.map((r) => ({ model: r.name, params: r.params, 'export ms': r.exportMs, 'model.onnx bytes': r.modelOnnxBytes, 'weights bytes (f32)': r.weightBytes, 'encoder+decoder bytes': (r.encoderOnnxBytes as number) + (r.decoderOnnxBytes as number) })));
+  console.table(rows.map((r) => ({ model: r.name, params: r.params, 'export ms': r.exportMs, 'model.onnx bytes': r.modelOnnxBytes, 'weights bytes (f32)': r.weightBytes, 'encoder / decoder / decoder-with-past bytes': r.encoderOnnxBytes ? `${r.encoderOnnxBytes} / ${r.decoderOnnxBytes} / ${r.decoderWithPastOnnxBytes}` : '—' })));
   for (const r of rows) console.log(JSON.stringify(r));
 }

@@ -5,7 +5,7 @@
  *   amad prepare --source <source.json> --out <dir|s3://…>   prepare a dataset into shards
  *   amad train --config <file>                               train one model (ground truth only)
  *   amad distill --config <file>                             distil one student from a teacher
- *   amad run|submit|status|report|cancel|validate …          the pipeline (local or AWS)
+ *   amad run|submit|status|report|runs|cancel|validate …     the pipeline (local or AWS)
  */
 import './polyfills';
 import '../contract/s3-storage';

@@ -78,11 +78,20 @@ export const OnnxAttentionOutputSchema = z.strictObject({
  * The encoder/decoder pair of a generation model:
  *   encoder: image + text inputs (as the full model) → `states` `[B, T, width]` float32 and
  *            `mask` `[B, T]` float32 (1 = a key the decoder may attend to: patches and real text tokens);
- *   decoder: `decoder.ids` + `states` + `mask` → `logits` `[B, Ld, vocabSize]`.
+ *   decoder: `decoder.ids` + `states` + `mask` → `logits` `[B, Ld, vocabSize]`;
+ *   decoderWithPast (optional): the decoder with a key/value cache (below).
  */
 export const OnnxSplitSchema = z.strictObject({
   encoder: z.string().min(1),
   decoder: z.string().min(1),
+  /**
+   * The decoder with a self-attention key/value cache: inputs as `decoder` plus, per decoder
+   * layer i, `past_key.i` / `past_value.i` `[B, H, P, dh]` and `past_valid` `[B, P]` (1 = real
+   * token) for the P positions already decoded (P = 0 on the first step: empty tensors);
+   * outputs `logits` `[B, N, vocab]` for the N new tokens and `present_key.i` /
+   * `present_value.i` / `present_valid` (P+N positions) to feed back as the next step's past.
+   */
+  decoderWithPast: z.string().min(1).optional(),
   /** @default "encoder_hidden_states" */
   states: z.string().min(1).default('encoder_hidden_states'),
   /** @default "encoder_attention_mask" */
@@ -115,6 +124,12 @@ export const OnnxSidecarSchema = z
     /** VQA: the answer classes in logit order, inline. */
     answers: z.array(z.string()).optional(),
     /**
+     * VQA, optional: the form each class is answered in, in logit order (the class's most
+     * frequent raw training answer, e.g. "t-shirt" for the class "t shirt": the official VQA
+     * scorer compares raw strings when the annotators agree). Absent: answer with `answers`.
+     */
+    answerForms: z.array(z.string()).optional(),
+    /**
      * Generation models this project exports: the same model split in two for autoregressive
      * serving (encode once, decode many prefixes). Paths relative to the sidecar.
      */
@@ -122,6 +137,9 @@ export const OnnxSidecarSchema = z
   })
   .superRefine((s, ctx) => {
     if (s.task === 'vqa' && !s.answers?.length) ctx.addIssue({ code: 'custom', path: ['answers'], message: 'a VQA teacher needs its answer classes in logit order: add "answers": ["yes", "no", …]' });
+    if (s.answerForms && s.answerForms.length !== (s.answers?.length ?? 0)) {
+      ctx.addIssue({ code: 'custom', path: ['answerForms'], message: `answerForms lists ${s.answerForms.length} forms for ${s.answers?.length ?? 0} answers: give one per answer, in the same order` });
+    }
     if (s.task !== 'vqa' && !s.decoder) ctx.addIssue({ code: 'custom', path: ['decoder'], message: `a ${s.task} teacher needs "decoder": { ids, maxLength, bosId, eosId }` });
     const seen = new Set<string>();
     s.attention.forEach((a, i) => {

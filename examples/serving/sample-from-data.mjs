@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * Writes one example of a prepared VQA dataset as a PNG and prints its question and its
- * label answer, to try the serving examples on a real input (docs/SERVING.md):
+ * Writes one example of a prepared dataset as a PNG and prints its text (VQA question,
+ * translation source; empty for captioning) and its label (the answer class, or the reference
+ * target), to try the serving examples on a real input (docs/SERVING.md):
  *
  *   npm run build
  *   node examples/serving/sample-from-data.mjs <data dir> <split> <index> <out.png>
@@ -23,7 +24,6 @@ if (!dataDir || !split || index === undefined || !out) {
   process.exit(2);
 }
 const data = await openDataset(toUri(dataDir));
-if (data.manifest.task !== 'vqa') throw new Error(`${dataDir} holds ${data.manifest.task} data: this helper writes VQA examples`);
 const record = await data.split(split).record(Number(index));
 const S = data.manifest.imageSize;
 const png = new pngjs.PNG({ width: S, height: S });
@@ -34,6 +34,7 @@ for (let i = 0; i < S * S; i++) {
   png.data[i * 4 + 3] = 255;
 }
 writeFileSync(out, pngjs.PNG.sync.write(png));
-const question = data.tokenizer.decode(record.text);
-const label = record.answerLabel >= 0 ? data.answerVocab[record.answerLabel] : '(no answer class)';
-process.stdout.write(JSON.stringify({ id: record.id, question, answer: label, png: out }) + '\n');
+const text = data.tokenizer.decode(record.text);
+const label =
+  data.manifest.task === 'vqa' ? { answer: record.answerLabel >= 0 ? data.answerVocab[record.answerLabel] : '(no answer class)' } : { target: data.tokenizer.decode(record.target) };
+process.stdout.write(JSON.stringify({ id: record.id, task: data.manifest.task, text, ...label, png: out }) + '\n');

@@ -6,120 +6,15 @@
  *   node examples/serving/serve-vqa.mjs <model.onnx> <image.jpg|png> "<question>" [--threads N]
  *
  * Prints the answer, its probability and the runner-up answers. Needs only onnxruntime-node,
- * jpeg-js and pngjs (no TensorFlow.js, nothing else from this repository).
- *
- * Preprocessing is the training pipeline's (trainer/data/image.ts, trainer/data/tokenizer.ts):
- *   image  decode → centre square crop → PIL-style bilinear resize to image.size → RGB/255 →
- *          (x − mean[c]) / std[c] → NHWC (or NCHW when the sidecar says so)
- *   text   the project's word tokenizer (tokenizer.json kind "word"): lower-case, split into
- *          letter/digit runs (inner apostrophes kept) and single symbols, unknown → [UNK] (1),
- *          padded with padId to text.maxLength; attention_mask = 1 for real tokens.
+ * jpeg-js and pngjs (no TensorFlow.js, nothing else from this repository but preprocess.mjs,
+ * which prepares image and question exactly as training did).
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import ort from 'onnxruntime-node';
-import jpeg from 'jpeg-js';
-import pngjs from 'pngjs';
-
-const UNK = 1;
+import { InputError, pixelTensor, readSidecar, textTensors } from './preprocess.mjs';
 
 function usage(message) {
   process.stderr.write(`${message}\nusage: node examples/serving/serve-vqa.mjs <model.onnx> <image.jpg|png> "<question>" [--threads N]\n`);
   process.exit(2);
-}
-
-// --- image ------------------------------------------------------------------------------------
-
-/** JPEG or PNG bytes → { width, height, channels, data } (channels 1–4, interleaved). */
-function decodeImage(bytes, file) {
-  let img;
-  if (bytes[0] === 0xff && bytes[1] === 0xd8) img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false });
-  else if (bytes[0] === 0x89 && bytes[1] === 0x50) img = pngjs.PNG.sync.read(bytes);
-  else usage(`${file} is not a JPEG or PNG file`);
-  return { width: img.width, height: img.height, channels: img.data.length / (img.width * img.height), data: img.data };
-}
-
-/** PIL-style bilinear (triangle filter, widened when shrinking) taps of `inSize` → `outSize`. */
-function taps(inSize, outSize) {
-  const scale = inSize / outSize;
-  const support = Math.max(scale, 1);
-  return Array.from({ length: outSize }, (_, o) => {
-    const center = (o + 0.5) * scale;
-    const lo = Math.max(0, Math.floor(center - support));
-    const hi = Math.min(inSize, Math.ceil(center + support));
-    // Same arithmetic as the training code: raw weights summed in double, stored as float32.
-    const raw = [];
-    for (let i = lo; i < hi && raw.length < Math.ceil(support) * 2 + 1; i++) raw.push(Math.max(0, 1 - Math.abs((i + 0.5 - center) / support)));
-    const total = raw.reduce((a, b) => a + b, 0) || 1;
-    return { first: lo, weights: raw.map((x) => Math.fround(Math.fround(x) / total)) };
-  });
-}
-
-/** Centre square crop resized to `size`: RGB bytes `[size, size, 3]` (gray replicated, alpha dropped). */
-function squareRgb(img, size) {
-  const side = Math.min(img.width, img.height);
-  const x0 = Math.floor((img.width - side) / 2);
-  const y0 = Math.floor((img.height - side) / 2);
-  const ch = img.channels;
-  const channel = (p, c) => img.data[ch >= 3 ? p + c : p];
-  const tx = taps(side, size);
-  const ty = taps(side, size);
-  const mid = new Float32Array(side * size * 3); // horizontal pass
-  for (let y = 0; y < side; y++) {
-    const row = ((y0 + y) * img.width + x0) * ch;
-    for (let o = 0; o < size; o++) {
-      for (let c = 0; c < 3; c++) {
-        let acc = 0;
-        tx[o].weights.forEach((w, k) => (acc += w * channel(row + (tx[o].first + k) * ch, c)));
-        mid[(y * size + o) * 3 + c] = acc;
-      }
-    }
-  }
-  const out = new Uint8ClampedArray(size * size * 3); // vertical pass; rounds and clamps on store
-  for (let o = 0; o < size; o++) {
-    for (let x = 0; x < size; x++) {
-      for (let c = 0; c < 3; c++) {
-        let acc = 0;
-        ty[o].weights.forEach((w, k) => (acc += w * mid[((ty[o].first + k) * size + x) * 3 + c]));
-        out[(o * size + x) * 3 + c] = acc;
-      }
-    }
-  }
-  return out;
-}
-
-/** The `pixel_values` tensor of one image, per the sidecar's `image` block. */
-function pixelTensor(file, image) {
-  const { size: S, mean, std, layout } = image;
-  const rgb = squareRgb(decodeImage(readFileSync(file), file), S);
-  // (p / 255 − mean) / std, written p · scale + shift as the training data reader computes it.
-  const scale = std.map((s) => 1 / (255 * s));
-  const shift = mean.map((m, c) => -m / std[c]);
-  const x = new Float32Array(S * S * 3);
-  for (let i = 0; i < S * S; i++) {
-    for (let c = 0; c < 3; c++) {
-      const v = rgb[i * 3 + c] * scale[c] + shift[c];
-      x[layout === 'NCHW' ? c * S * S + i : i * 3 + c] = v;
-    }
-  }
-  return new ort.Tensor('float32', x, layout === 'NCHW' ? [1, 3, S, S] : [1, S, S, 3]);
-}
-
-// --- text -------------------------------------------------------------------------------------
-
-const WORD_OR_SYMBOL = /[\p{L}\p{N}]+(?:['’][\p{L}\p{N}]+)*|[^\s\p{L}\p{N}]/gu;
-
-/** `input_ids` and `attention_mask` of one question, per the sidecar's `text` and `tokenizer` blocks. */
-function textTensors(question, text, tokenizerFile) {
-  const tok = JSON.parse(readFileSync(tokenizerFile, 'utf8'));
-  if (tok.kind !== 'word') usage(`${tokenizerFile} is a "${tok.kind}" tokenizer: this example implements the word tokenizer only (see trainer/data/tokenizer.ts for WordPiece)`);
-  const index = new Map();
-  tok.vocab.forEach((t, i) => index.has(t) || index.set(t, i));
-  const words = (tok.lowercase ? question.toLowerCase() : question).match(WORD_OR_SYMBOL) ?? [];
-  const ids = new Array(text.maxLength).fill(text.padId);
-  words.slice(0, text.maxLength).forEach((w, i) => (ids[i] = index.get(w) ?? UNK));
-  const make = (values) => (text.idType === 'int32' ? new ort.Tensor('int32', Int32Array.from(values), [1, values.length]) : new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), [1, values.length]));
-  return { ids: make(ids), mask: make(ids.map((id) => (id === text.padId ? 0 : 1))), words, unknown: words.filter((w) => !index.has(w)) };
 }
 
 // --- main -------------------------------------------------------------------------------------
@@ -131,13 +26,20 @@ const [modelFile, imageFile, question] = args;
 if (!modelFile || !imageFile || question === undefined) usage('missing arguments');
 if (!Number.isInteger(threads) || threads < 1) usage('--threads must be an integer ≥ 1');
 
-const sidecar = JSON.parse(readFileSync(`${modelFile}.json`, 'utf8'));
-if (sidecar.task !== 'vqa') usage(`${modelFile} is a ${sidecar.task} model: this example answers questions (task "vqa")`);
-const { ids, mask, unknown } = textTensors(question, sidecar.text, path.join(path.dirname(modelFile), sidecar.tokenizer.file));
+const { sidecar, tokenizerFile } = readSidecar(modelFile);
+if (sidecar.task !== 'vqa') usage(`${modelFile} is a ${sidecar.task} model: this example answers questions (task "vqa"); see caption.mjs`);
+let ids, mask, unknown, pixels;
+try {
+  ({ ids, mask, unknown } = textTensors(question, sidecar.text, tokenizerFile));
+  pixels = pixelTensor(imageFile, sidecar.image);
+} catch (e) {
+  if (e instanceof InputError) usage(e.message);
+  throw e;
+}
 if (unknown.length) process.stderr.write(`note: not in the vocabulary (fed as [UNK]): ${unknown.join(' ')}\n`);
 
 const session = await ort.InferenceSession.create(modelFile, { intraOpNumThreads: threads, interOpNumThreads: 1 });
-const feeds = { [sidecar.image.input ?? 'pixel_values']: pixelTensor(imageFile, sidecar.image), [sidecar.text.ids ?? 'input_ids']: ids, [sidecar.text.mask ?? 'attention_mask']: mask };
+const feeds = { [sidecar.image.input ?? 'pixel_values']: pixels, [sidecar.text.ids ?? 'input_ids']: ids, [sidecar.text.mask ?? 'attention_mask']: mask };
 // Fetch only the logits: the attention outputs (for distillation) are not needed to answer.
 const logitsName = sidecar.logits ?? 'logits';
 const out = await session.run(feeds, [logitsName]);
@@ -145,7 +47,9 @@ const logits = out[logitsName].data;
 const max = Math.max(...logits);
 const exp = Array.from(logits, (v) => Math.exp(v - max));
 const total = exp.reduce((a, b) => a + b, 0);
-const ranked = exp.map((e, i) => ({ answer: sidecar.answers[i], p: e / total })).sort((a, b) => b.p - a.p);
+// answerForms: each class as the official VQA scorer rewards it ("t-shirt", not "t shirt"), when exported.
+const answerText = sidecar.answerForms ?? sidecar.answers;
+const ranked = exp.map((e, i) => ({ answer: answerText[i], p: e / total })).sort((a, b) => b.p - a.p);
 process.stdout.write(`${ranked[0].answer}\t${ranked[0].p.toFixed(4)}\n`);
 process.stderr.write(`runners-up: ${ranked.slice(1, 4).map((r) => `${r.answer} ${r.p.toFixed(4)}`).join(', ')}\n`);
 await session.release();

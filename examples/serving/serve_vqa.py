@@ -91,7 +91,8 @@ def main():
     probs = np.exp(z - z.max())
     probs /= probs.sum()
     order = np.argsort(-probs, kind="stable")
-    answers = sidecar["answers"]
+    # answerForms: each class as the official VQA scorer rewards it ("t-shirt", not "t shirt"), when exported.
+    answers = sidecar.get("answerForms") or sidecar["answers"]
     print(f"{answers[order[0]]}\t{probs[order[0]]:.4f}")
     print("runners-up: " + ", ".join(f"{answers[i]} {probs[i]:.4f}" for i in order[1:4]), file=sys.stderr)
 

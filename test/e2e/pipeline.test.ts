@@ -109,6 +109,13 @@ test('a tiny run goes through every stage, and re-running it skips them all', as
   expect(summary.failures).toEqual([]);
   expect(summary.models.map((m) => [m.id, m.status]).sort()).toEqual([['amad', 'ok'], ['plain', 'ok'], [TEACHER_MODEL_ID, 'ok']]);
   for (const m of summary.models) expect(Number.isFinite(m.metrics[summary.primaryMetric]?.mean)).toBe(true);
+  // The runs index and the notification carry the report's own headline numbers.
+  const index = JSON.parse(readFileSync(path.join(root, 'runs', 'index.json'), 'utf8')) as { runs: Record<string, unknown>[] };
+  const teacherMean = summary.models.find((m) => m.role === 'teacher')!.metrics[summary.primaryMetric]!.mean;
+  expect(index.runs).toEqual([expect.objectContaining({ runId: RUN_ID, task: 'vqa', status: 'succeeded', teacherMetric: teacherMean, link: `${RUN_ID}/report/index.html` })]);
+  expect(readFileSync(path.join(root, 'runs', 'index.html'), 'utf8')).toContain(`href="${RUN_ID}/report/index.html"`);
+  const note = events.find((e) => e.type === 'notification') as { message: string } | undefined;
+  expect(note?.message).toMatch(new RegExp(`^amad-distill run ${RUN_ID} succeeded \\(vqa, run time [^)]+\\)\\.\nTeacher [^:]+: [0-9.]+ %\nBest student: [^\n]+× the teacher's speed\nOpen the report: amad report ${RUN_ID} --url\n`));
 
   // Act 2: the same run id again.
   const before = snapshot(path.join(runDir, '_stages'));

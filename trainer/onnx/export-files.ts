@@ -1,6 +1,7 @@
 /**
  * Writes a model's ONNX export to storage (local folder or s3://): model.onnx, its sidecar
- * model.onnx.json, the tokenizer the sidecar names, and for generation encoder.onnx + decoder.onnx.
+ * model.onnx.json, the tokenizer the sidecar names, and for generation encoder.onnx, decoder.onnx
+ * and decoder-with-past.onnx.
  * Used by `amad export` and by every training job (model.onnx beside model.json/model.bin).
  */
 import { joinUri, storageFor, toUri } from '../../contract/storage';
@@ -15,10 +16,10 @@ export function weightMapOf(model: VLModel): WeightMap {
 }
 
 /** The files written beside `<dir>/<name>.onnx`: `model.onnx` gets plain names, `x.onnx` gets `x.`-prefixed ones. */
-export function companionNames(onnxFileName: string): { tokenizer: string; encoder: string; decoder: string } {
+export function companionNames(onnxFileName: string): { tokenizer: string; encoder: string; decoder: string; decoderWithPast: string } {
   const stem = onnxFileName.replace(/\.onnx$/i, '');
   const prefix = stem === 'model' ? '' : `${stem}.`;
-  return { tokenizer: `${prefix}tokenizer.json`, encoder: `${prefix}encoder.onnx`, decoder: `${prefix}decoder.onnx` };
+  return { tokenizer: `${prefix}tokenizer.json`, encoder: `${prefix}encoder.onnx`, decoder: `${prefix}decoder.onnx`, decoderWithPast: `${prefix}decoder-with-past.onnx` };
 }
 
 export interface WrittenExport {
@@ -38,7 +39,7 @@ export async function writeOnnxExport(model: VLModel, meta: ExportMetadata, outU
   const generation = meta.task !== 'vqa';
   const exp = buildOnnxExport(model.config, weightMapOf(model), meta, {
     opset: opts.opset,
-    files: { tokenizer: names.tokenizer, ...(generation ? { encoder: names.encoder, decoder: names.decoder } : {}) },
+    files: { tokenizer: names.tokenizer, ...(generation ? { encoder: names.encoder, decoder: names.decoder, decoderWithPast: names.decoderWithPast } : {}) },
   });
   const store = storageFor(outUri);
   const writes: [string, Uint8Array | string][] = [
@@ -46,7 +47,9 @@ export async function writeOnnxExport(model: VLModel, meta: ExportMetadata, outU
     [sidecarPathFor(outUri), JSON.stringify(exp.sidecar, null, 2) + '\n'],
     [joinUri(dir, names.tokenizer), JSON.stringify(meta.tokenizer) + '\n'],
   ];
-  if (exp.encoder && exp.decoder) writes.push([joinUri(dir, names.encoder), exp.encoder], [joinUri(dir, names.decoder), exp.decoder]);
+  if (exp.encoder && exp.decoder && exp.decoderWithPast) {
+    writes.push([joinUri(dir, names.encoder), exp.encoder], [joinUri(dir, names.decoder), exp.decoder], [joinUri(dir, names.decoderWithPast), exp.decoderWithPast]);
+  }
   for (const [uri, body] of writes) await store.put(uri, typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
   return { files: writes.map(([u]) => u), modelBytes: exp.model.byteLength };
 }

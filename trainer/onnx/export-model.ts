@@ -9,6 +9,8 @@
  *   encoder.onnx  (generation) pixels + text → encoder_hidden_states [B,P+L,width] and
  *                 encoder_attention_mask [B,P+L] (VLModel.encode)
  *   decoder.onnx  (generation) decoder_input_ids + the two above → logits [B,Ld,V] (VLModel.decodeFrom)
+ *   decoder-with-past.onnx  (generation) the same with a self-attention key/value cache
+ *                 (past_key.i / past_value.i / past_valid in, present_* out): one token per step
  *
  * Batch and text/decoder lengths are dynamic (lengths up to the config's maxima: the position
  * tables end there). The sidecar (model.onnx.json), the pixel stats, the tokenizer and the
@@ -36,6 +38,9 @@ export const MIN_OPSET = 17;
 export const MAX_OPSET = 23;
 export const DEFAULT_OPSET = 17;
 
+/** protobuf messages are limited to 2 GiB; leave room for the graph and metadata. */
+const MAX_SINGLE_FILE_BYTES = 2 ** 31 - 64 * 2 ** 20;
+
 /** metadata_props keys of every exported file. */
 export const METADATA_KEYS = {
   sidecar: 'amad.sidecar',
@@ -53,6 +58,8 @@ export interface ExportMetadata {
   readonly task: ModelTask;
   readonly tokenizer: unknown;
   readonly answers: readonly string[];
+  /** VQA: the surface form of each class (model-io.ts ModelMetadata.answerForms), when the model has them. */
+  readonly answerForms?: readonly string[];
   readonly pixelStats: { readonly mean: readonly number[]; readonly std: readonly number[] };
   readonly provenance?: Record<string, unknown>;
 }
@@ -64,7 +71,7 @@ export interface ExportOptions {
   /** @default DEFAULT_OPSET */
   readonly opset?: number;
   /** Sidecar-relative file names written beside the model. */
-  readonly files?: { readonly tokenizer: string; readonly encoder?: string; readonly decoder?: string };
+  readonly files?: { readonly tokenizer: string; readonly encoder?: string; readonly decoder?: string; readonly decoderWithPast?: string };
 }
 
 export interface OnnxExport {
@@ -73,6 +80,7 @@ export interface OnnxExport {
   /** Generation models only. */
   readonly encoder?: Uint8Array;
   readonly decoder?: Uint8Array;
+  readonly decoderWithPast?: Uint8Array;
 }
 
 /** Thrown for an opset outside the supported range or a model the contract cannot describe. */
@@ -90,10 +98,10 @@ export function checkOpset(opset: number): number {
   return opset;
 }
 
-/** The three graphs' names for the two-part encoder/decoder split. */
+/** Appended to each file's doc_string. */
 const EXPORT_VERSION_NOTE = 'exported by amad-distill trainer/onnx/export-model.ts';
 
-/** Builds model.onnx (and for generation encoder.onnx + decoder.onnx) plus the sidecar. */
+/** Builds model.onnx (and for generation encoder.onnx, decoder.onnx, decoder-with-past.onnx) plus the sidecar. @throws OnnxExportError */
 export function buildOnnxExport(config: ModelConfig, weights: WeightMap, meta: ExportMetadata, opts: ExportOptions = {}): OnnxExport {
   const opset = checkOpset(opts.opset ?? DEFAULT_OPSET);
   const generation = meta.task !== 'vqa';
@@ -102,7 +110,17 @@ export function buildOnnxExport(config: ModelConfig, weights: WeightMap, meta: E
   if (!generation && meta.answers.length !== config.numAnswers) {
     throw new OnnxExportError(`the model has ${config.numAnswers} answer classes but its metadata lists ${meta.answers.length} answers`);
   }
-  const files = opts.files ?? { tokenizer: 'tokenizer.json', encoder: generation ? 'encoder.onnx' : undefined, decoder: generation ? 'decoder.onnx' : undefined };
+  let weightBytes = 0;
+  for (const w of weights.values()) weightBytes += w.data.byteLength;
+  if (weightBytes > MAX_SINGLE_FILE_BYTES) {
+    throw new OnnxExportError(
+      `the weights take ${weightBytes} bytes, more than a single-file ONNX model can hold (protobuf's 2 GB): this exporter writes no external-data files; export a smaller model`,
+    );
+  }
+  const files = opts.files ?? {
+    tokenizer: 'tokenizer.json',
+    ...(generation ? { encoder: 'encoder.onnx', decoder: 'decoder.onnx', decoderWithPast: 'decoder-with-past.onnx' } : {}),
+  };
   const sidecar = sidecarFor(config, meta, files);
   const metadata: Record<string, string> = {
     [METADATA_KEYS.sidecar]: JSON.stringify(sidecar),
@@ -114,30 +132,78 @@ export function buildOnnxExport(config: ModelConfig, weights: WeightMap, meta: E
   const finish = (builder: FamilyGraph, doc: string) =>
     encodeModel(builder.g.toModel({ opset, producer: PRODUCER, producerVersion: PRODUCER_VERSION, docString: `${doc} (${EXPORT_VERSION_NOTE})`, metadata }));
 
-  const full = new FamilyGraph(`amad_${meta.task}`, config, weights);
+  const graphs = { task: meta.task, config, weights };
+  const out: OnnxExport = { model: finish(fullModelGraph(graphs, sidecar.logits), `${meta.task} model`), sidecar };
+  if (!generation) return out;
+  return {
+    ...out,
+    encoder: finish(encoderGraph(graphs), `${meta.task} encoder`),
+    decoder: finish(decoderGraph(graphs, sidecar.logits), `${meta.task} decoder`),
+    decoderWithPast: finish(decoderWithPastGraph(graphs, sidecar.logits), `${meta.task} decoder with key/value cache`),
+  };
+}
+
+interface GraphSource {
+  readonly task: ModelTask;
+  readonly config: ModelConfig;
+  readonly weights: WeightMap;
+}
+
+/** model.onnx: inputs → logits + every attention map. */
+function fullModelGraph({ task, config, weights }: GraphSource, logitsName: string): FamilyGraph {
+  const generation = task !== 'vqa';
+  const full = new FamilyGraph(`amad_${task}`, config, weights);
   const enc = full.encoderFromInputs(true);
   if (generation) {
     const logits = full.decoder(full.decoderIdsInput(), enc.states, enc.valid, true);
-    full.g.output(logits, sidecar.logits, ElemType.FLOAT, ['batch', 'decoder_length', config.vocabSize]);
+    full.g.output(logits, logitsName, ElemType.FLOAT, ['batch', 'decoder_length', config.vocabSize]);
   } else {
-    full.g.output(full.answerHead(enc.states, enc.valid), sidecar.logits, ElemType.FLOAT, ['batch', config.numAnswers]);
+    full.g.output(full.answerHead(enc.states, enc.valid), logitsName, ElemType.FLOAT, ['batch', config.numAnswers]);
   }
   full.declareAttentionOutputs(generation);
-  const out: OnnxExport = { model: finish(full, `${meta.task} model`), sidecar };
-  if (!generation) return out;
+  return full;
+}
 
-  const encoderOnly = new FamilyGraph(`amad_${meta.task}_encoder`, config, weights);
-  const e = encoderOnly.encoderFromInputs(false);
-  const encLen: Dim = 'encoder_length'; // P + text_length
-  encoderOnly.g.output(e.states, ENCODER_STATES_NAME, ElemType.FLOAT, ['batch', encLen, config.width]);
-  encoderOnly.g.output(e.valid, ENCODER_MASK_NAME, ElemType.FLOAT, ['batch', encLen]);
+/** encoder.onnx: image + text → encoder states and key validity (VLModel.encode). */
+function encoderGraph({ task, config, weights }: GraphSource): FamilyGraph {
+  const graph = new FamilyGraph(`amad_${task}_encoder`, config, weights);
+  const e = graph.encoderFromInputs(false);
+  graph.g.output(e.states, ENCODER_STATES_NAME, ElemType.FLOAT, ['batch', 'encoder_length', config.width]); // encoder_length = P + text_length
+  graph.g.output(e.valid, ENCODER_MASK_NAME, ElemType.FLOAT, ['batch', 'encoder_length']);
+  return graph;
+}
 
-  const decoderOnly = new FamilyGraph(`amad_${meta.task}_decoder`, config, weights);
-  const ids = decoderOnly.decoderIdsInput();
-  const states = decoderOnly.g.input(ENCODER_STATES_NAME, ElemType.FLOAT, ['batch', 'encoder_length', config.width]);
-  const valid = decoderOnly.g.input(ENCODER_MASK_NAME, ElemType.FLOAT, ['batch', 'encoder_length']);
-  decoderOnly.g.output(decoderOnly.decoder(ids, states, valid, false), sidecar.logits, ElemType.FLOAT, ['batch', 'decoder_length', config.vocabSize]);
-  return { ...out, encoder: finish(encoderOnly, `${meta.task} encoder`), decoder: finish(decoderOnly, `${meta.task} decoder`) };
+/** The decoder graphs' encoder inputs (encoder.onnx's outputs). */
+function encoderInputs(graph: FamilyGraph, config: ModelConfig): { states: string; valid: string } {
+  return {
+    states: graph.g.input(ENCODER_STATES_NAME, ElemType.FLOAT, ['batch', 'encoder_length', config.width]),
+    valid: graph.g.input(ENCODER_MASK_NAME, ElemType.FLOAT, ['batch', 'encoder_length']),
+  };
+}
+
+/** decoder.onnx: decoder ids + encoder outputs → logits (VLModel.decodeFrom). */
+function decoderGraph({ task, config, weights }: GraphSource, logitsName: string): FamilyGraph {
+  const graph = new FamilyGraph(`amad_${task}_decoder`, config, weights);
+  const ids = graph.decoderIdsInput();
+  const enc = encoderInputs(graph, config);
+  graph.g.output(graph.decoder(ids, enc.states, enc.valid, false), logitsName, ElemType.FLOAT, ['batch', 'decoder_length', config.vocabSize]);
+  return graph;
+}
+
+/** decoder-with-past.onnx: decoder.onnx with a self-attention key/value cache. */
+function decoderWithPastGraph({ task, config, weights }: GraphSource, logitsName: string): FamilyGraph {
+  const graph = new FamilyGraph(`amad_${task}_decoder_with_past`, config, weights);
+  const ids = graph.decoderIdsInput();
+  const enc = encoderInputs(graph, config);
+  const step = graph.decoderWithPast(ids, enc.states, enc.valid);
+  graph.g.output(step.logits, logitsName, ElemType.FLOAT, ['batch', 'decoder_length', config.vocabSize]);
+  const cacheDims: Dim[] = ['batch', config.heads.decoder, 'present_length', config.width / config.heads.decoder];
+  step.present.forEach((p, i) => {
+    graph.g.output(p.key, `present_key.${i}`, ElemType.FLOAT, cacheDims);
+    graph.g.output(p.value, `present_value.${i}`, ElemType.FLOAT, cacheDims);
+  });
+  graph.g.output(step.presentValid, 'present_valid', ElemType.FLOAT, ['batch', 'present_length']);
+  return graph;
 }
 
 /** The sidecar describing model.onnx (contract/onnx-model.ts). */
@@ -159,7 +225,10 @@ export function sidecarFor(config: ModelConfig, meta: ExportMetadata, files: Non
     ),
     tokenizer: { file: files.tokenizer, kind: 'amad-json', lowercase: typeof tok?.lowercase === 'boolean' ? tok.lowercase : true },
     ...(generation ? {} : { answers: [...meta.answers] }),
-    ...(generation && files.encoder && files.decoder ? { split: { encoder: files.encoder, decoder: files.decoder, states: ENCODER_STATES_NAME, mask: ENCODER_MASK_NAME } } : {}),
+    ...(!generation && meta.answerForms ? { answerForms: [...meta.answerForms] } : {}),
+    ...(generation && files.encoder && files.decoder
+      ? { split: { encoder: files.encoder, decoder: files.decoder, ...(files.decoderWithPast ? { decoderWithPast: files.decoderWithPast } : {}), states: ENCODER_STATES_NAME, mask: ENCODER_MASK_NAME } }
+      : {}),
   };
 }
 
@@ -278,10 +347,10 @@ class FamilyGraph {
     const selfMask: GraphMask = { bias: L.keyPaddingBias(textValid), keyKeep: L.keyKeep(textValid) }; // an all-padding text has no valid key
     let x = text;
     for (let i = 0; i < c.fusionLayers; i++) {
-      x = this.crossBlock(`fusion/${i}`, x, memory, c.heads.fusion, selfMask, NO_GRAPH_MASK, (self, cross) => {
+      x = this.crossBlock(`fusion/${i}`, x, memory, c.heads.fusion, selfMask, NO_GRAPH_MASK, undefined, (self, cross) => {
         this.record('fusionSelf', i, self, c.heads.fusion, ['text_length', 'text_length'], recordMaps);
         this.record('crossImage', i, cross, c.heads.fusion, ['text_length', P], recordMaps);
-      });
+      }).out;
     }
     const textOut = L.layerNorm(x, 'encoder/norm');
     return { states: g.op('Concat', [memory, textOut], { axis: 1 }), valid: encoderValid };
@@ -294,21 +363,73 @@ class FamilyGraph {
   /** Decoder blocks → LM logits `[B, Ld, vocab]` (VLModel.decoderPass). */
   decoder(ids: string, states: string, encoderValid: string, recordMaps: boolean): string {
     const c = this.c;
+    const len = this.dim(ids, 1);
+    const targetValid = this.tokenValid(ids); // [B, Ld]
+    const selfMask: GraphMask = {
+      bias: this.g.op('Add', [this.layers.causalBias(c.maxTargetLength, this.g.int64([0]), len), this.layers.keyPaddingBias(targetValid)]),
+      keyKeep: this.layers.keyKeep(targetValid),
+    };
+    return this.decoderStack(ids, this.positions('decoder/positions', len), states, encoderValid, selfMask, undefined, recordMaps).logits;
+  }
+
+  /**
+   * The decoder with a key/value cache: N new tokens `[B, N]` after P cached positions give
+   * logits `[B, N, vocab]` and the cache grown to P+N. Per decoder layer i the cache is
+   * `past_key.i` / `past_value.i` `[B, H, P, dh]` (self-attention keys/values after projection)
+   * and, shared by all layers, `past_valid` `[B, P]` (1 = a real token, 0 = PAD), which the
+   * full decoder derives from the ids; outputs `present_*` are the same with P+N positions.
+   * The first step feeds P = 0 (empty tensors). Cross-attention keys/values are recomputed
+   * from the encoder states each step (one small projection per layer).
+   */
+  decoderWithPast(ids: string, states: string, encoderValid: string): { logits: string; present: { key: string; value: string }[]; presentValid: string } {
+    const c = this.c;
     const g = this.g;
     const L = this.layers;
-    const len = this.dim(ids, 1);
-    const y0 = g.op('Add', [g.op('Gather', [this.weight('embedding/token'), ids], { axis: 0 }), this.positions('decoder/positions', len)]); // [B, Ld, width]
-    const targetValid = g.op('Cast', [g.op('Not', [g.op('Equal', [ids, g.int64([SPECIAL_TOKENS.PAD], [])])])], { to: ElemType.FLOAT }); // [B, Ld]
-    const selfMask: GraphMask = { bias: g.op('Add', [L.causalBias(c.maxTargetLength, len), L.keyPaddingBias(targetValid)]), keyKeep: L.keyKeep(targetValid) };
+    const dh = c.width / c.heads.decoder;
+    const past = Array.from({ length: c.decoderLayers }, (_, i) => ({
+      key: g.input(`past_key.${i}`, ElemType.FLOAT, ['batch', c.heads.decoder, 'past_length', dh]),
+      value: g.input(`past_value.${i}`, ElemType.FLOAT, ['batch', c.heads.decoder, 'past_length', dh]),
+    }));
+    const pastValid = g.input('past_valid', ElemType.FLOAT, ['batch', 'past_length']);
+    const start = this.dim(pastValid, 1); // P
+    const end = g.op('Add', [start, this.dim(ids, 1)]); // P + N
+    const positions = g.op('Slice', [this.weight('decoder/positions'), start, end, g.int64([0])]); // [N, width]
+    const allValid = g.op('Concat', [pastValid, this.tokenValid(ids)], { axis: 1 }); // [B, P+N]
+    const selfMask: GraphMask = { bias: g.op('Add', [L.causalBias(c.maxTargetLength, start, end), L.keyPaddingBias(allValid)]), keyKeep: L.keyKeep(allValid) };
+    const out = this.decoderStack(ids, positions, states, encoderValid, selfMask, past, false);
+    return { logits: out.logits, present: out.present, presentValid: allValid };
+  }
+
+  /** 1 for real tokens, 0 for PAD: int64 ids `[B, T]` → float32 `[B, T]` (masks.ts tokenValidity). */
+  private tokenValid(ids: string): string {
+    const g = this.g;
+    return g.op('Cast', [g.op('Not', [g.op('Equal', [ids, g.int64([SPECIAL_TOKENS.PAD], [])])])], { to: ElemType.FLOAT });
+  }
+
+  private decoderStack(
+    ids: string,
+    positions: string,
+    states: string,
+    encoderValid: string,
+    selfMask: GraphMask,
+    past: { key: string; value: string }[] | undefined,
+    recordMaps: boolean,
+  ): { logits: string; present: { key: string; value: string }[] } {
+    const c = this.c;
+    const g = this.g;
+    const L = this.layers;
+    let y = g.op('Add', [g.op('Gather', [this.weight('embedding/token'), ids], { axis: 0 }), positions]); // [B, Ld, width]
     const memoryMask: GraphMask = { bias: L.keyPaddingBias(encoderValid), keyKeep: null };
-    let y = y0;
+    const present: { key: string; value: string }[] = [];
     for (let i = 0; i < c.decoderLayers; i++) {
-      y = this.crossBlock(`decoder/${i}`, y, states, c.heads.decoder, selfMask, memoryMask, (self, cross) => {
+      const block = this.crossBlock(`decoder/${i}`, y, states, c.heads.decoder, selfMask, memoryMask, past?.[i], (self, cross) => {
         this.record('decoderSelf', i, self, c.heads.decoder, ['decoder_length', 'decoder_length'], recordMaps);
         this.record('decoderCross', i, cross, c.heads.decoder, ['decoder_length', 'encoder_length'], recordMaps);
       });
+      y = block.out;
+      if (block.present) present.push(block.present);
     }
-    return L.linear(L.layerNorm(y, 'decoder/norm'), 'decoder/lmHead');
+    return { logits: L.linear(L.layerNorm(y, 'decoder/norm'), 'decoder/lmHead'), present };
   }
 
   /** VQA head: linear on the mean of the encoder output over valid positions → `[B, A]`. */
@@ -330,16 +451,28 @@ class FamilyGraph {
     return g.op('Add', [x1, L.mlp(L.layerNorm(x1, `${prefix}/mlpNorm`), `${prefix}/mlp`)]);
   }
 
-  /** blocks.ts crossBlock: x + SelfAttn(LN(x)); + CrossAttn(LN(·), memory); + MLP(LN(·)). */
-  private crossBlock(prefix: string, x: string, memory: string, heads: number, selfMask: GraphMask, memoryMask: GraphMask, onMaps: (self: string, cross: string) => void): string {
+  /**
+   * blocks.ts crossBlock: x + SelfAttn(LN(x)); + CrossAttn(LN(·), memory); + MLP(LN(·)).
+   * @param past this block's self-attention key/value cache (decoder with past only)
+   */
+  private crossBlock(
+    prefix: string,
+    x: string,
+    memory: string,
+    heads: number,
+    selfMask: GraphMask,
+    memoryMask: GraphMask,
+    past: { key: string; value: string } | undefined,
+    onMaps: (self: string, cross: string) => void,
+  ): { out: string; present?: { key: string; value: string } } {
     const L = this.layers;
     const g = this.g;
     const h = L.layerNorm(x, `${prefix}/selfNorm`);
-    const s = L.attention(`${prefix}/selfAttention`, h, h, heads, this.c.width, selfMask);
+    const s = L.attention(`${prefix}/selfAttention`, h, h, heads, this.c.width, selfMask, past);
     const x1 = g.op('Add', [x, s.out]);
     const cr = L.attention(`${prefix}/crossAttention`, L.layerNorm(x1, `${prefix}/crossNorm`), memory, heads, this.c.width, memoryMask);
     onMaps(s.probs, cr.probs);
     const x2 = g.op('Add', [x1, cr.out]);
-    return g.op('Add', [x2, L.mlp(L.layerNorm(x2, `${prefix}/mlpNorm`), `${prefix}/mlp`)]);
+    return { out: g.op('Add', [x2, L.mlp(L.layerNorm(x2, `${prefix}/mlpNorm`), `${prefix}/mlp`)]), present: s.present };
   }
 }

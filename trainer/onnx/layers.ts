@@ -62,7 +62,15 @@ export class LayerEmitter {
    * @param xq `[B, Tq, width]`; @param xkv `[B, Tk, width]`
    * @returns the output `[B, Tq, width]` and the probabilities `[B, H, Tq, Tk]`
    */
-  attention(prefix: string, xq: string, xkv: string, heads: number, width: number, mask: GraphMask): { out: string; probs: string } {
+  attention(
+    prefix: string,
+    xq: string,
+    xkv: string,
+    heads: number,
+    width: number,
+    mask: GraphMask,
+    past?: { readonly key: string; readonly value: string },
+  ): { out: string; probs: string; present?: { key: string; value: string } } {
     const g = this.g;
     const dh = width / heads;
     const split = g.int64([0, 0, heads, dh]); // [B, T, width] → [B, T, H, dh] (0 = keep that dimension)
@@ -70,15 +78,25 @@ export class LayerEmitter {
     const k = this.linear(xkv, `${prefix}/key`);
     const v = this.linear(xkv, `${prefix}/value`);
     const qh = g.op('Transpose', [g.op('Reshape', [q, split])], { perm: [0, 2, 1, 3] }); // [B, H, Tq, dh]
-    const kt = g.op('Transpose', [g.op('Reshape', [k, split])], { perm: [0, 2, 3, 1] }); // [B, H, dh, Tk]
-    const vh = g.op('Transpose', [g.op('Reshape', [v, split])], { perm: [0, 2, 1, 3] }); // [B, H, Tk, dh]
+    let kt: string; // [B, H, dh, Tk]
+    let vh = g.op('Transpose', [g.op('Reshape', [v, split])], { perm: [0, 2, 1, 3] }); // [B, H, Tk, dh]
+    let present: { key: string; value: string } | undefined;
+    if (past) {
+      // Key/value cache: the past positions' keys and values `[B, H, Tpast, dh]` come first.
+      const kh = g.op('Concat', [past.key, g.op('Transpose', [g.op('Reshape', [k, split])], { perm: [0, 2, 1, 3] })], { axis: 2 }); // [B, H, Tk, dh]
+      vh = g.op('Concat', [past.value, vh], { axis: 2 });
+      kt = g.op('Transpose', [kh], { perm: [0, 1, 3, 2] });
+      present = { key: kh, value: vh };
+    } else {
+      kt = g.op('Transpose', [g.op('Reshape', [k, split])], { perm: [0, 2, 3, 1] });
+    }
     let scores = g.op('MatMul', [qh, kt]); // [B, H, Tq, Tk]
     if (mask.bias) scores = g.op('Add', [scores, mask.bias]);
     let probs = g.op('Softmax', [scores], { axis: -1 });
     if (mask.keyKeep) probs = g.op('Mul', [probs, mask.keyKeep]);
     const heads4 = g.op('Transpose', [g.op('MatMul', [probs, vh])], { perm: [0, 2, 1, 3] }); // [B, Tq, H, dh]
     const merged = g.op('Reshape', [heads4, g.int64([0, 0, width])]); // [B, Tq, width]
-    return { out: this.linear(merged, `${prefix}/output`), probs };
+    return { out: this.linear(merged, `${prefix}/output`), probs, ...(present ? { present } : {}) };
   }
 
   /** 0/1 validity `[B, T]` → additive key bias `[B, 1, 1, T]` (masks.ts keyPaddingBias). */
@@ -94,16 +112,16 @@ export class LayerEmitter {
   }
 
   /**
-   * Causal bias `[1, 1, T, T]` for a dynamic T ≤ maxLength: a `[maxLength, maxLength]` constant
-   * (0 on and below the diagonal, MASKED_SCORE above, masks.ts causalBias) sliced to `length`.
-   * @param length int64 `[1]` holding T
+   * Causal bias `[1, 1, N, P+N]` of N new queries after P cached positions (P = 0 without a
+   * cache): rows P … P+N−1 of a `[maxLength, maxLength]` constant (0 on and below the diagonal,
+   * MASKED_SCORE above, masks.ts causalBias), so lengths stay dynamic up to maxLength.
+   * @param start int64 `[1]` holding P; @param end int64 `[1]` holding P+N
    */
-  causalBias(maxLength: number, length: string): string {
+  causalBias(maxLength: number, start: string, end: string): string {
     const g = this.g;
     const values: number[] = [];
     for (let i = 0; i < maxLength; i++) for (let j = 0; j < maxLength; j++) values.push(j > i ? MASKED_SCORE : 0);
     const full = g.float32(values, [1, 1, maxLength, maxLength]);
-    const ends = g.op('Concat', [length, length], { axis: 0 });
-    return g.op('Slice', [full, g.int64([0, 0]), ends, g.int64([2, 3])]);
+    return g.op('Slice', [full, g.op('Concat', [start, g.int64([0])], { axis: 0 }), g.op('Concat', [end, end], { axis: 0 }), g.int64([2, 3])]);
   }
 }

@@ -77,14 +77,18 @@ export async function rowFromRunRecords(runUri: string, status: RunStatus, now: 
   return runningRow(base);
 }
 
-/** Every stored row under `runs/_index/` (rows that do not parse are left out, not fatal). */
+/**
+ * Every stored row under `runs/_index/`. A row that is not valid JSON or not a row is left out
+ * (one bad file must not hide every run); a failed read throws, so an index is never rewritten
+ * without a row that exists.
+ */
 export async function readRunRows(runsUri: string): Promise<RunRow[]> {
   const { rowsDir } = runsIndexLayout(runsUri);
   const uris = (await storageFor(rowsDir).list(rowsDir)).filter((u) => u.endsWith('.json'));
   const rows: RunRow[] = [];
   const CONCURRENT_READS = 16;
   for (let i = 0; i < uris.length; i += CONCURRENT_READS) {
-    const batch = await Promise.all(uris.slice(i, i + CONCURRENT_READS).map((u) => readJsonOrNull(u).catch(() => null)));
+    const batch = await Promise.all(uris.slice(i, i + CONCURRENT_READS).map((u) => readJsonOrNull(u).catch((e: unknown) => (e instanceof SyntaxError ? null : Promise.reject(e)))));
     for (const raw of batch) {
       const parsed = RunRowSchema.safeParse(raw);
       if (parsed.success) rows.push(parsed.data);

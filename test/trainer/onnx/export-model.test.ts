@@ -48,7 +48,7 @@ describe('opset', () => {
 it('embeds the sidecar, pixel stats, tokenizer and config in metadata_props, and declares a dynamic batch', () => {
   const meta = tinyMetadata(config, 'translation');
   const exp = buildOnnxExport(config, weightMapOf(model), meta);
-  for (const bytes of [exp.model, exp.encoder!, exp.decoder!]) {
+  for (const bytes of [exp.model, exp.encoder!, exp.decoder!, exp.decoderWithPast!]) {
     const proto = decodeModel(bytes);
     const props = Object.fromEntries(proto.metadataProps.map((p) => [p.key, p.value]));
     expect(OnnxSidecarSchema.parse(JSON.parse(props[METADATA_KEYS.sidecar]!))).toEqual(OnnxSidecarSchema.parse(exp.sidecar));
@@ -62,7 +62,7 @@ it('embeds the sidecar, pixel stats, tokenizer and config in metadata_props, and
     image: { input: 'pixel_values', layout: 'NHWC', size: config.imageSize, mean: meta.pixelStats.mean, std: meta.pixelStats.std },
     text: { ids: 'input_ids', mask: 'attention_mask', idType: 'int64', maxLength: config.maxTextLength, padId: 0 },
     decoder: { ids: 'decoder_input_ids', maxLength: config.maxTargetLength, bosId: 2, eosId: 3, padId: 0 },
-    split: { encoder: 'encoder.onnx', decoder: 'decoder.onnx', states: 'encoder_hidden_states', mask: 'encoder_attention_mask' },
+    split: { encoder: 'encoder.onnx', decoder: 'decoder.onnx', decoderWithPast: 'decoder-with-past.onnx', states: 'encoder_hidden_states', mask: 'encoder_attention_mask' },
   });
 });
 
@@ -78,4 +78,26 @@ it('refuses a task its config cannot serve, naming the field', () => {
   } finally {
     m.dispose();
   }
+});
+
+it('a VQA sidecar carries the answer surface forms when the model has them (issue 18), and the contract checks their count', () => {
+  const vqa = tinyConfig('single-stream', false);
+  const m = peakyModel(vqa, 1);
+  try {
+    const meta = tinyMetadata(vqa, 'vqa');
+    const forms = meta.answers.map((a) => `${a}-form`);
+    const withForms = buildOnnxExport(vqa, weightMapOf(m), { ...meta, answerForms: forms }).sidecar;
+    expect(withForms).toMatchObject({ answers: meta.answers, answerForms: forms });
+    expect(OnnxSidecarSchema.parse(withForms).answerForms).toEqual(forms);
+    expect(buildOnnxExport(vqa, weightMapOf(m), meta).sidecar).not.toHaveProperty('answerForms');
+    expect(() => OnnxSidecarSchema.parse({ ...withForms, answerForms: forms.slice(1) })).toThrow(/answerForms lists 2 forms for 3 answers/);
+  } finally {
+    m.dispose();
+  }
+});
+
+it('refuses weights beyond the 2 GB a single-file ONNX model can hold, before building anything', () => {
+  const huge = new Map(weightMapOf(model));
+  huge.set('embedding/token', { data: { byteLength: 2 ** 31 } as Float32Array, shape: [2 ** 29, 1] }); // a stand-in: only its size is read
+  expect(() => buildOnnxExport(config, huge, tinyMetadata(config, 'captioning'))).toThrow(/more than a single-file ONNX model can hold \(protobuf's 2 GB\)/);
 });

@@ -139,6 +139,48 @@ describe.each(FAMILIES)('$name', ({ config, task }) => {
     }
   });
 
+  if (generation) it('decoder-with-past.onnx, fed a padded decoder input in chunks with its key/value cache, gives decoder.onnx logits', async () => {
+    const x = inputs();
+    const sidecar = OnnxSidecarSchema.parse(exp.sidecar);
+    expect(sidecar.split?.decoderWithPast).toBe('decoder-with-past.onnx');
+    const encoder = await ort.InferenceSession.create(exp.encoder!);
+    const decoder = await ort.InferenceSession.create(exp.decoder!);
+    const cached = await ort.InferenceSession.create(exp.decoderWithPast!);
+    try {
+      const enc = await encoder.run(ortFeeds(config, x, false));
+      const memory = { encoder_hidden_states: enc.encoder_hidden_states, encoder_attention_mask: enc.encoder_attention_mask };
+      const full = (await decoder.run({ decoder_input_ids: decoderFeed(x.decoder!), ...memory })).logits.data as Float32Array;
+      const H = config.heads.decoder;
+      const dh = config.width / H;
+      let past: Record<string, ort.Tensor> = { past_valid: new ort.Tensor('float32', new Float32Array(0), [x.batch, 0]) };
+      for (let i = 0; i < config.decoderLayers; i++) {
+        past[`past_key.${i}`] = new ort.Tensor('float32', new Float32Array(0), [x.batch, H, 0, dh]);
+        past[`past_value.${i}`] = new ort.Tensor('float32', new Float32Array(0), [x.batch, H, 0, dh]);
+      }
+      const Ld = config.maxTargetLength;
+      const V = config.vocabSize;
+      const stepped = new Float32Array(x.batch * Ld * V);
+      // Chunks: BOS + first token together, then one token per step.
+      for (const [from, to] of [[0, 2], ...Array.from({ length: Ld - 2 }, (_, t) => [t + 2, t + 3])]) {
+        const out = await cached.run({ decoder_input_ids: decoderFeed(x.decoder!.map((r) => r.slice(from, to))), ...memory, ...past });
+        const logits = out.logits.data as Float32Array;
+        for (let b = 0; b < x.batch; b++) stepped.set(logits.subarray(b * (to - from) * V, (b + 1) * (to - from) * V), (b * Ld + from) * V);
+        expect(out.present_valid.dims).toEqual([x.batch, to]);
+        past = { past_valid: out.present_valid };
+        for (let i = 0; i < config.decoderLayers; i++) {
+          expect(out[`present_key.${i}`].dims).toEqual([x.batch, H, to, dh]);
+          past[`past_key.${i}`] = out[`present_key.${i}`];
+          past[`past_value.${i}`] = out[`present_value.${i}`];
+        }
+      }
+      expect(maxRelDiff(stepped, full)).toBeLessThanOrEqual(LOGIT_REL);
+    } finally {
+      await encoder.release();
+      await decoder.release();
+      await cached.release();
+    }
+  });
+
   if (generation) it('greedy decoding on encoder.onnx + decoder.onnx gives the tokens of trainer/eval/decode greedyDecode', async () => {
     const x = inputs();
     const encoder = await ort.InferenceSession.create(exp.encoder!);

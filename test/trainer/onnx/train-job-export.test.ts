@@ -99,10 +99,10 @@ test('a VQA training job writes model.onnx, its sidecar and tokenizer, matching 
   expect(JSON.parse(readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'))).toEqual((await loadModel(args.modelDir)).metadata.tokenizer);
 });
 
-test('a captioning training job also writes encoder.onnx and decoder.onnx', async () => {
+test('a captioning training job also writes encoder.onnx, decoder.onnx and decoder-with-past.onnx', async () => {
   const { args, dataUri } = await trainTiny('captioning', 'two-stream', 'cap-teacher');
   const result = await runTrainJob(args);
-  expect(result.onnxFiles.map((f) => path.basename(fileURLToPath(f)))).toEqual(['model.onnx', 'model.onnx.json', 'tokenizer.json', 'encoder.onnx', 'decoder.onnx']);
+  expect(result.onnxFiles.map((f) => path.basename(fileURLToPath(f)))).toEqual(['model.onnx', 'model.onnx.json', 'tokenizer.json', 'encoder.onnx', 'decoder.onnx', 'decoder-with-past.onnx']);
   await checkAgainstSavedModel(args.modelDir, dataUri);
 });
 

@@ -6,7 +6,8 @@
  * and references go into its result file, written last: the chunk's commit. A chunk whose result
  * file names the current plan and vocabulary is complete and is skipped when run again.
  */
-import { joinUri, storageFor, StorageNotFoundError, toUri } from '../../../contract/storage';
+import { createHash } from 'node:crypto';
+import { joinUri, storageFor, toUri } from '../../../contract/storage';
 import { SPECIAL_TOKENS, SPECIAL_TOKEN_STRINGS } from '../batch';
 import { DataError } from '../errors';
 import { imageFileLoader } from '../layouts/images';
@@ -30,8 +31,6 @@ import {
   VocabularySchema,
   type ChunkResult,
 } from './files';
-import { vocabularyId } from './vocabulary';
-import { createHash } from 'node:crypto';
 
 export interface ChunkOptions {
   /** Overrides the source's `skipMissingImages`. */
@@ -86,16 +85,9 @@ export async function prepareChunk(outUri: string, index: number, options: Chunk
   const ref = plan.chunks[index];
   if (!Number.isInteger(index) || !ref) throw new RangeError(`prepareChunk: chunk ${index} is outside the plan's ${plan.chunks.length} chunk(s)`);
   const vocabUri = joinUri(out, VOCABULARY_FILE);
-  let vocabBody: Buffer;
-  try {
-    vocabBody = await storageFor(vocabUri).get(vocabUri);
-  } catch (e) {
-    if (e instanceof StorageNotFoundError) throw new DataError('bad-input', `${vocabUri} not found: run buildVocabulary (the vocabulary step) first`);
-    throw e;
-  }
-  const vocab = (await readPrepFile(vocabUri, VocabularySchema, 'buildVocabulary (the vocabulary step)')).value;
+  // The vocabulary's identity is the sha256 of its file: a chunk result names the one it encoded with.
+  const { value: vocab, sha256: vocabId } = await readPrepFile(vocabUri, VocabularySchema, 'buildVocabulary (the vocabulary step)');
   if (vocab.planId !== plan.id) throw new DataError('bad-input', `${vocabUri} was built for another plan; run the vocabulary step again`);
-  const vocabId = vocabularyId(vocabBody);
   const resultUri = joinUri(out, chunkResultFile(ref.split, ref.chunk));
   const done = options.force ? undefined : await resultIfComplete(resultUri, plan.id, vocabId);
   if (done) return { resultUri, split: ref.split, chunk: ref.chunk, skipped: true, images: done.images, records: done.shards.reduce((n, s) => n + s.count, 0) };

@@ -6,7 +6,6 @@
  * A caller that already has them (a foreign teacher brings its tokenizer and answer list) passes
  * them in `given`; the pass then only checks and records them, so every chunk encodes with them.
  */
-import { createHash } from 'node:crypto';
 import { joinUri, storageFor, toUri } from '../../../contract/storage';
 import { DataError } from '../errors';
 import type { DataSource } from '../source';
@@ -86,6 +85,3 @@ export async function buildVocabulary(outUri: string, given: GivenVocabulary = {
   await storageFor(uri).put(uri, JSON.stringify(body));
   return { vocabularyUri: uri, vocabSize: tokenizer.vocabSize, ...(answers ? { answerVocabSize: answers.vocab.length } : {}) };
 }
-
-/** Identity of a vocabulary file (chunk results name it). */
-export const vocabularyId = (body: string | Buffer): string => createHash('sha256').update(body).digest('hex');
