@@ -81,6 +81,8 @@ export interface LocalRunResult {
   readonly output?: unknown;
   /** The run's error (FAILED): the Fail state's Error and Cause. */
   readonly error?: { readonly Error: string; readonly Cause: string };
+  /** Execution-history events AWS would have recorded (counted when limits are enforced). */
+  readonly historyEvents?: number;
 }
 
 /** The failure of a local training process, named like the Step Functions Batch error. */
@@ -366,6 +368,7 @@ export async function runLocal(rawInput: ExecutionInput, opts: LocalRunOptions):
     restoreEnv(PLAN_LIMITS_ENV, outerPlanLimits);
   }
   await fs.rm(scratchDir, { recursive: true, force: true });
+  if (limits) result = { ...result, historyEvents: history.count };
   emit({ type: 'run-finished', runId: input.runId, status: result.status, ...(result.error ? { error: result.error.Error } : {}) });
   return result;
 }

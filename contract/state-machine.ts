@@ -202,7 +202,8 @@ function placementChoice(placementPath: string, lambdaState: string, batchState:
 export function buildDefinition(): Record<string, unknown> {
   const states: Record<string, unknown> = {
     Validate: {
-      ...lambdaTask('ValidateFunctionArn', { 'runId.$': '$.runId', 'artifactRoot.$': '$.artifactRoot', 'spec.$': '$.spec' }, {
+      // The execution input as is: { runId, artifactRoot } and the spec inline or its URI (specUri).
+      ...lambdaTask('ValidateFunctionArn', null, {
         // The state becomes { run: <plan> }: the submitted spec is not carried further (size).
         // (ResultPath "$" is the default; spelled out, aws-local-stepfunctions 3.0 mishandles it.)
         ResultSelector: { 'run.$': '$' },

@@ -33,9 +33,10 @@ const NONE: PrefixAccess = { readRuns: false, readJobs: false, readDatasets: fal
 
 export const HANDLER_ACCESS: Readonly<Record<HandlerName, PrefixAccess>> = {
   validate: { ...NONE, readRuns: true, readJobs: true, readModels: true, writeRun: ['spec.json', '_stages/validate/*'], writeRunsIndex: true },
-  'prepare-data': { ...NONE, readRuns: true, readDatasets: true, writeRun: ['data/*', '_stages/prepare-data/*'] },
-  'prepare-plan': { ...NONE, readRuns: true, readDatasets: true, writeRun: ['data/*'] },
-  'prepare-vocabulary': { ...NONE, readRuns: true, readDatasets: true, writeRun: ['data/*'] },
+  // readModels: an ONNX teacher's sidecar and tokenizer fix the plan, the vocabulary and the merge's normalisation.
+  'prepare-data': { ...NONE, readRuns: true, readDatasets: true, readModels: true, writeRun: ['data/*', '_stages/prepare-data/*'] },
+  'prepare-plan': { ...NONE, readRuns: true, readDatasets: true, readModels: true, writeRun: ['data/*'] },
+  'prepare-vocabulary': { ...NONE, readRuns: true, readDatasets: true, readModels: true, writeRun: ['data/*'] },
   'prepare-chunk': { ...NONE, readRuns: true, readDatasets: true, writeRun: ['data/*'] },
   'cache-teacher': { ...NONE, readRuns: true, readModels: true, writeRun: ['cache/*', '_stages/cache-teacher/*'] },
   // Per-shard parts only; the merged eval/<model>.json belongs to merge-eval.

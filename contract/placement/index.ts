@@ -12,7 +12,7 @@ import { estimateLargestStateBytes } from './state-size';
 
 export * from './limits';
 export * from './planner';
-export { EVENTS, mapEvents, successfulRunEvents } from './history';
+export { EVENTS, mapEvents, runEvents, successfulRunEvents, type RunShape } from './history';
 export { estimateLargestStateBytes } from './state-size';
 export { parseThroughputTable, resolveThroughputs, type ThroughputTable, type Throughputs } from './throughputs';
 export { PRICES } from './prices';

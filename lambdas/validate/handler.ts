@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { runLayout, runStageOnce, runUriFor, Stage } from '../../contract/layout';
 import { parseEvent } from '../../contract/parse-event';
 import { planRun } from '../../contract/plan';
-import { parseJobSpec } from '../../contract/spec';
+import { parseJobSpec, parseJobSpecText } from '../../contract/spec';
 import { storageFor, StorageNotFoundError } from '../../contract/storage';
 import { ConfigError } from '../../trainer/model/config';
 import { checkOnnxTeacherOfSpec } from '../../trainer/onnx/check-spec';
@@ -31,8 +31,8 @@ const sha256 = (text: string | Buffer) => createHash('sha256').update(text).dige
 
 export async function handler(event: unknown, context?: Context): Promise<ValidateResult> {
   if (context) logger.addContext(context);
-  const { runId, artifactRoot, spec: rawSpec } = parseEvent(ValidateEventSchema, event, 'Validate event');
-  const spec = parseJobSpec(rawSpec);
+  const { runId, artifactRoot, spec: inlineSpec, specUri } = parseEvent(ValidateEventSchema, event, 'Validate event');
+  const spec = specUri ? parseJobSpecText((await storageFor(specUri).get(specUri)).toString('utf8'), specUri) : parseJobSpec(inlineSpec);
   if (spec.runId !== undefined && spec.runId !== runId) {
     throw new ConfigError(`spec.runId "${spec.runId}" differs from the run id "${runId}" of the request: remove spec.runId or make them equal`, [
       { path: 'runId', message: 'differs from the request' },
