@@ -39,6 +39,8 @@ export interface RunShape {
   /** Models evaluated (the teacher and every student job). */
   readonly models: number;
   readonly evaluate: { readonly placement: 'lambda' | 'batch'; readonly shards: number };
+  /** Candidate selection (students with `candidates`): candidate models × validation shards; absent/null: none. */
+  readonly candidates?: { readonly models: number; readonly valShards: number } | null;
 }
 
 /**
@@ -61,6 +63,10 @@ export function runEvents(r: RunShape): number {
   n += EVENTS.passOrChoice; // IsCacheEnabled
   if (r.cache) n += mapEvents(r.cache.shards, EVENTS.passOrChoice + task(r.cache.placement));
   n += mapEvents(r.studentJobs, EVENTS.batchTask + EVENTS.passOrChoice); // TrainStudent + StudentSucceeded
+  n += EVENTS.passOrChoice; // HasCandidates
+  n += r.candidates
+    ? mapEvents(r.candidates.models, mapEvents(r.candidates.valShards, EVENTS.lambdaTask)) + EVENTS.lambdaTask // EvaluateCandidates, SelectCandidates
+    : EVENTS.passOrChoice; // NoCandidates
   n += 2 * EVENTS.passOrChoice; // SelectEvalSplit, Use*Shards
   n += mapEvents(r.models, mapEvents(r.evaluate.shards, EVENTS.passOrChoice + task(r.evaluate.placement)));
   n += 2 * EVENTS.lambdaTask + EVENTS.snsTask + EVENTS.passOrChoice; // MergeEval, Report, Notify, Succeeded
@@ -68,7 +74,7 @@ export function runEvents(r: RunShape): number {
 }
 
 /** Events of a successful run with this plan; null when the data counts are unknown. */
-export function successfulRunEvents(plan: PlacementPlan, opts: { teacherTrained: boolean; studentJobs: number }): number | null {
+export function successfulRunEvents(plan: PlacementPlan, opts: { teacherTrained: boolean; studentJobs: number; candidates?: RunShape['candidates'] }): number | null {
   const stage = (name: string) => plan.stages.find((s) => s.stage === name);
   const prepare = stage('prepare');
   const cache = stage('cacheTeacher');
@@ -82,5 +88,6 @@ export function successfulRunEvents(plan: PlacementPlan, opts: { teacherTrained:
     studentJobs: opts.studentJobs,
     models,
     evaluate: { placement: evaluate.placement, shards: Math.ceil(evaluate.invocations / models) },
+    candidates: opts.candidates ?? null,
   });
 }
