@@ -29,6 +29,9 @@ import { LAMBDA_TIMEOUT_SECONDS, TaskState } from '../contract/state-machine';
 const HANDLER_OF_STATE: Readonly<Record<string, HandlerName>> = {
   [TaskState.validate]: 'validate',
   [TaskState.prepareData]: 'prepare-data',
+  [TaskState.preparePlan]: 'prepare-plan',
+  [TaskState.prepareVocabulary]: 'prepare-vocabulary',
+  [TaskState.prepareChunk]: 'prepare-chunk',
   [TaskState.cacheTeacherShard]: 'cache-teacher',
   [TaskState.evaluateShard]: 'evaluate',
   [TaskState.mergeEval]: 'merge-eval',

@@ -41,6 +41,9 @@ export function defaultLambdaRegistry(overrides: Partial<Record<string, LambdaHa
   const registry: Record<string, LambdaHandler> = {
     [TaskState.validate]: lazyHandler('validate'),
     [TaskState.prepareData]: lazyHandler('prepare-data'),
+    [TaskState.preparePlan]: lazyHandler('prepare-plan'),
+    [TaskState.prepareVocabulary]: lazyHandler('prepare-vocabulary'),
+    [TaskState.prepareChunk]: lazyHandler('prepare-chunk'),
     [TaskState.cacheTeacherShard]: lazyHandler('cache-teacher'),
     [TaskState.evaluateShard]: lazyHandler('evaluate'),
     [TaskState.mergeEval]: lazyHandler('merge-eval'),

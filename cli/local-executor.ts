@@ -81,6 +81,8 @@ export interface LocalRunResult {
   readonly output?: unknown;
   /** The run's error (FAILED): the Fail state's Error and Cause. */
   readonly error?: { readonly Error: string; readonly Cause: string };
+  /** Execution-history events AWS would have recorded (counted when limits are enforced). */
+  readonly historyEvents?: number;
 }
 
 /** The failure of a local training process, named like the Step Functions Batch error. */
@@ -160,6 +162,7 @@ export async function runLocal(rawInput: ExecutionInput, opts: LocalRunOptions):
   const lambdaSlots = new Semaphore(opts.lambdaConcurrency ?? 2);
   const children = new Set<ReturnType<typeof spawn>>();
   const childExits = new Set<Promise<void>>();
+  const lambdasInFlight = new Set<Promise<void>>();
   const logDir = opts.logDir ?? (isLocal(runUri) ? path.join(fileURLToPath(runUri), 'logs') : path.join(os.tmpdir(), 'amad-logs', input.runId));
 
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
@@ -172,7 +175,15 @@ export async function runLocal(rawInput: ExecutionInput, opts: LocalRunOptions):
     if (!fn) continue;
     const lim = limits && lambdaLimitsFor(name, limits);
     const run = lim ? enforceLambdaLimits(name, lim, scratchDir, fn) : fn;
-    handlers[name] = (stateInput) => lambdaSlots.use(() => run(stateInput));
+    handlers[name] = (stateInput) => {
+      const call = lambdaSlots.use(() => run(stateInput));
+      // Tracked so the run returns only when no in-process Lambda is still writing (an aborted
+      // execution does not wait for its Tasks; a caller may delete the run folder next).
+      const settled = call.then(() => undefined, () => undefined);
+      lambdasInFlight.add(settled);
+      void settled.then(() => lambdasInFlight.delete(settled));
+      return call;
+    };
   }
   // The plan says how many training jobs may run at once, unless the caller capped it.
   const validate = handlers[TaskState.validate];
@@ -350,13 +361,14 @@ export async function runLocal(rawInput: ExecutionInput, opts: LocalRunOptions):
     opts.signal?.removeEventListener('abort', onAbort);
   }
   await forward.catch(() => undefined);
-  // No job outlives the run: wait for every child to checkpoint and exit.
-  await Promise.all([...childExits]);
+  // No job outlives the run: wait for every child to checkpoint and exit, and every in-process Lambda to return.
+  await Promise.all([...childExits, ...lambdasInFlight]);
   if (limits) {
     restoreEnv('TMPDIR', outerTmp);
     restoreEnv(PLAN_LIMITS_ENV, outerPlanLimits);
   }
   await fs.rm(scratchDir, { recursive: true, force: true });
+  if (limits) result = { ...result, historyEvents: history.count };
   emit({ type: 'run-finished', runId: input.runId, status: result.status, ...(result.error ? { error: result.error.Error } : {}) });
   return result;
 }

@@ -30,14 +30,24 @@ export const DistillationRequestedDetailSchema = z.looseObject({
 export type DistillationRequestedDetail = z.infer<typeof DistillationRequestedDetailSchema>;
 
 /** Input of a state-machine execution (built by start-run on AWS and by `amad run` locally). */
-export const ExecutionInputSchema = z.strictObject({
-  runId: RunIdSchema,
-  /** Folder/bucket prefix that holds `runs/` (s3://bucket or a local folder). */
-  artifactRoot: Uri,
-  /** The job spec as submitted (Validate parses it). */
-  spec: z.unknown(),
-});
+export const ExecutionInputSchema = z
+  .strictObject({
+    runId: RunIdSchema,
+    /** Folder/bucket prefix that holds `runs/` (s3://bucket or a local folder). */
+    artifactRoot: Uri,
+    /** The job spec as submitted (Validate parses it). */
+    spec: z.unknown().optional(),
+    /**
+     * Where the submitted spec is stored instead (Validate reads it): keeps the execution input
+     * small whatever the spec's size (256 KB limit of the execution input and of every state).
+     */
+    specUri: Uri.optional(),
+  })
+  .refine((i) => (i.spec === undefined) !== (i.specUri === undefined), { message: 'give exactly one of spec (inline) or specUri (the stored spec)', path: ['specUri'] });
 export type ExecutionInput = z.infer<typeof ExecutionInputSchema>;
+
+/** Where `amad run` stores the spec it submits (the execution input carries this URI). */
+export const submittedSpecUri = (runUri: string): string => runUri.replace(/\/+$/, '') + '/submitted-spec.json';
 
 /** What every stage needs to find the run. */
 export const RunRefSchema = z.object({

@@ -8,7 +8,10 @@
  * state input is the function's event and its return value is the state result, identically in
  * AWS and in the local executor (no `Payload` envelope to unwrap).
  *
- *   Validate → PrepareData → HasTeacherCheckpoint ─no─► TrainTeacher ─┐
+ *   Validate → PreparePlacement ─lambda─► PreparePlan ─► PrepareVocabulary → PrepareChunks (Map over
+ *                │                          └─(already prepared)─┐     chunk indices) ─┐
+ *                └─batch─► PrepareDataJob (one CPU job) ─────────┴──────────────────────┴► PrepareData (merge)
+ *   → HasTeacherCheckpoint ─no─► TrainTeacher ─┐
  *                                       └─yes─────────────────────────┴► IsCacheEnabled
  *   ─yes─► CacheTeacher (Map over train shards) ─┐
  *   └─no──────────────────────────────────────────┴► TrainStudents (Map over student × seed; a
@@ -31,6 +34,9 @@
 export const SUBSTITUTIONS = [
   'ValidateFunctionArn',
   'PrepareDataFunctionArn',
+  'PreparePlanFunctionArn',
+  'PrepareVocabularyFunctionArn',
+  'PrepareChunkFunctionArn',
   'CacheTeacherFunctionArn',
   'EvaluateFunctionArn',
   'MergeEvalFunctionArn',
@@ -49,6 +55,9 @@ export type SubstitutionKey = (typeof SUBSTITUTIONS)[number];
 export const TaskState = {
   validate: 'Validate',
   prepareData: 'PrepareData',
+  preparePlan: 'PreparePlan',
+  prepareVocabulary: 'PrepareVocabulary',
+  prepareChunk: 'PrepareChunk',
   trainTeacher: 'TrainTeacher',
   cacheTeacherShard: 'CacheTeacherShard',
   trainStudent: 'TrainStudent',
@@ -71,6 +80,9 @@ export type TaskStateName = (typeof TaskState)[keyof typeof TaskState];
 export const LAMBDA_TASKS: readonly TaskStateName[] = [
   TaskState.validate,
   TaskState.prepareData,
+  TaskState.preparePlan,
+  TaskState.prepareVocabulary,
+  TaskState.prepareChunk,
   TaskState.cacheTeacherShard,
   TaskState.evaluateShard,
   TaskState.evaluateCandidateShard,
@@ -196,7 +208,8 @@ function placementChoice(placementPath: string, lambdaState: string, batchState:
 export function buildDefinition(): Record<string, unknown> {
   const states: Record<string, unknown> = {
     Validate: {
-      ...lambdaTask('ValidateFunctionArn', { 'runId.$': '$.runId', 'artifactRoot.$': '$.artifactRoot', 'spec.$': '$.spec' }, {
+      // The execution input as is: { runId, artifactRoot } and the spec inline or its URI (specUri).
+      ...lambdaTask('ValidateFunctionArn', null, {
         // The state becomes { run: <plan> }: the submitted spec is not carried further (size).
         // (ResultPath "$" is the default; spelled out, aws-local-stepfunctions 3.0 mishandles it.)
         ResultSelector: { 'run.$': '$' },
@@ -204,7 +217,39 @@ export function buildDefinition(): Record<string, unknown> {
       }),
       Catch: catchTo('Validate'),
     },
-    PreparePlacement: placementChoice('$.run.placement.prepare', 'PrepareData', 'PrepareDataJobInput'),
+    // Placed on Lambda (contract/placement), preparation fans out below; placed on Batch, one CPU
+    // job prepares everything (PrepareDataJob) and PrepareData reads its committed result.
+    PreparePlacement: placementChoice('$.run.placement.prepare', 'PreparePlan', 'PrepareDataJobInput'),
+    // Preparation fans out (trainer/data/prep): every step's failure is a PrepareData failure.
+    // Only chunk indices travel in the state ($.prep.chunks); chunk contents stay in storage.
+    PreparePlan: {
+      ...lambdaTask('PreparePlanFunctionArn', runRef, { ResultPath: '$.prep', Next: 'IsDataPrepared' }),
+      Catch: catchTo('PrepareData'),
+    },
+    IsDataPrepared: {
+      Type: 'Choice',
+      Choices: [{ Variable: '$.prep.complete', BooleanEquals: true, Next: 'PrepareData' }],
+      Default: 'PrepareVocabulary',
+    },
+    PrepareVocabulary: {
+      ...lambdaTask('PrepareVocabularyFunctionArn', runRef, { ResultPath: null, Next: 'PrepareChunks' }),
+      Catch: catchTo('PrepareData'),
+    },
+    PrepareChunks: {
+      Type: 'Map',
+      ItemsPath: '$.prep.chunks',
+      ItemSelector: { ...runRef, 'chunk.$': '$$.Map.Item.Value' },
+      MaxConcurrency: LAMBDA_MAP_CONCURRENCY,
+      ItemProcessor: {
+        ProcessorConfig: { Mode: 'INLINE' },
+        StartAt: 'PrepareChunk',
+        States: { PrepareChunk: lambdaTask('PrepareChunkFunctionArn', null, { End: true }) },
+      },
+      // Chunk results are read from storage by the merge; the state keeps none of them.
+      ResultPath: null,
+      Next: 'PrepareData',
+      Catch: catchTo('PrepareData'),
+    },
     PrepareData: {
       ...lambdaTask('PrepareDataFunctionArn', runRef, { ResultPath: '$.data', Next: 'HasTeacherCheckpoint' }),
       Catch: catchTo('PrepareData'),
@@ -530,6 +575,9 @@ export function localSubstitutions(region = 'local-1', account = '000000000000')
   return {
     ValidateFunctionArn: fn('validate'),
     PrepareDataFunctionArn: fn('prepare-data'),
+    PreparePlanFunctionArn: fn('prepare-plan'),
+    PrepareVocabularyFunctionArn: fn('prepare-vocabulary'),
+    PrepareChunkFunctionArn: fn('prepare-chunk'),
     CacheTeacherFunctionArn: fn('cache-teacher'),
     EvaluateFunctionArn: fn('evaluate'),
     MergeEvalFunctionArn: fn('merge-eval'),

@@ -54,7 +54,14 @@ export const HANDLER_ACCESS: Readonly<Record<HandlerName, PrefixAccess>> = {
   // Refuses a conflicting spec by reading the existing one; reads nothing a spec names. Lists the
   // run as running in the runs index.
   validate: { ...NONE, readRun: ['spec.json', marker('validate')], writeRun: ['spec.json', marker('validate')], writeRunsIndex: true },
-  'prepare-data': { ...NONE, readRun: ['spec.json', 'data/*', marker('prepare-data')], readDatasets: true, writeRun: ['data/*', marker('prepare-data')] },
+  // Fanned-out preparation (trainer/data/prep): plan and vocabulary read the spec, the source and
+  // an ONNX teacher's sidecar and tokenizer (models/: they fix the plan, the vocabulary and the
+  // merge's normalisation); a chunk reads only the plan's files under data/ and the images.
+  'prepare-plan': { ...NONE, readRun: ['spec.json', 'data/*'], readDatasets: true, readModels: true, writeRun: ['data/*'] },
+  'prepare-vocabulary': { ...NONE, readRun: ['spec.json', 'data/*'], readDatasets: true, readModels: true, writeRun: ['data/*'] },
+  'prepare-chunk': { ...NONE, readRun: ['data/*'], readDatasets: true, writeRun: ['data/*'] },
+  // Merges the chunks (or, placed on Batch / with no plan, prepares everything in one process).
+  'prepare-data': { ...NONE, readRun: ['spec.json', 'data/*', marker('prepare-data')], readDatasets: true, readModels: true, writeRun: ['data/*', marker('prepare-data')] },
   // The teacher: this run's (models/teacher, marker train-teacher), an earlier run's, or models/.
   'cache-teacher': {
     ...NONE,

@@ -46,13 +46,23 @@ export function registerPipelineCommands(program: Command, makeDeps: () => Comma
     .option('--root <dir>', 'folder or s3:// prefix holding runs/ (default: AMAD_ARTIFACT_ROOT or .)')
     .option('--max-parallel-jobs <n>', 'training processes at once (default: the spec compute.maxParallelJobs)', positiveInt)
     .action(async (spec: string, o: { runId?: string; resume?: boolean; root?: string; maxParallelJobs?: number }) => {
+      // SIGINT (Ctrl-C) or SIGTERM (a supervisor): stop the run, forward the signal to every
+      // training job (they checkpoint and exit 75), wait for them, then print how to resume.
       const abort = new AbortController();
-      const onSigint = () => abort.abort();
-      process.once('SIGINT', onSigint);
+      let received: NodeJS.Signals | undefined;
+      const onSignal = (signal: NodeJS.Signals) => {
+        received ??= signal;
+        abort.abort();
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
       try {
         await execute((deps) => runCommand({ spec, ...o, signal: abort.signal }, deps), makeDeps);
+        // 128 + signal number, as a shell reports a process stopped by that signal.
+        if (received) process.exitCode = received === 'SIGTERM' ? 143 : 130;
       } finally {
-        process.off('SIGINT', onSigint);
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
       }
     });
   program

@@ -3,6 +3,7 @@
  * state-machine definition as on AWS; see cli/local-executor.ts).
  */
 import { fileURLToPath } from 'node:url';
+import { submittedSpecUri } from '../../contract/events';
 import { listCommittedStages, runLayout, runUriFor } from '../../contract/layout';
 import { isLocal, storageFor } from '../../contract/storage';
 import { runLocal } from '../local-executor';
@@ -21,6 +22,12 @@ export interface RunArgs {
   readonly maxParallelJobs?: number;
   /** Aborts the run (SIGINT in the CLI). */
   readonly signal?: AbortSignal;
+}
+
+async function storeSubmittedSpec(runUri: string, spec: unknown): Promise<string> {
+  const uri = submittedSpecUri(runUri);
+  await storageFor(uri).put(uri, JSON.stringify(spec, null, 2) + '\n');
+  return uri;
 }
 
 const where = (uri: string) => (isLocal(uri) ? fileURLToPath(uri) : uri);
@@ -48,7 +55,8 @@ export async function runCommand(args: RunArgs, deps: CommandDeps): Promise<numb
   let result;
   try {
     result = await runLocal(
-      { runId, artifactRoot: root, spec: { ...parsed.raw, runId } },
+      // The spec travels by URI: the execution input stays small whatever the spec's size.
+      { runId, artifactRoot: root, specUri: await storeSubmittedSpec(runUri, { ...parsed.raw, runId }) },
       {
         lambdas: deps.lambdas(),
         trainer: deps.trainer(),
@@ -67,7 +75,9 @@ export async function runCommand(args: RunArgs, deps: CommandDeps): Promise<numb
     return 0;
   }
   if (result.status === 'ABORTED') {
-    deps.err(`run ${runId} stopped; continue it with: amad run ${args.spec} --run-id ${runId} --resume`);
+    // Every training job has checkpointed and exited (runLocal waits for them).
+    const resume = parsed.spec.runId === runId ? `npx amad run ${args.spec} --resume` : `npx amad run ${args.spec} --run-id ${runId} --resume`;
+    deps.err(`run ${runId} stopped; every job was stopped and its progress kept. Continue it with: ${resume}`);
     return 130;
   }
   deps.err(`run ${runId} failed: ${result.error?.Error}: ${result.error?.Cause}`);

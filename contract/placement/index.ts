@@ -12,7 +12,7 @@ import { estimateLargestStateBytes } from './state-size';
 
 export * from './limits';
 export * from './planner';
-export { EVENTS, mapEvents, successfulRunEvents } from './history';
+export { EVENTS, mapEvents, runEvents, successfulRunEvents, type RunShape } from './history';
 export { estimateLargestStateBytes } from './state-size';
 export { parseThroughputTable, resolveThroughputs, type ThroughputTable, type Throughputs } from './throughputs';
 export { PRICES } from './prices';
@@ -32,7 +32,8 @@ export function planScale(spec: JobSpec, run: Omit<RunPlan, 'placement'>, opts: 
   const placement = planPlacement(spec, opts);
   const problems = [...placement.problems];
   const counts = placement.counts;
-  const events = successfulRunEvents(placement, { teacherTrained: run.teacher.trainRequired, studentJobs: run.studentJobs.length });
+  const candidates = run.candidateModels?.length && counts ? { models: run.candidateModels.length, valShards: Math.ceil(counts.examples.val / spec.data.shardSize) } : null;
+  const events = successfulRunEvents(placement, { teacherTrained: run.teacher.trainRequired, studentJobs: run.studentJobs.length, candidates });
   if (events !== null && events > AWS_LIMITS.executionHistoryEvents) {
     problems.push(
       `execution history: a run writes ~${events} events, over the ${AWS_LIMITS.executionHistoryEvents} Step Functions allows: raise data.shardSize (more examples per Map item) or evaluate fewer models per run`,

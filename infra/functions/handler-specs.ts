@@ -8,6 +8,9 @@ import { Duration, Size } from 'aws-cdk-lib';
 export const HANDLER_NAMES = [
   'validate',
   'prepare-data',
+  'prepare-plan',
+  'prepare-vocabulary',
+  'prepare-chunk',
   'cache-teacher',
   'evaluate',
   'merge-eval',
@@ -46,8 +49,30 @@ export const HANDLER_SPECS: Readonly<Record<HandlerName, HandlerSpec>> = {
     runsModel: false,
   },
   'prepare-data': {
-    description: 'Builds the tokenizer and data shards of a run (synthetic generator or public layouts)',
+    description: 'Merges the prepared chunks into the manifest of a run (or prepares a small dataset whole)',
     // Image decoding + tokenising a split in memory; 3008 MB ≈ 1.7 vCPU.
+    memorySize: 3008,
+    timeout: Duration.minutes(15),
+    ephemeralStorage: Size.gibibytes(4),
+    runsModel: false,
+  },
+  'prepare-plan': {
+    description: 'Lists a data source (large JSON streamed) and cuts it into chunks of whole images',
+    // Holds the texts of every example (not pixels, not the JSON files): O(examples).
+    memorySize: 3008,
+    timeout: Duration.minutes(15),
+    runsModel: false,
+  },
+  'prepare-vocabulary': {
+    description: 'Builds the tokenizer and VQA answer classes from the training chunks',
+    memorySize: 3008,
+    timeout: Duration.minutes(15),
+    runsModel: false,
+  },
+  'prepare-chunk': {
+    description: 'Decodes one chunk of images and writes its image and example shards',
+    // A chunk holds at most chunkShards × shardSize records and their images (twice, while the
+    // image shard is encoded). Same limits as prepare-data: the placement planner sizes chunks by them.
     memorySize: 3008,
     timeout: Duration.minutes(15),
     ephemeralStorage: Size.gibibytes(4),

@@ -26,6 +26,9 @@ import type { HandlerName } from '../functions/handler-specs';
 export const FUNCTION_PLACEHOLDERS: Readonly<Record<string, HandlerName>> = {
   ValidateFunctionArn: 'validate',
   PrepareDataFunctionArn: 'prepare-data',
+  PreparePlanFunctionArn: 'prepare-plan',
+  PrepareVocabularyFunctionArn: 'prepare-vocabulary',
+  PrepareChunkFunctionArn: 'prepare-chunk',
   CacheTeacherFunctionArn: 'cache-teacher',
   EvaluateFunctionArn: 'evaluate',
   MergeEvalFunctionArn: 'merge-eval',

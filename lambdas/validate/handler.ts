@@ -7,9 +7,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { createHash } from 'node:crypto';
-import { applyDeploymentPolicy, assertArtifactRootAllowed } from '../../contract/deployment-policy';
+import { applyDeploymentPolicy, assertArtifactRootAllowed, uriProblem } from '../../contract/deployment-policy';
 import { runLayout, runStageOnce, runUriFor, Stage } from '../../contract/layout';
 import { parseEvent } from '../../contract/parse-event';
+import { parseJson } from '../../contract/parse-json';
 import { planRun } from '../../contract/plan';
 import { parseJobSpec } from '../../contract/spec';
 import { storageFor, StorageNotFoundError } from '../../contract/storage';
@@ -33,15 +34,19 @@ const sha256 = (text: string | Buffer) => createHash('sha256').update(text).dige
 
 export async function handler(event: unknown, context?: Context): Promise<ValidateResult> {
   if (context) logger.addContext(context);
-  const { runId, artifactRoot, spec: rawSpec } = parseEvent(ValidateEventSchema, event, 'Validate event');
+  const { runId, artifactRoot, spec: inlineSpec, specUri } = parseEvent(ValidateEventSchema, event, 'Validate event');
   const policy = deploymentPolicyFromEnv();
-  let spec = parseJobSpec(rawSpec);
-  // Before anything is read: on a deployment the spec may only name what the run may read, and
-  // spend what the deployer allows.
+  // Before anything is read: on a deployment the spec may only name what the run may read (its
+  // own URI included), and spend what the deployer allows.
   if (policy) {
     assertArtifactRootAllowed(artifactRoot, policy);
-    spec = applyDeploymentPolicy(spec, rawSpec, policy);
+    const problem = specUri === undefined ? undefined : uriProblem(specUri, policy);
+    if (problem) throw new ConfigError(`invalid Validate event:
+  - specUri: ${problem}`, [{ path: 'specUri', message: problem }]);
   }
+  const rawSpec = specUri ? parseJson(await storageFor(specUri).get(specUri), specUri) : inlineSpec;
+  let spec = parseJobSpec(rawSpec, specUri ?? 'job spec');
+  if (policy) spec = applyDeploymentPolicy(spec, rawSpec, policy);
   if (spec.runId !== undefined && spec.runId !== runId) {
     throw new ConfigError(`spec.runId "${spec.runId}" differs from the run id "${runId}" of the request: remove spec.runId or make them equal`, [
       { path: 'runId', message: 'differs from the request' },

@@ -8,11 +8,12 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { runEvents } from '../../contract/placement';
 import { TaskState } from '../../contract/state-machine';
 import { defaultLambdaRegistry } from '../../cli/lambda-registry';
 import { runLocal, type LambdaHandler, type LocalRunOptions } from '../../cli/local-executor';
 import type { PipelineEvent } from '../../cli/pipeline-events';
-import { fakeControl, fakePrepareData } from './fixtures/fake-stages';
+import { fakeControl, fakePreparation } from './fixtures/fake-stages';
 import { bundleFakeTrainer } from './fixtures/fake-trainer-bundle';
 import { tinySpec } from './fixtures/tiny-spec';
 
@@ -38,7 +39,7 @@ afterEach(async () => {
 
 function options(events: PipelineEvent[], extra: Partial<LocalRunOptions> = {}, lambdas: Record<string, LambdaHandler> = {}, env: Record<string, string> = {}): LocalRunOptions {
   return {
-    lambdas: defaultLambdaRegistry({ [TaskState.prepareData]: fakePrepareData, ...lambdas }),
+    lambdas: defaultLambdaRegistry({ ...fakePreparation, ...lambdas }),
     trainer: trainer.launcher({ FAKE_TRAINER_CALLS: callsFile, ...env }),
     onEvent: (e) => events.push(e),
     ...extra,
@@ -70,6 +71,7 @@ describe('a breach fails the run with the AWS error name', () => {
   });
 
   test('a shorter-timeout function over its timeout: Lambda.Unknown', async () => {
+    // Report's deployed timeout (5 min) is shorter than the Task's 900 s: the function times out first.
     const r = await runLocal(
       // Report: deployed with 5 minutes, under the Task's 15 (merge-eval now has 15: it times every architecture).
       { runId: 'slow-report', artifactRoot: root, spec: tinySpec() },
@@ -121,6 +123,18 @@ describe('a breach fails the run with the AWS error name', () => {
     expect(entered(events, 'Validate')).toBe(false);
   });
 
+  test('a spec passed by URI keeps the execution input small: the same big spec then runs', async () => {
+    // Prepare: a spec carrying 300 KB of (ignored) editor metadata in $schema.
+    const big = { ...tinySpec(), $schema: 'x'.repeat(300 * 1024) };
+    const specUri = 'file://' + path.join(root, 'submitted-spec.json');
+    await fs.writeFile(new URL(specUri), JSON.stringify(big));
+    // Act
+    const r = await runLocal({ runId: 'by-uri', artifactRoot: root, specUri }, options([]));
+    // Assert
+    expect(r.error).toBeUndefined();
+    expect(r.status).toBe('SUCCEEDED');
+  });
+
   test('more history events than allowed: the execution fails (States.Runtime)', async () => {
     const r = await runLocal({ runId: 'long-history', artifactRoot: root, spec: tinySpec() }, options([], { limits: { historyEvents: 60 } }));
     expect(r.status).toBe('FAILED');
@@ -128,11 +142,47 @@ describe('a breach fails the run with the AWS error name', () => {
     expect(r.error?.Cause).toMatch(/history/);
   });
 
-  test('within the deployed limits the same run succeeds (the limits are what fails the runs above)', async () => {
+  test('within the deployed limits the same run succeeds, with as many history events as the planner counts', async () => {
     const r = await runLocal({ runId: 'fits', artifactRoot: root, spec: tinySpec() }, options([]));
     expect(r.error).toBeUndefined();
     expect(r.status).toBe('SUCCEEDED');
+    // The fakes: 2 preparation chunks, 2 train shards, 1 test shard; 3 student jobs + the teacher.
+    const shape = { teacherTrained: true, prepare: { placement: 'lambda', chunks: 2 }, cache: { placement: 'lambda', shards: 2 }, studentJobs: 3, models: 4, evaluate: { placement: 'lambda', shards: 1 } } as const;
+    expect(r.historyEvents).toBe(runEvents(shape));
   });
+});
+
+test("a Map runs at most its deployed MaxConcurrency items at once, however many Lambdas the executor allows", async () => {
+  // Prepare: a one-Map definition whose items sleep; the executor itself would allow 10 at once.
+  let running = 0;
+  let peak = 0;
+  const item: LambdaHandler = async () => {
+    peak = Math.max(peak, ++running);
+    await sleep(100);
+    running--;
+    return {};
+  };
+  const definition = {
+    StartAt: 'Fan',
+    States: {
+      Fan: {
+        Type: 'Map',
+        ItemsPath: '$.spec.items',
+        MaxConcurrency: 2,
+        ItemProcessor: {
+          ProcessorConfig: { Mode: 'INLINE' },
+          StartAt: TaskState.evaluateShard,
+          States: { [TaskState.evaluateShard]: { Type: 'Task', Resource: '${EvaluateFunctionArn}', TimeoutSeconds: 900, End: true } },
+        },
+        End: true,
+      },
+    },
+  };
+  // Act
+  const r = await runLocal({ runId: 'fan', artifactRoot: root, spec: { items: [1, 2, 3, 4, 5, 6] } }, options([], { definition, lambdaConcurrency: 10 }, { [TaskState.evaluateShard]: item }));
+  // Assert
+  expect(r.status).toBe('SUCCEEDED');
+  expect(peak).toBe(2);
 });
 
 test('tight Lambda limits move the cache and evaluation stages to Batch jobs, and the run succeeds', async () => {
@@ -154,6 +204,8 @@ test('tight Lambda limits move the cache and evaluation stages to Batch jobs, an
   expect(fakeControl.calls.evaluateShard).toBe(0); // none ran in-process as a Lambda
   expect(entered(events, 'EvaluateShard')).toBe(false);
   expect(entered(events, 'EvaluateShardJob')).toBe(true);
+  const shape = { teacherTrained: true, prepare: { placement: 'lambda', chunks: 2 }, cache: { placement: 'batch', shards: 2 }, studentJobs: 3, models: 4, evaluate: { placement: 'batch', shards: 1 } } as const;
+  expect(r.historyEvents).toBe(runEvents(shape));
   const metrics = JSON.parse(await fs.readFile(path.join(root, 'runs', 'moved', 'report', 'metrics.json'), 'utf8'));
   expect(Object.keys(metrics.metrics).sort()).toEqual(['amad/seed-0', 'amad/seed-1', 'one2one/seed-0', 'teacher']);
 });

@@ -12,7 +12,7 @@ import { validateCommand } from '../../cli/commands/validate';
 import { defaultLambdaRegistry } from '../../cli/lambda-registry';
 import { TaskState } from '../../contract/state-machine';
 import { testDeps } from './fixtures/deps';
-import { fakeControl, fakePrepareData } from './fixtures/fake-stages';
+import { fakeControl, fakePreparation } from './fixtures/fake-stages';
 import { bundleFakeTrainer } from './fixtures/fake-trainer-bundle';
 import { tinySpec } from './fixtures/tiny-spec';
 
@@ -40,7 +40,7 @@ async function specFile(spec: unknown, name = 'spec.json'): Promise<string> {
 const localDeps = (env: Record<string, string> = {}) =>
   testDeps({
     env: { AMAD_ARTIFACT_ROOT: dir, ...env },
-    lambdas: defaultLambdaRegistry({ [TaskState.prepareData]: fakePrepareData }),
+    lambdas: defaultLambdaRegistry(fakePreparation),
     trainer: trainer.launcher(env),
   });
 

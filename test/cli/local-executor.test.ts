@@ -10,7 +10,7 @@ import { TaskState } from '../../contract/state-machine';
 import { defaultLambdaRegistry } from '../../cli/lambda-registry';
 import { runLocal, type LocalRunOptions } from '../../cli/local-executor';
 import type { PipelineEvent } from '../../cli/pipeline-events';
-import { fakeControl, fakePrepareData } from './fixtures/fake-stages';
+import { fakeControl, fakePreparation } from './fixtures/fake-stages';
 import { bundleFakeTrainer } from './fixtures/fake-trainer-bundle';
 import { tinySpec } from './fixtures/tiny-spec';
 
@@ -37,7 +37,7 @@ afterEach(async () => {
 
 function options(events: PipelineEvent[], extra: Partial<LocalRunOptions> = {}, env: Record<string, string> = {}): LocalRunOptions {
   return {
-    lambdas: defaultLambdaRegistry({ [TaskState.prepareData]: fakePrepareData }),
+    lambdas: defaultLambdaRegistry(fakePreparation),
     trainer: trainer.launcher({ FAKE_TRAINER_CALLS: callsFile, ...env }),
     onEvent: (e) => events.push(e),
     ...extra,
@@ -98,7 +98,7 @@ test('a failed run notifies its failed state and error; when RecordFailure itsel
 
   const lost: PipelineEvent[] = [];
   const lambdas = defaultLambdaRegistry({
-    [TaskState.prepareData]: fakePrepareData,
+    ...fakePreparation,
     [TaskState.recordFailure]: async () => {
       throw new Error('disk full');
     },
@@ -177,7 +177,7 @@ test('a tampered output makes its stage run again on resume', async () => {
 });
 
 test('a transient Lambda error is retried; an ordinary error fails the run with the stage named', async () => {
-  const registry = defaultLambdaRegistry({ [TaskState.prepareData]: fakePrepareData });
+  const registry = defaultLambdaRegistry(fakePreparation);
   let attempts = 0;
   const flaky = async (input: unknown) => {
     attempts++;

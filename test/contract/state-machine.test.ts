@@ -67,7 +67,7 @@ test('retries only transient errors; a failed student is caught inside its itera
       expect(name).toBeTruthy();
     }
   }
-  expect(states.get('TrainStudent')!.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'IsBatchFailure' }]); // then trimmed (TrimFailure) before StudentFailed
+  expect(states.get('TrainStudent')!.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'IsBatchFailure' }]); // trims the Cause, then StudentFailed
 });
 
 test('every top-level stage is caught and attributed before RecordFailure', () => {

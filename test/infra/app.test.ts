@@ -259,6 +259,9 @@ describe('state machine', () => {
     const expectedValues: Record<(typeof SUBSTITUTIONS)[number], string> = {
       ValidateFunctionArn: fn('validate'),
       PrepareDataFunctionArn: fn('prepare-data'),
+      PreparePlanFunctionArn: fn('prepare-plan'),
+      PrepareVocabularyFunctionArn: fn('prepare-vocabulary'),
+      PrepareChunkFunctionArn: fn('prepare-chunk'),
       CacheTeacherFunctionArn: fn('cache-teacher'),
       EvaluateFunctionArn: fn('evaluate'),
       MergeEvalFunctionArn: fn('merge-eval'),

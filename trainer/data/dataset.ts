@@ -4,6 +4,10 @@
  * training loop's `batchForStep`) and a streaming reader with a shuffle buffer whose order is a
  * function of the seed alone. Every shard is checked against the manifest's sha256 when it is
  * first opened; a corrupt or truncated shard fails with an error naming it.
+ *
+ * Images are stored once (image shards); an example record names its image shard (in the
+ * manifest) and its index there. `record(i)` and the batches join the two, so callers see every
+ * example with its pixels.
  */
 import { createHash } from 'node:crypto';
 import { joinUri, storageFor, StorageNotFoundError } from '../../contract/storage';
@@ -11,7 +15,7 @@ import { parseJson } from '../../contract/parse-json';
 import type { Batch } from './batch';
 import { DataError, ShardIntegrityError } from './errors';
 import { readJson } from './json';
-import { ManifestSchema, MANIFEST_FILE, type Manifest, type SplitEntry } from './manifest';
+import { ManifestSchema, MANIFEST_FILE, MANIFEST_VERSION, type Manifest, type ShardEntry, type SplitEntry } from './manifest';
 import { Prng, mixSeeds } from './prng';
 import { decodeShard, shardRecord, type DecodedShard, type ShardRecord } from './shard-format';
 import { tokenizerFromJson, type Tokenizer } from './tokenizer';
@@ -45,8 +49,11 @@ export function imageIdOf(recordId: string): string {
   return hash < 0 ? recordId : recordId.slice(0, hash);
 }
 
+/** An example record with its image attached (what readers of a split see). */
+export type ExampleRecord = ShardRecord & { readonly image: Uint8Array; readonly text: Int32Array };
+
 /** Turns stored records into a `Batch` (pixels normalised with the training statistics). */
-export function recordsToBatch(records: readonly ShardRecord[], manifest: Manifest): Batch {
+export function recordsToBatch(records: readonly ExampleRecord[], manifest: Manifest): Batch {
   const B = records.length;
   const S = manifest.imageSize;
   const pixels = S * S;
@@ -97,9 +104,13 @@ export class SplitReader {
   /** Cumulative record counts: shard s holds examples [starts[s], starts[s + 1]). */
   private readonly starts: number[];
   private readonly cache = new Map<number, Promise<DecodedShard>>();
+  /** Decoded image shards by file (least recently used evicted). */
+  private readonly imageCache = new Map<string, Promise<DecodedShard>>();
+  private readonly imageEntries: ReadonlyMap<string, ShardEntry>;
 
-  /** Decoded shards kept in memory (least recently used evicted). */
+  /** Decoded shards kept in memory (least recently used evicted), per kind. */
   private readonly cacheShards: number;
+  private readonly cacheImageShards: number;
 
   constructor(
     readonly dataset: PreparedDataset,
@@ -110,8 +121,12 @@ export class SplitReader {
   ) {
     this.starts = [0];
     for (const s of entry.shards) this.starts.push(this.starts[this.starts.length - 1]! + s.count);
+    this.imageEntries = new Map(entry.imageShards.map((e) => [e.file, e]));
+    // Example records are small next to images: a quarter of the memory holds the example shards.
     const largest = Math.max(1, ...entry.shards.map((s) => s.bytes));
-    this.cacheShards = Math.max(2, Math.floor(cacheBytes / largest));
+    this.cacheShards = Math.max(2, Math.floor(cacheBytes / 4 / largest));
+    const largestImages = Math.max(1, ...entry.imageShards.map((s) => s.bytes));
+    this.cacheImageShards = Math.max(2, Math.floor((cacheBytes * 3) / 4 / largestImages));
   }
 
   /** Examples (records) in the split. */
@@ -128,24 +143,49 @@ export class SplitReader {
     return joinUri(this.dataset.dir, this.entry.shards[s]!.file);
   }
 
-  /** Loads, checksums and decodes shard s (cached). */
+  /** Loads, checksums and decodes example shard s (cached). */
   shard(s: number): Promise<DecodedShard> {
-    let p = this.cache.get(s);
-    if (p) {
-      this.cache.delete(s); // re-insert: most recently used last
-      this.cache.set(s, p);
-      return p;
-    }
-    p = this.loadShard(s);
-    p.catch(() => this.cache.delete(s));
-    this.cache.set(s, p);
-    while (this.cache.size > this.cacheShards) this.cache.delete(this.cache.keys().next().value!);
-    return p;
+    return cached(this.cache, s, this.cacheShards, () => this.loadShard(this.entry.shards[s]!, 'examples'));
   }
 
-  private async loadShard(s: number): Promise<DecodedShard> {
+  /** Loads, checksums and decodes the image shard of example shard s (cached). */
+  imageShard(s: number): Promise<DecodedShard> {
+    const entry = this.imageEntryOf(s);
+    return cached(this.imageCache, entry.file, this.cacheImageShards, () => this.loadShard(entry, 'images'));
+  }
+
+  private imageEntryOf(s: number): ShardEntry {
+    const file = this.entry.shards[s]!.images;
+    const entry = file === undefined ? undefined : this.imageEntries.get(file);
+    if (!entry) throw new DataError('bad-manifest', `${this.shardUri(s)}: the manifest names no image shard for it (${file ?? 'none'}); re-prepare the dataset`);
+    return entry;
+  }
+
+  /**
+   * Identity of the data behind example shard s: its sha256 with its image shard's, so a cache
+   * made from it (the teacher cache) is refused when either the examples or the pixels change.
+   */
+  shardIdentity(s: number): string {
     const entry = this.entry.shards[s]!;
-    const uri = this.shardUri(s);
+    return sha256(Buffer.from(`${entry.sha256}:${this.imageEntryOf(s).sha256}`));
+  }
+
+  /** Attaches each example record's image (from the image shard the manifest names). */
+  private async withImage(s: number, rec: ShardRecord): Promise<ExampleRecord> {
+    const images = await this.imageShard(s);
+    const at = rec.imageIndex ?? -1;
+    if (at < 0 || at >= images.header.count) {
+      throw new ShardIntegrityError(this.shardUri(s), `record ${rec.id} points at image ${at}, its image shard holds ${images.header.count}; re-prepare the dataset`);
+    }
+    const img = shardRecord(images, at);
+    if (img.id !== rec.imageId) {
+      throw new ShardIntegrityError(this.shardUri(s), `record ${rec.id} names image "${rec.imageId}" but image ${at} of its image shard is "${img.id}"; re-prepare the dataset`);
+    }
+    return { ...rec, text: rec.text ?? new Int32Array(this.dataset.manifest.maxTextLength), image: img.image! };
+  }
+
+  private async loadShard(entry: ShardEntry, kind: 'images' | 'examples'): Promise<DecodedShard> {
+    const uri = joinUri(this.dataset.dir, entry.file);
     let buf: Buffer;
     try {
       buf = await storageFor(uri).get(uri);
@@ -162,15 +202,18 @@ export class SplitReader {
     }
     const decoded = decodeShard(buf, uri);
     if (decoded.header.count !== entry.count) throw new ShardIntegrityError(uri, `holds ${decoded.header.count} records, the manifest says ${entry.count}`);
-    if (JSON.stringify(decoded.header.layout) !== JSON.stringify(this.dataset.manifest.layout)) {
+    if (decoded.header.kind !== kind) throw new ShardIntegrityError(uri, `is a shard of ${decoded.header.kind}, the manifest lists it as ${kind}`);
+    const layout = kind === 'images' ? this.dataset.manifest.imageLayout : this.dataset.manifest.layout;
+    if (JSON.stringify(decoded.header.layout) !== JSON.stringify(layout)) {
       throw new ShardIntegrityError(uri, 'record layout differs from the manifest');
     }
     return decoded;
   }
 
-  /** Checks every shard's checksum (cheap way to validate a dataset before a long job). */
+  /** Checks every shard's checksum, example and image shards (cheap way to validate a dataset before a long job). */
   async verify(): Promise<void> {
-    for (let s = 0; s < this.numShards; s++) await this.loadShard(s);
+    for (const e of this.entry.shards) await this.loadShard(e, 'examples');
+    for (const e of this.entry.imageShards) await this.loadShard(e, 'images');
   }
 
   /** Example indices held by shard s: [start, end). */
@@ -192,15 +235,15 @@ export class SplitReader {
     return { shard: lo, offset: i - this.starts[lo]! };
   }
 
-  /** Stored record of example i. */
-  async record(i: number): Promise<ShardRecord> {
+  /** Stored record of example i, with its image. */
+  async record(i: number): Promise<ExampleRecord> {
     const { shard, offset } = this.locate(i);
-    return shardRecord(await this.shard(shard), offset);
+    return this.withImage(shard, shardRecord(await this.shard(shard), offset));
   }
 
   /** A batch of the given example indices, in that order. */
   async batch(indices: readonly number[]): Promise<Batch> {
-    const records: ShardRecord[] = [];
+    const records: ExampleRecord[] = [];
     for (const i of indices) records.push(await this.record(i));
     return recordsToBatch(records, this.dataset.manifest);
   }
@@ -217,9 +260,9 @@ export class SplitReader {
       const rng = new Prng(mixSeeds(seed, epoch));
       const order = Array.from({ length: this.numShards }, (_, s) => s);
       if (shuffle) rng.shuffle(order);
-      const buffer: ShardRecord[] = [];
-      let pending: ShardRecord[] = [];
-      const emit = (r: ShardRecord): Batch | null => {
+      const buffer: ExampleRecord[] = [];
+      let pending: ExampleRecord[] = [];
+      const emit = (r: ExampleRecord): Batch | null => {
         pending.push(r);
         if (pending.length < batchSize) return null;
         const b = recordsToBatch(pending, this.dataset.manifest);
@@ -229,8 +272,8 @@ export class SplitReader {
       for (const s of order) {
         const shard = await this.shard(s);
         for (let k = 0; k < shard.header.count; k++) {
-          const rec = shardRecord(shard, k);
-          let out: ShardRecord = rec;
+          const rec = await this.withImage(s, shardRecord(shard, k));
+          let out: ExampleRecord = rec;
           if (shuffle) {
             if (buffer.length < Math.max(1, shuffleBuffer)) {
               buffer.push(rec);
@@ -269,6 +312,21 @@ export class SplitReader {
     const json = parseJson(buf, uri) as Record<string, string[]>;
     return new Map(Object.entries(json));
   }
+}
+
+/** An LRU of decoded shards: `load` on a miss, failures not kept. */
+function cached<K>(cache: Map<K, Promise<DecodedShard>>, key: K, capacity: number, load: () => Promise<DecodedShard>): Promise<DecodedShard> {
+  let p = cache.get(key);
+  if (p) {
+    cache.delete(key); // re-insert: most recently used last
+    cache.set(key, p);
+    return p;
+  }
+  p = load();
+  p.catch(() => cache.delete(key));
+  cache.set(key, p);
+  while (cache.size > capacity) cache.delete(cache.keys().next().value!);
+  return p;
 }
 
 /** A prepared dataset: manifest, tokenizer and its splits. */
@@ -325,7 +383,16 @@ export async function openDataset(uri: string): Promise<PreparedDataset> {
   if (!(await storageFor(manifestUri).exists(manifestUri))) {
     throw new DataError('bad-manifest', `${manifestUri} not found: the dataset was never prepared, or its preparation did not finish (the manifest is written last)`);
   }
-  const parsed = ManifestSchema.safeParse(await readJson(manifestUri));
+  const json = await readJson(manifestUri);
+  const version = (json as { version?: unknown } | null)?.version;
+  if (typeof version === 'number' && version < MANIFEST_VERSION) {
+    throw new DataError(
+      'bad-manifest',
+      `${manifestUri} is a version ${version} dataset (each image stored in every example record); this reader needs version ${MANIFEST_VERSION} (images stored once). ` +
+        'Re-prepare it: `amad prepare` into a fresh folder, or delete the run\'s data folder and its prepare-data commit marker (or start a new run) so PrepareData runs again.',
+    );
+  }
+  const parsed = ManifestSchema.safeParse(json);
   if (!parsed.success) {
     const first = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new DataError('bad-manifest', `${manifestUri} is not a valid manifest:\n  - ${first.join('\n  - ')}`);

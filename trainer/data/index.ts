@@ -11,8 +11,12 @@ export {
   type DataSource, type DataSourceInput, type DataTask, type SplitName, type TokenizerOptions,
 } from './source';
 export { prepareData, type PrepareOptions, type PrepareSummary } from './prepare';
-export { openDataset, imageIdOf, recordsToBatch, PreparedDataset, SplitReader, DEFAULT_CACHE_BYTES, type StreamOptions } from './dataset';
-export { ManifestSchema, MANIFEST_FILE, TOKENIZER_FILE, type Manifest, type MajorityBaseline } from './manifest';
+export { planPreparation, type PlanSummary } from './prep/plan';
+export { buildVocabulary, type GivenVocabulary, type VocabularySummary } from './prep/vocabulary';
+export { prepareChunk, type ChunkOptions, type ChunkSummary } from './prep/chunk';
+export { mergePreparation } from './prep/merge';
+export { openDataset, imageIdOf, recordsToBatch, PreparedDataset, SplitReader, DEFAULT_CACHE_BYTES, type ExampleRecord, type StreamOptions } from './dataset';
+export { ManifestSchema, MANIFEST_FILE, MANIFEST_VERSION, TOKENIZER_FILE, type Manifest, type MajorityBaseline } from './manifest';
 export {
   Tokenizer, WordTokenizer, WordPieceTokenizer, buildWordTokenizer, loadWordPieceVocab, tokenizerFromJson, splitWords,
   type EncodeOptions, type Encoded, type TokenizerJson,

@@ -4,7 +4,8 @@
  * lets a reader prove it still is. Readers parse it with this schema (it is external input).
  *
  *     <out>/tokenizer.json                 the tokenizer (tokenizer.ts, toJSON)
- *     <out>/<split>/shard-00000.bin …      records (shard-format.ts)
+ *     <out>/<split>/images-00000.bin …     image records, one per image (shard-format.ts)
+ *     <out>/<split>/shard-00000-000.bin …  example records, each pointing into one image shard
  *     <out>/<split>/references.json        {id: [reference, …]} for evaluation (VQA: the human answers as written)
  *     <out>/manifest.json                  this file
  *
@@ -15,6 +16,7 @@
  * untokenised target. When a source has no test split, `test` lists the val shards (`sameAs`).
  */
 import { z } from 'zod';
+import { FIELD_NAMES } from './shard-format';
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
@@ -24,6 +26,8 @@ export const ShardEntrySchema = z.strictObject({
   count: z.number().int().nonnegative(),
   bytes: z.number().int().nonnegative(),
   sha256: Sha256,
+  /** Example shards: the image shard (relative path, listed in the split's imageShards) its records' imageIndex points into. */
+  images: z.string().optional(),
 });
 export type ShardEntry = z.infer<typeof ShardEntrySchema>;
 
@@ -32,7 +36,10 @@ export const SplitEntrySchema = z.strictObject({
   examples: z.number().int().nonnegative(),
   /** Distinct images. */
   images: z.number().int().nonnegative(),
+  /** Example shards, in example order. */
   shards: z.array(ShardEntrySchema),
+  /** Image shards (each image stored once per split). */
+  imageShards: z.array(ShardEntrySchema),
   references: z.strictObject({ file: z.string(), sha256: Sha256 }).optional(),
   /** Set when this split reuses another split's files (a source without a test split). */
   sameAs: z.enum(['train', 'val', 'test']).optional(),
@@ -60,21 +67,31 @@ export const MajorityBaselineSchema = z.strictObject({
 export type MajorityBaseline = z.infer<typeof MajorityBaselineSchema>;
 
 const FieldSchema = z.strictObject({
-  name: z.enum(['id', 'image', 'text', 'target', 'answerIndex', 'answerScore', 'answerLabel']),
+  name: z.enum(FIELD_NAMES),
   dtype: z.enum(['uint8', 'int32', 'float32']),
   shape: z.array(z.number().int().positive()),
   offset: z.number().int().nonnegative(),
 });
 
+/**
+ * Version 2: images stored once (image shards + example shards that reference them). Version 1
+ * stored each image in every example record; readers refuse it with the fix (re-prepare).
+ */
+export const MANIFEST_VERSION = 2;
+const LayoutSchema = z.strictObject({ recordSize: z.number().int().positive(), fields: z.array(FieldSchema) });
+
 export const ManifestSchema = z.strictObject({
-  version: z.literal(1),
+  version: z.literal(MANIFEST_VERSION),
   task: z.enum(['vqa', 'captioning', 'translation']),
   /** What was prepared: the synthetic generator's seed and counts, or the public layout's files. */
   source: z.record(z.string(), z.unknown()),
   imageSize: z.number().int().positive(),
   maxTextLength: z.number().int().positive(),
   maxTargetLength: z.number().int().positive(),
-  layout: z.strictObject({ recordSize: z.number().int().positive(), fields: z.array(FieldSchema) }),
+  /** Example-record layout. */
+  layout: LayoutSchema,
+  /** Image-record layout. */
+  imageLayout: LayoutSchema,
   /** Per-channel mean and std of training pixels on the [0, 1] scale (the reader normalises with them). */
   pixelStats: z.strictObject({ mean: z.tuple([z.number(), z.number(), z.number()]), std: z.tuple([z.number(), z.number(), z.number()]) }),
   tokenizer: z.strictObject({ file: z.string(), kind: z.enum(['word', 'wordpiece']), vocabSize: z.number().int().positive(), sha256: Sha256 }),

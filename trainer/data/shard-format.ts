@@ -5,25 +5,35 @@
  *     offset 0   8 bytes   magic "AMADSHRD"
  *            8   uint32    format version (SHARD_VERSION)
  *           12   uint32    header length L (bytes of UTF-8 JSON)
- *           16   L bytes   header JSON {task, split, count, layout: {recordSize, fields}}
+ *           16   L bytes   header JSON {kind, task, split, count, layout: {recordSize, fields}}
  *                          padded with spaces so records start at a multiple of 16
  *   dataOffset   count × recordSize bytes of records
  *
- * All numbers little-endian. A record is the fields of `layout.fields` at their offsets:
- *   id           uint8[ID_BYTES]     UTF-8 example id, zero-padded
+ * Two kinds of shard (version 2): images are stored ONCE, in image shards, and example records
+ * reference them. VQA v2 asks ~5.4 questions per image and COCO has 5 captions per image, so
+ * storing the pixels in every example record (version 1) multiplied the data by that ratio.
+ *
+ * Image shard (`kind: "images"`), one record per image:
+ *   id           uint8[ID_BYTES]     UTF-8 image id (the layout's image key), zero-padded
  *   image        uint8[S, S, 3]      RGB pixels (not normalised; the reader normalises)
+ * Example shard (`kind: "examples"`), one record per example; the manifest names the image shard
+ * an example shard's records point into:
+ *   id           uint8[ID_BYTES]     UTF-8 example id, zero-padded
+ *   imageId      uint8[ID_BYTES]     UTF-8 id of its image (checked against the image record)
+ *   imageIndex   int32[1]            record index of its image in that image shard
  *   text         int32[Lt]           encoder ids, PAD after the end
  *   target       int32[Ld + 1]       BOS … EOS PAD…            (captioning, translation)
  *   answerIndex  int32[MAX_ANSWERS]  answer class of each soft score, −1 = unused  (VQA)
  *   answerScore  float32[MAX_ANSWERS] soft score min(#annotators/3, 1)            (VQA)
  *   answerLabel  int32[1]            most frequent answer's class, −1 = none      (VQA)
- * Sparse answers: VQA has 10 annotators, so at most 10 distinct answers carry a score.
+ * All numbers little-endian. Sparse answers: VQA has 10 annotators, so at most 10 distinct
+ * answers carry a score.
  */
 import type { DataTask } from './source';
 import { DataError } from './errors';
 
 export const SHARD_MAGIC = 'AMADSHRD';
-export const SHARD_VERSION = 1;
+export const SHARD_VERSION = 2;
 /** Bytes of the id field (UTF-8). */
 export const ID_BYTES = 48;
 /** Sparse soft-score pairs per record (VQA v2 has 10 answers per question). */
@@ -32,8 +42,11 @@ const FIXED_HEADER = 16;
 const DATA_ALIGN = 16;
 
 export type FieldDtype = 'uint8' | 'int32' | 'float32';
+export const FIELD_NAMES = ['id', 'image', 'imageId', 'imageIndex', 'text', 'target', 'answerIndex', 'answerScore', 'answerLabel'] as const;
+export type FieldName = (typeof FIELD_NAMES)[number];
+export type ShardKind = 'images' | 'examples';
 export interface FieldSpec {
-  readonly name: 'id' | 'image' | 'text' | 'target' | 'answerIndex' | 'answerScore' | 'answerLabel';
+  readonly name: FieldName;
   readonly dtype: FieldDtype;
   readonly shape: readonly number[];
   /** Byte offset inside the record. */
@@ -45,19 +58,24 @@ export interface RecordLayout {
 }
 
 export interface ShardHeader {
+  readonly kind: ShardKind;
   readonly task: DataTask;
   readonly split: string;
   readonly count: number;
   readonly layout: RecordLayout;
 }
 
-/** One example as stored. */
+/** One stored record: an image (id + image) or an example (id, imageId, imageIndex and the rest). */
 export interface ShardRecord {
   readonly id: string;
-  /** `[S, S, 3]` uint8. */
-  readonly image: Uint8Array;
-  /** `[Lt]`. */
-  readonly text: Int32Array;
+  /** `[S, S, 3]` uint8 (image records; the dataset reader attaches it to example records). */
+  readonly image?: Uint8Array;
+  /** Example records: the id of the example's image. */
+  readonly imageId?: string;
+  /** Example records: the image's record index in the image shard the manifest names. */
+  readonly imageIndex?: number;
+  /** `[Lt]` (example records). */
+  readonly text?: Int32Array;
   /** `[Ld + 1]` (generation tasks). */
   readonly target?: Int32Array;
   /** Sparse soft scores (VQA): parallel arrays, −1 / 0 padding after the last pair. */
@@ -75,11 +93,20 @@ export interface LayoutParams {
   readonly maxTargetLength: number;
 }
 
-/** The record layout of a task; int32/float32 fields are 4-byte aligned. */
+/** The image-shard record layout: the image id and its pixels. */
+export function imageRecordLayout(imageSize: number): RecordLayout {
+  return alignFields([
+    { name: 'id', dtype: 'uint8', shape: [ID_BYTES] },
+    { name: 'image', dtype: 'uint8', shape: [imageSize, imageSize, 3] },
+  ]);
+}
+
+/** The example-record layout of a task; int32/float32 fields are 4-byte aligned. */
 export function recordLayout(p: LayoutParams): RecordLayout {
   const wanted: Omit<FieldSpec, 'offset'>[] = [
     { name: 'id', dtype: 'uint8', shape: [ID_BYTES] },
-    { name: 'image', dtype: 'uint8', shape: [p.imageSize, p.imageSize, 3] },
+    { name: 'imageId', dtype: 'uint8', shape: [ID_BYTES] },
+    { name: 'imageIndex', dtype: 'int32', shape: [1] },
     { name: 'text', dtype: 'int32', shape: [p.maxTextLength] },
   ];
   if (p.task === 'vqa') {
@@ -91,6 +118,10 @@ export function recordLayout(p: LayoutParams): RecordLayout {
   } else {
     wanted.push({ name: 'target', dtype: 'int32', shape: [p.maxTargetLength + 1] });
   }
+  return alignFields(wanted);
+}
+
+function alignFields(wanted: readonly Omit<FieldSpec, 'offset'>[]): RecordLayout {
   let offset = 0;
   const fields = wanted.map((f) => {
     const size = BYTES[f.dtype];
@@ -111,19 +142,24 @@ export function writeRecord(view: DataView, base: number, layout: RecordLayout, 
     const at = base + f.offset;
     const n = elements(f);
     switch (f.name) {
-      case 'id': {
-        const enc = Buffer.from(rec.id, 'utf8');
-        if (enc.length > ID_BYTES) throw new DataError('bad-input', `example id "${rec.id}" is ${enc.length} bytes; ids are limited to ${ID_BYTES}`);
+      case 'id':
+      case 'imageId': {
+        const value = f.name === 'id' ? rec.id : (rec.imageId ?? '');
+        const enc = Buffer.from(value, 'utf8');
+        if (enc.length > ID_BYTES) throw new DataError('bad-input', `${f.name === 'id' ? 'example' : 'image'} id "${value}" is ${enc.length} bytes; ids are limited to ${ID_BYTES}`);
         bytes.fill(0, at, at + ID_BYTES);
         bytes.set(enc, at);
         break;
       }
       case 'image':
-        if (rec.image.length !== n) throw new RangeError(`record ${rec.id}: image has ${rec.image.length} bytes, layout wants ${n}`);
+        if (!rec.image || rec.image.length !== n) throw new RangeError(`record ${rec.id}: image has ${rec.image?.length ?? 0} bytes, layout wants ${n}`);
         bytes.set(rec.image, at);
         break;
       case 'answerLabel':
         view.setInt32(at, rec.answerLabel ?? -1, true);
+        break;
+      case 'imageIndex':
+        view.setInt32(at, rec.imageIndex ?? -1, true);
         break;
       case 'answerScore': {
         const src = rec.answerScore;
@@ -132,7 +168,7 @@ export function writeRecord(view: DataView, base: number, layout: RecordLayout, 
       }
       default: {
         // int32 arrays: text, target, answerIndex (−1 padding for answerIndex, PAD = 0 for text).
-        const src = rec[f.name];
+        const src = rec[f.name as 'text' | 'target' | 'answerIndex'];
         const fill = f.name === 'answerIndex' ? -1 : 0;
         if (src && src.length > n) throw new RangeError(`record ${rec.id}: ${f.name} has ${src.length} values, layout holds ${n}`);
         for (let i = 0; i < n; i++) view.setInt32(at + 4 * i, src && i < src.length ? src[i]! : fill, true);
@@ -147,14 +183,14 @@ export function readRecord(view: DataView, base: number, layout: RecordLayout): 
   for (const f of layout.fields) {
     const at = base + f.offset;
     const n = elements(f);
-    if (f.name === 'id') {
+    if (f.name === 'id' || f.name === 'imageId') {
       const raw = new Uint8Array(view.buffer, view.byteOffset + at, ID_BYTES);
       const end = raw.indexOf(0);
-      out.id = Buffer.from(raw.subarray(0, end < 0 ? ID_BYTES : end)).toString('utf8');
+      out[f.name] = Buffer.from(raw.subarray(0, end < 0 ? ID_BYTES : end)).toString('utf8');
     } else if (f.name === 'image') {
       out.image = new Uint8Array(view.buffer, view.byteOffset + at, n).slice();
-    } else if (f.name === 'answerLabel') {
-      out.answerLabel = view.getInt32(at, true);
+    } else if (f.name === 'answerLabel' || f.name === 'imageIndex') {
+      out[f.name] = view.getInt32(at, true);
     } else if (f.dtype === 'float32') {
       const a = new Float32Array(n);
       for (let i = 0; i < n; i++) a[i] = view.getFloat32(at + 4 * i, true);
@@ -195,7 +231,7 @@ export function decodeShard(buf: Buffer, uri: string): DecodedShard {
   const bad = (msg: string) => new DataError('bad-shard', `shard ${uri}: ${msg}; re-run prepare-data to rebuild it`);
   if (buf.length < FIXED_HEADER || buf.toString('ascii', 0, 8) !== SHARD_MAGIC) throw bad(`not a shard file (magic "${SHARD_MAGIC}" missing)`);
   const version = buf.readUInt32LE(8);
-  if (version !== SHARD_VERSION) throw bad(`format version ${version}, this reader understands ${SHARD_VERSION}`);
+  if (version !== SHARD_VERSION) throw bad(`format version ${version}, this reader understands ${SHARD_VERSION} (images stored once); the dataset was prepared by an older version: re-prepare it`);
   const headerLength = buf.readUInt32LE(12);
   if (FIXED_HEADER + headerLength > buf.length) throw bad(`truncated header (${buf.length} bytes, header needs ${FIXED_HEADER + headerLength})`);
   let header: ShardHeader;
@@ -203,6 +239,9 @@ export function decodeShard(buf: Buffer, uri: string): DecodedShard {
     header = JSON.parse(buf.toString('utf8', FIXED_HEADER, FIXED_HEADER + headerLength)) as ShardHeader;
   } catch {
     throw bad('header JSON is corrupt');
+  }
+  if (!header || typeof header.count !== 'number' || typeof header.layout?.recordSize !== 'number' || !Array.isArray(header.layout.fields)) {
+    throw bad('header JSON lacks count or layout');
   }
   const dataOffset = FIXED_HEADER + headerLength;
   const expected = dataOffset + header.count * header.layout.recordSize;

@@ -1,16 +1,13 @@
 /**
  * Accumulates records and writes them as shards of `shardSize` records through contract/storage
  * (`put` is atomic per object). It returns the manifest entries (file, count, bytes, sha256);
- * the manifest itself is written by the caller after every shard, so a half-written split is
- * never listed anywhere.
+ * the manifest itself is written after every shard, so a half-written split is never listed
+ * anywhere.
  */
 import { createHash } from 'node:crypto';
 import { joinUri, storageFor } from '../../contract/storage';
 import type { ShardEntry } from './manifest';
-import { encodeShard, type RecordLayout, type ShardRecord } from './shard-format';
-import type { DataTask } from './source';
-
-export const shardFileName = (split: string, index: number): string => `${split}/shard-${String(index).padStart(5, '0')}.bin`;
+import { encodeShard, type ShardHeader, type ShardRecord } from './shard-format';
 
 export class ShardWriter {
   private pending: ShardRecord[] = [];
@@ -18,10 +15,12 @@ export class ShardWriter {
 
   constructor(
     private readonly outUri: string,
-    private readonly split: string,
-    private readonly task: DataTask,
-    private readonly layout: RecordLayout,
+    private readonly header: Omit<ShardHeader, 'count'>,
     private readonly shardSize: number,
+    /** File of the k-th shard this writer writes (relative to outUri). */
+    private readonly fileFor: (k: number) => string,
+    /** Example shards: the image shard their records point into (recorded in each entry). */
+    private readonly imagesFile?: string,
   ) {}
 
   /** Number of records added so far. */
@@ -42,11 +41,17 @@ export class ShardWriter {
 
   private async flush(): Promise<void> {
     if (this.pending.length === 0) return;
-    const file = shardFileName(this.split, this.written.length);
-    const body = encodeShard({ task: this.task, split: this.split, layout: this.layout }, this.pending);
+    const file = this.fileFor(this.written.length);
+    const body = encodeShard(this.header, this.pending);
     const uri = joinUri(this.outUri, file);
     await storageFor(uri).put(uri, body);
-    this.written.push({ file, count: this.pending.length, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
+    this.written.push({
+      file,
+      count: this.pending.length,
+      bytes: body.length,
+      sha256: createHash('sha256').update(body).digest('hex'),
+      ...(this.imagesFile !== undefined ? { images: this.imagesFile } : {}),
+    });
     this.pending = [];
   }
 }

@@ -35,6 +35,11 @@ const common = {
     .default(3129)
     .describe('VQA: the K most frequent (normalised) training answers form the answer classes; other answers get no class.'),
   shardSize: positiveInt.default(1024).describe('Records per shard file.'),
+  chunkShards: positiveInt
+    .default(4)
+    .describe(
+      'Preparation fans out over chunks of whole images: a chunk holds at most chunkShards × shardSize records and their images, so one chunk step decodes at most that many images and holds at most that many records plus their images (imageSize² × 3 bytes each) in memory.',
+    ),
   skipMissingImages: z
     .boolean()
     .default(false)

@@ -84,8 +84,8 @@ export class CachedTeacher implements TeacherSignal {
     const split = data.split('train');
     const readers: TeacherCacheReader[] = [];
     const byId = new Map<string, TeacherCacheReader>();
-    for (const shard of split.entry.shards) {
-      const reader = await TeacherCacheReader.open(cacheDirForShard(cacheUri, shard.file), { teacherHash, dataShardHash: shard.sha256, layers });
+    for (const [s, shard] of split.entry.shards.entries()) {
+      const reader = await TeacherCacheReader.open(cacheDirForShard(cacheUri, shard.file), { teacherHash, dataShardHash: split.shardIdentity(s), layers });
       readers.push(reader);
       for (const id of reader.exampleIds()) byId.set(id, reader);
     }

@@ -196,7 +196,7 @@ export async function runTrainJob(args: TrainJobArgs): Promise<TrainJobResult> {
       evalEvery: args.train.evalEvery,
       checkpointDir: args.checkpointDir,
       checkpointEvery: args.train.checkpointEvery,
-      fingerprint: JSON.stringify({ name: args.name, config, train: args.train, distill: args.distill?.options ?? null, teacher: teacher?.sha256 ?? null, data: data.manifest.splits.train.shards.map((s) => s.sha256) }),
+      fingerprint: JSON.stringify({ name: args.name, config, train: args.train, distill: args.distill?.options ?? null, teacher: teacher?.sha256 ?? null, data: [...data.manifest.splits.train.shards, ...data.manifest.splits.train.imageShards].map((s) => s.sha256) }),
       logUri: joinUri(args.modelDir, 'train-log.jsonl'),
       extraLog: () => {
         if (!alignment) return undefined;

@@ -51,7 +51,8 @@ export async function cacheShardWithOnnxTeacher(a: OnnxCacheShardArgs): Promise<
         fields: named.map(([name, t]) => ({ name, shape: t.dims.slice(1) })),
         layers,
         teacherHash: teacher.sha256,
-        dataShardHash: entry.sha256,
+        // The examples AND the image shard they point into (as the tfjs cache stage): new pixels invalidate the cache too.
+        dataShardHash: split.shardIdentity(a.shardIndex),
       });
       for (let b = 0; b < batch.size; b++) {
         const values: Record<string, Float32Array> = {};

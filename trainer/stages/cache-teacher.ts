@@ -68,7 +68,8 @@ export async function cacheOneShard(a: CacheShardArgs): Promise<string[]> {
       fields: cacheFields(teacher.model.config, layers, data.manifest.task),
       layers,
       teacherHash: teacher.sha256,
-      dataShardHash: entry.sha256,
+      // The examples AND the image shard they point into: new pixels invalidate the cache too.
+      dataShardHash: split.shardIdentity(shardIndex),
     });
     const first = split.entry.shards.slice(0, shardIndex).reduce((n, s) => n + s.count, 0);
     for (let start = 0; start < entry.count; start += CACHE_BATCH) {

@@ -13,7 +13,7 @@ import { joinUri, storageFor } from '../../contract/storage';
 import { parseJson } from '../../contract/parse-json';
 import type { PreparedDataset } from '../data/dataset';
 import { openDataset } from '../data/dataset';
-import type { ShardRecord } from '../data/shard-format';
+import type { ExampleRecord as ShardRecord } from '../data/dataset';
 import { EvalResultSchema, type EvalResult } from '../eval/result-schema';
 import { SelectionFileSchema } from '../eval/select-candidates';
 import { loadModel } from '../model-io';

@@ -6,7 +6,7 @@ import { SPECIAL_TOKENS } from '../../../trainer/data/batch';
 import { imageIdOf, openDataset } from '../../../trainer/data/dataset';
 import { ShardIntegrityError } from '../../../trainer/data/errors';
 import { prepareData } from '../../../trainer/data/prepare';
-import { decodeShard, encodeShard, recordLayout, shardRecord, SHARD_MAGIC, type ShardRecord } from '../../../trainer/data/shard-format';
+import { decodeShard, encodeShard, imageRecordLayout, recordLayout, shardRecord, SHARD_MAGIC, type ShardRecord } from '../../../trainer/data/shard-format';
 import { generateSynthetic, renderItem } from '../../../trainer/data/synthetic/generate';
 
 const dirs: string[] = [];
@@ -21,25 +21,28 @@ const small = { format: 'synthetic' as const, seed: 7, train: 150, val: 30, test
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 describe('shard format', () => {
-  it('round-trips records of every field kind', () => {
+  it('round-trips example records of every field kind', () => {
     const layout = recordLayout({ task: 'vqa', imageSize: 2, maxTextLength: 3, maxTargetLength: 4 });
     const rec: ShardRecord = {
       id: 'question-42',
-      image: Uint8Array.from({ length: 12 }, (_, i) => i * 20),
+      imageId: '458752',
+      imageIndex: 7,
       text: Int32Array.from([5, 6, 0]),
       answerIndex: Int32Array.from([3, 1, -1, -1, -1, -1, -1, -1, -1, -1]),
       answerScore: Float32Array.from([1, 1 / 3, 0, 0, 0, 0, 0, 0, 0, 0]),
       answerLabel: 3,
     };
-    const buf = encodeShard({ task: 'vqa', split: 'train', layout }, [rec, { ...rec, id: 'q2', answerLabel: -1 }]);
+    const buf = encodeShard({ kind: 'examples', task: 'vqa', split: 'train', layout }, [rec, { ...rec, id: 'q2', answerLabel: -1 }]);
     expect(buf.toString('ascii', 0, 8)).toBe(SHARD_MAGIC);
     const shard = decodeShard(buf, 'mem://x');
-    expect(shard.header.count).toBe(2);
+    expect(shard.header).toMatchObject({ kind: 'examples', count: 2 });
     const back = shardRecord(shard, 0);
     expect(back.id).toBe(rec.id);
-    expect(Array.from(back.image)).toEqual(Array.from(rec.image));
+    expect(back.imageId).toBe('458752');
+    expect(back.imageIndex).toBe(7);
+    expect(back.image).toBeUndefined(); // pixels live in the image shard
     expect(back.text).toBeInstanceOf(Int32Array);
-    expect(Array.from(back.text)).toEqual([5, 6, 0]);
+    expect(Array.from(back.text!)).toEqual([5, 6, 0]);
     expect(Array.from(back.answerIndex!)).toEqual(Array.from(rec.answerIndex!));
     expect(back.answerScore![1]).toBeCloseTo(1 / 3, 6);
     expect(back.answerLabel).toBe(3);
@@ -47,9 +50,32 @@ describe('shard format', () => {
     expect(() => decodeShard(buf.subarray(0, buf.length - 1), 'mem://x')).toThrow(/mem:\/\/x.*truncated/);
   });
 
+  it('round-trips image records (id + pixels) and stores no pixels in example records', () => {
+    const layout = imageRecordLayout(2);
+    expect(layout.fields.map((f) => f.name)).toEqual(['id', 'image']);
+    const images = [
+      { id: '11', image: Uint8Array.from({ length: 12 }, (_, i) => i * 20) },
+      { id: '12', image: Uint8Array.from({ length: 12 }, (_, i) => 255 - i) },
+    ];
+    const shard = decodeShard(encodeShard({ kind: 'images', task: 'vqa', split: 'train', layout }, images), 'mem://img');
+    expect(shard.header.kind).toBe('images');
+    expect(shardRecord(shard, 1).id).toBe('12');
+    expect(Array.from(shardRecord(shard, 1).image!)).toEqual(Array.from(images[1]!.image));
+    const examples = recordLayout({ task: 'vqa', imageSize: 224, maxTextLength: 16, maxTargetLength: 16 });
+    expect(examples.fields.some((f) => f.name === 'image')).toBe(false);
+    expect(examples.recordSize).toBeLessThan(300); // vs 150,528 bytes of pixels per record before
+  });
+
+  it('refuses a version-1 shard (images in every record) naming the fix', () => {
+    const layout = recordLayout({ task: 'vqa', imageSize: 2, maxTextLength: 3, maxTargetLength: 4 });
+    const buf = encodeShard({ kind: 'examples', task: 'vqa', split: 'train', layout }, []);
+    buf.writeUInt32LE(1, 8);
+    expect(() => decodeShard(buf, 'mem://old')).toThrow(/mem:\/\/old: format version 1.*re-prepare/);
+  });
+
   it('lays out generation records with a target of maxTargetLength + 1 and no answer fields', () => {
     const layout = recordLayout({ task: 'captioning', imageSize: 4, maxTextLength: 3, maxTargetLength: 5 });
-    expect(layout.fields.map((f) => f.name)).toEqual(['id', 'image', 'text', 'target']);
+    expect(layout.fields.map((f) => f.name)).toEqual(['id', 'imageId', 'imageIndex', 'text', 'target']);
     expect(layout.fields.find((f) => f.name === 'target')!.shape).toEqual([6]);
     expect(layout.fields.every((f) => f.dtype === 'uint8' || f.offset % 4 === 0)).toBe(true);
   });
@@ -236,7 +262,25 @@ describe('integrity', () => {
   });
 
   it('a manifest that is not a manifest is refused with the field', async () => {
-    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ version: 1, task: 'vqa' }));
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ version: 2, task: 'vqa' }));
     await expect(openDataset(dir)).rejects.toThrow(/not a valid manifest[\s\S]*source/);
+  });
+
+  it('an old-format (version 1) dataset is refused, naming the fix: re-prepare', async () => {
+    const m = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ ...m, version: 1 }));
+    await expect(openDataset(dir)).rejects.toThrow(/version 1 dataset \(each image stored in every example record\)[\s\S]*Re-prepare it/);
+  });
+
+  it('a corrupt or truncated image shard is refused, naming it', async () => {
+    const file = path.join(dir, 'train/images-00000.bin');
+    const good = readFileSync(file);
+    const bad = Buffer.from(good);
+    bad[bad.length - 3]! ^= 0xff;
+    writeFileSync(file, bad);
+    await expect((await openDataset(dir)).split('train').record(0)).rejects.toThrow(/train\/images-00000\.bin: checksum mismatch/);
+    // A truncated image shard names its sizes.
+    writeFileSync(file, good.subarray(0, good.length - 10));
+    await expect((await openDataset(dir)).split('train').verify()).rejects.toThrow(/train\/images-00000\.bin: size \d+ bytes, the manifest says \d+/);
   });
 });

@@ -146,6 +146,21 @@ describe('VQA v2 layout', () => {
     await expect(prepareData(fx.source, tmp())).rejects.toThrow(/questions\.json does not have the expected layout[\s\S]*questions\.0\.image_id/);
   });
 
+  it('a bad element deep in a streamed annotations file names the file and the field', async () => {
+    const fx = writeVqaFixture(tmp());
+    const aFile = fx.source.annotations.train;
+    const ann = JSON.parse(readFileSync(aFile, 'utf8'));
+    delete ann.annotations[4].answers;
+    ann.annotations[2].question_id = 'x';
+    writeFileSync(aFile, JSON.stringify(ann));
+    const err = (await prepareData(fx.source, tmp()).catch((e: unknown) => e)) as DataError;
+    expect(err.code).toBe('bad-json');
+    // The first bad element stops the stream: its index and field, and the file.
+    expect(err.message).toMatch(/v2_mscoco_train2014_annotations\.json does not have the expected layout:\n {2}- annotations\.2\.question_id/);
+    writeFileSync(aFile, JSON.stringify({ info: {}, annotation: [] }));
+    await expect(prepareData(fx.source, tmp())).rejects.toThrow(/annotations\.json does not have the expected layout:\n {2}- annotations: missing \(expected an array\)/);
+  });
+
   it('question and annotation ids that do not match are listed', async () => {
     const fx = writeVqaFixture(tmp());
     const aFile = fx.source.annotations.val;

@@ -8,31 +8,25 @@
  *   train (the usual 113k/5k/5k split).
  * One example per image with all its captions (annotation order by caption id); images without a
  * caption are left out (the official val file has none, but a subset file may).
+ * The JSON files are read as streams, one element at a time (json-stream.ts).
  */
 import { z } from 'zod';
 import { joinUri, toUri } from '../../../contract/storage';
 import { DataError } from '../errors';
-import { readJson } from '../json';
+import { ownString, streamJsonArray } from '../json-stream';
 import type { CocoCaptionsSource, SplitName } from '../source';
-import { imageFileLoader } from './images';
-import { parseLayoutFile } from './parse-file';
-import type { LoadedSource, RawExample } from './types';
+import { parseLayoutItem } from './parse-file';
+import type { LoadedSource, SourceImage } from './types';
 
-const OfficialSchema = z.looseObject({
-  images: z.array(z.looseObject({ id: z.number().int(), file_name: z.string() })),
-  annotations: z.array(z.looseObject({ id: z.number().int(), image_id: z.number().int(), caption: z.string() })),
-});
-const KarpathySchema = z.looseObject({
-  images: z.array(
-    z.looseObject({
-      filepath: z.string().optional(),
-      filename: z.string(),
-      cocoid: z.number().int().optional(),
-      imgid: z.number().int().optional(),
-      split: z.enum(['train', 'restval', 'val', 'test']),
-      sentences: z.array(z.looseObject({ raw: z.string() })),
-    }),
-  ),
+const OfficialImageSchema = z.looseObject({ id: z.number().int(), file_name: z.string() });
+const OfficialAnnotationSchema = z.looseObject({ id: z.number().int(), image_id: z.number().int(), caption: z.string() });
+const KarpathyImageSchema = z.looseObject({
+  filepath: z.string().optional(),
+  filename: z.string(),
+  cocoid: z.number().int().optional(),
+  imgid: z.number().int().optional(),
+  split: z.enum(['train', 'restval', 'val', 'test']),
+  sentences: z.array(z.looseObject({ raw: z.string() })),
 });
 
 function imageDir(source: CocoCaptionsSource, split: SplitName): string {
@@ -42,41 +36,53 @@ function imageDir(source: CocoCaptionsSource, split: SplitName): string {
   return toUri(dir);
 }
 
-async function loadOfficialSplit(source: CocoCaptionsSource, split: SplitName, file: string): Promise<RawExample[]> {
+const captionsOf = (id: string, imageUri: string, captions: string[]): SourceImage => ({
+  key: id,
+  uri: imageUri,
+  what: `captions of image ${id}`,
+  examples: [{ id, text: '', targets: captions }],
+});
+
+async function loadOfficialSplit(source: CocoCaptionsSource, split: SplitName, file: string): Promise<SourceImage[]> {
   const uri = toUri(file);
-  const data = parseLayoutFile(OfficialSchema, await readJson(uri), uri);
+  // Two streamed passes over the file: its images, then its captions.
+  const images: { id: number; fileName: string }[] = [];
   const byImage = new Map<number, { id: number; caption: string }[]>();
-  for (const img of data.images) byImage.set(img.id, []);
-  const orphans = data.annotations.filter((a) => !byImage.has(a.image_id)).map((a) => a.id);
+  for await (const { index, value } of streamJsonArray(uri, 'images')) {
+    const img = parseLayoutItem(OfficialImageSchema, value, uri, `images.${index}`);
+    images.push({ id: img.id, fileName: ownString(img.file_name) });
+    byImage.set(img.id, []);
+  }
+  const orphans: number[] = [];
+  for await (const { index, value } of streamJsonArray(uri, 'annotations')) {
+    const a = parseLayoutItem(OfficialAnnotationSchema, value, uri, `annotations.${index}`);
+    const list = byImage.get(a.image_id);
+    if (list) list.push({ id: a.id, caption: ownString(a.caption.trim()) });
+    else orphans.push(a.id);
+  }
   if (orphans.length) {
     throw new DataError('id-mismatch', `${uri}: ${orphans.length} caption annotation(s) name an image_id missing from "images" (annotation ids ${orphans.slice(0, 5).join(', ')}${orphans.length > 5 ? ', …' : ''})`);
   }
-  for (const a of data.annotations) byImage.get(a.image_id)!.push(a);
   const dir = imageDir(source, split);
-  return data.images
+  return images
     .filter((img) => byImage.get(img.id)!.length > 0)
-    .map((img) => {
-      const id = String(img.id);
-      const imageUri = joinUri(dir, img.file_name);
-      const captions = byImage.get(img.id)!.sort((x, y) => x.id - y.id).map((a) => a.caption.trim());
-      return { id, imageKey: id, imageUri, text: '', targets: captions, loadImage: imageFileLoader(imageUri, source.imageSize, `captions of image ${id}`) };
-    });
+    .map((img) => captionsOf(String(img.id), joinUri(dir, img.fileName), byImage.get(img.id)!.sort((x, y) => x.id - y.id).map((a) => a.caption)));
 }
 
-async function loadKarpathy(source: CocoCaptionsSource, file: string): Promise<Record<SplitName, RawExample[]>> {
+async function loadKarpathy(source: CocoCaptionsSource, file: string): Promise<Record<SplitName, SourceImage[]>> {
   const uri = toUri(file);
-  const data = parseLayoutFile(KarpathySchema, await readJson(uri), uri);
   const root = typeof source.images === 'string' ? toUri(source.images) : undefined;
-  const out: Record<SplitName, RawExample[]> = { train: [], val: [], test: [] };
-  data.images.forEach((img, i) => {
+  const out: Record<SplitName, SourceImage[]> = { train: [], val: [], test: [] };
+  for await (const { index, value } of streamJsonArray(uri, 'images')) {
+    const img = parseLayoutItem(KarpathyImageSchema, value, uri, `images.${index}`);
     const split: SplitName = img.split === 'restval' ? 'train' : img.split;
     const dir = root ?? imageDir(source, split);
-    const id = String(img.cocoid ?? img.imgid ?? i);
+    const id = String(img.cocoid ?? img.imgid ?? index);
     const imageUri = img.filepath ? joinUri(dir, img.filepath, img.filename) : joinUri(dir, img.filename);
-    const captions = img.sentences.map((s) => s.raw.trim());
-    if (captions.length === 0) return;
-    out[split].push({ id, imageKey: id, imageUri, text: '', targets: captions, loadImage: imageFileLoader(imageUri, source.imageSize, `captions of image ${id}`) });
-  });
+    const captions = img.sentences.map((s) => ownString(s.raw.trim()));
+    if (captions.length === 0) continue;
+    out[split].push(captionsOf(id, imageUri, captions));
+  }
   return out;
 }
 

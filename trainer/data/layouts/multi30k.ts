@@ -6,8 +6,7 @@
 import { joinUri, storageFor, toUri } from '../../../contract/storage';
 import { DataError } from '../errors';
 import type { Multi30kSource, SplitName } from '../source';
-import { imageFileLoader } from './images';
-import type { LoadedSource, RawExample } from './types';
+import { ImageGrouper, type LoadedSource, type SourceImage } from './types';
 
 async function readLines(path: string): Promise<{ uri: string; lines: string[] }> {
   const uri = toUri(path);
@@ -17,7 +16,7 @@ async function readLines(path: string): Promise<{ uri: string; lines: string[] }
   return { uri, lines };
 }
 
-async function loadSplit(source: Multi30kSource, split: SplitName, files: Multi30kSource['train']): Promise<RawExample[]> {
+async function loadSplit(source: Multi30kSource, split: SplitName, files: Multi30kSource['train']): Promise<SourceImage[]> {
   const [src, tgt, names] = await Promise.all([readLines(files.source), readLines(files.target), readLines(files.imageList)]);
   if (src.lines.length !== tgt.lines.length || src.lines.length !== names.lines.length) {
     throw new DataError(
@@ -26,19 +25,13 @@ async function loadSplit(source: Multi30kSource, split: SplitName, files: Multi3
     );
   }
   const dir = toUri(source.images);
-  return src.lines.map((line, i) => {
+  const grouper = new ImageGrouper();
+  src.lines.forEach((line, i) => {
     const name = names.lines[i]!.trim();
     const id = `${split}-${String(i).padStart(6, '0')}`;
-    const imageUri = joinUri(dir, name);
-    return {
-      id,
-      imageKey: name,
-      imageUri,
-      text: line.trim(),
-      targets: [tgt.lines[i]!.trim()],
-      loadImage: imageFileLoader(imageUri, source.imageSize, `sentence pair ${id} (line ${i + 1} of ${names.uri})`),
-    };
+    grouper.add(name, joinUri(dir, name), () => `sentence pair ${id} (line ${i + 1} of ${names.uri})`, { id, text: line.trim(), targets: [tgt.lines[i]!.trim()] });
   });
+  return grouper.images();
 }
 
 export async function loadMulti30k(source: Multi30kSource): Promise<LoadedSource> {

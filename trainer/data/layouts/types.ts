@@ -1,18 +1,14 @@
 /**
- * What every data layout reader (synthetic, VQA v2, COCO captions, Multi30K) hands to
- * prepareData: per split, the examples' text and a way to load each image. Texts are in memory
- * (they are small and the vocabulary needs all of them first); pixels are loaded one example at a
- * time while shards are written.
+ * What every data layout reader (synthetic, VQA v2, COCO captions, Multi30K) hands to the
+ * preparation planner: per split, the images in order, each with the examples that use it
+ * (questions, captions, sentence pairs). Everything here is plain JSON: the planner writes it to
+ * chunk files and the chunk step, possibly in another process, reads it back and loads pixels.
  */
 import type { DataTask } from '../source';
 
-export interface RawExample {
+export interface SourceExample {
   /** Example id (the record id; captioning train records append "#k"). */
   readonly id: string;
-  /** Identifies the image; examples that share an image share the key. */
-  readonly imageKey: string;
-  /** Where the image comes from (a URI, or a description for generated images), for errors. */
-  readonly imageUri: string;
   /** Question (VQA), source sentence (translation), "" (captioning). */
   readonly text: string;
   /** Captions (captioning: all references), the target sentence (translation), none (VQA). */
@@ -24,16 +20,42 @@ export interface RawExample {
   readonly answers?: readonly string[];
   /** VQA: the layout's label answer as written (VQA v2: `multiple_choice_answer`); none → the most frequent normalised answer. */
   readonly label?: string;
-  /** RGB uint8 `[S, S, 3]` at the requested size. @throws DataError 'missing-image' | 'bad-image' */
-  readonly loadImage: () => Promise<Uint8Array>;
+}
+
+export interface SourceImage {
+  /** Identifies the image; stored as the image record's id. */
+  readonly key: string;
+  /** Where the image comes from (a URI, or `synthetic:<seed>/<id>` for generated images). */
+  readonly uri: string;
+  /** Names the image in errors, e.g. "question 42 (image 7)". */
+  readonly what: string;
+  readonly examples: readonly SourceExample[];
 }
 
 export interface LoadedSource {
   readonly task: DataTask;
-  readonly train: readonly RawExample[];
-  readonly val: readonly RawExample[];
+  readonly train: readonly SourceImage[];
+  readonly val: readonly SourceImage[];
   /** 'val' when the layout has no test split (val doubles as test). */
-  readonly test: readonly RawExample[] | 'val';
+  readonly test: readonly SourceImage[] | 'val';
   /** For the manifest: the generator seed and counts, or the files read. */
   readonly description: Record<string, unknown>;
+}
+
+/** Groups examples by image, images in order of first use, examples in file order within an image. */
+export class ImageGrouper {
+  private readonly byKey = new Map<string, { key: string; uri: string; what: string; examples: SourceExample[] }>();
+
+  add(key: string, uri: string, what: () => string, example: SourceExample): void {
+    let g = this.byKey.get(key);
+    if (!g) {
+      g = { key, uri, what: what(), examples: [] };
+      this.byKey.set(key, g);
+    }
+    g.examples.push(example);
+  }
+
+  images(): SourceImage[] {
+    return [...this.byKey.values()];
+  }
 }

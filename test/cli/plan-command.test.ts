@@ -1,0 +1,67 @@
+/** `amad plan` and the placement refusal of `amad validate` (issue 12 item 3). */
+import { promises as fs, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { planCommand } from '../../cli/commands/plan';
+import { validateCommand } from '../../cli/commands/validate';
+import { testDeps } from './fixtures/deps';
+
+const repo = path.join(__dirname, '..', '..');
+const paper = path.join(repo, 'examples', 'paper-scale-vqa-v2-aws.json');
+let dir: string;
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'amad-plan-'));
+});
+afterEach(() => fs.rm(dir, { recursive: true, force: true }));
+
+test('amad plan prints every stage against its limit, the history, the largest state, prices and throughputs; exit 0 when it fits', async () => {
+  const deps = testDeps();
+  expect(await planCommand({ spec: paper }, deps)).toBe(0);
+  const text = deps.stdout.join('\n');
+  expect(text).toMatch(/\| prepare \| Lambda \| \d+ images \| \d+ \|/);
+  expect(text).toMatch(/\| evaluate \| Batch GPU queue \| 2048 examples \| 1050 \|/);
+  expect(text).toMatch(/\| trainStudents \| Batch GPU queue \| 1 job \| 9 \|/);
+  expect(text).toMatch(/execution history: \d+ events of a successful run \(limit 25000\)/);
+  expect(text).toMatch(/largest state: \d+ bytes \(limit 262144\)/);
+  expect(text).toMatch(/estimated cost: \$\d+ \(on-demand; us-east-1 prices as of /);
+  expect(text).toMatch(/wasm-forward \(measured, .*\): .* — npx tsx bench\/run\.ts eval-throughput/);
+  expect(text).toMatch(/gpu-a10g \(estimate\)/);
+  expect(text).toMatch(/^fits: /m);
+});
+
+test('amad plan --json and --throughputs: a slower GPU table changes the plan', async () => {
+  const table = JSON.parse(readFileSync(path.join(repo, 'contract', 'placement', 'throughputs.json'), 'utf8'));
+  for (const e of table.entries) if (e.id === 'gpu-a10g') e.flopsPerSecond /= 100;
+  const file = path.join(dir, 'slow-gpu.json');
+  await fs.writeFile(file, JSON.stringify(table));
+  const deps = testDeps();
+  expect(await planCommand({ spec: paper, throughputs: file, json: true }, deps)).toBe(1);
+  const plan = JSON.parse(deps.stdout.join('\n'));
+  expect(plan.problems.join('\n')).toMatch(/trainTeacher: a training job is estimated at \d+ h/);
+});
+
+test('amad validate refuses a pinned Lambda placement that cannot finish in 900 s, naming the stage and the fix', async () => {
+  const spec = JSON.parse(readFileSync(paper, 'utf8'));
+  spec.compute.placement = { evaluate: 'lambda' };
+  const file = path.join(dir, 'pinned.json');
+  await fs.writeFile(file, JSON.stringify(spec));
+  const deps = testDeps();
+  expect(await validateCommand({ spec: file }, deps)).toBe(1);
+  expect(deps.stderr.join('\n')).toMatch(/evaluate: pinned to Lambda, an invocation is estimated at \d+ s, over 50% of the 900 s limit: set compute\.placement\.evaluate to "batch"/);
+  expect(deps.stdout).toEqual([]);
+});
+
+test('amad plan of a spec whose dataset size is unknown leaves counts open and asks for --counts', async () => {
+  const spec = JSON.parse(readFileSync(paper, 'utf8'));
+  spec.data.questions.train = 's3://bucket/my-questions.json';
+  const file = path.join(dir, 'custom.json');
+  await fs.writeFile(file, JSON.stringify(spec));
+  const deps = testDeps();
+  expect(await planCommand({ spec: file }, deps)).toBe(0);
+  expect(deps.stdout.join('\n')).toMatch(/data counts: unknown \(pass --counts\)/);
+  const counts = path.join(dir, 'counts.json');
+  await fs.writeFile(counts, JSON.stringify({ examples: { train: 1000, val: 500, test: 0 }, images: { train: 200, val: 100, test: 0 } }));
+  const withCounts = testDeps();
+  expect(await planCommand({ spec: file, counts }, withCounts)).toBe(0);
+  expect(withCounts.stdout.join('\n')).toMatch(/\| evaluate \| Batch GPU queue \| 500 examples \| 10 \|/);
+});
