@@ -25,13 +25,13 @@ test('amad plan prints every stage against its limit, the history, the largest s
   expect(text).toMatch(/largest state: \d+ bytes \(limit 262144\)/);
   expect(text).toMatch(/estimated cost: \$\d+ \(on-demand; us-east-1 prices as of /);
   expect(text).toMatch(/wasm-forward \(measured, .*\): .* — npx tsx bench\/run\.ts eval-throughput/);
-  expect(text).toMatch(/gpu-a10g \(estimate\)/);
+  expect(text).toMatch(/gpu-t4 \(estimate\)/);
   expect(text).toMatch(/^fits: /m);
 });
 
 test('amad plan --json and --throughputs: a slower GPU table changes the plan', async () => {
   const table = JSON.parse(readFileSync(path.join(repo, 'contract', 'placement', 'throughputs.json'), 'utf8'));
-  for (const e of table.entries) if (e.id === 'gpu-a10g') e.flopsPerSecond /= 100;
+  for (const e of table.entries) if (e.id === 'gpu-t4') e.flopsPerSecond /= 100;
   const file = path.join(dir, 'slow-gpu.json');
   await fs.writeFile(file, JSON.stringify(table));
   const deps = testDeps();

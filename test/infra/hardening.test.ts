@@ -291,7 +291,9 @@ describe('8. read scope per stage', () => {
     expect(readsOf(fnRole('failure'))).toEqual(['runs/*/_stages/validate/*', 'runs/*/failure.json', 'runs/*/spec.json', ...runsIndex]);
     expect(readsOf(fnRole('start-run'))).toEqual(['jobs/*']);
     expect(readsOf(fnRole('merge-eval'))).toEqual(['runs/*/_stages/evaluate/*', 'runs/*/_stages/merge-eval/*', 'runs/*/eval/*', 'runs/*/spec.json']);
-    expect(readsOf(fnRole('prepare-data'))).toEqual(['datasets/*', 'runs/*/_stages/prepare-data/*', 'runs/*/data/*', 'runs/*/spec.json']);
+    // models/: an ONNX teacher's sidecar and tokenizer fix what preparation builds (issue 16)
+    expect(readsOf(fnRole('prepare-data'))).toEqual(['datasets/*', 'models/*', 'runs/*/_stages/prepare-data/*', 'runs/*/data/*', 'runs/*/spec.json']);
+    expect(readsOf(fnRole('prepare-chunk'))).toEqual(['datasets/*', 'runs/*/data/*']);
     // the report may load a teacher checkpoint from models/ (it renders attention maps)
     expect(readsOf(fnRole('report'))).toEqual(expect.arrayContaining(['models/*', 'runs/*/models/*', 'runs/*/eval/*']));
     expect(readsOf(stack.gpuBatch.jobRole)).not.toContain('runs/*/eval/*');
