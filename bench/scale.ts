@@ -32,8 +32,10 @@ import { formatScalePlan } from '../cli/commands/plan';
 import { initBackend } from '../trainer/backend';
 import { VLModel } from '../trainer/model';
 import { generateVqaV2Corpus } from './vqa-v2-corpus';
+import { findRepoRoot } from '../infra/repo-root';
 
-const REPO = path.join(__dirname, '..');
+// The repository root from bench/*.ts (tsx) and from dist/bench/*.js (npm run bench) alike.
+const REPO = findRepoRoot(__dirname);
 const PAPER_SPEC = path.join(REPO, 'examples', 'paper-scale-vqa-v2-aws.json');
 
 /** THE definition, ending after PrepareData (the rest needs trained models). */
