@@ -30,7 +30,7 @@ export function firstBytesHex(content: Buffer | string, n = SHOWN_BYTES): string
 }
 
 /** Line and column (1-based) of a character offset. */
-function lineColumn(text: string, position: number): { line: number; column: number } {
+export function lineColumn(text: string, position: number): { line: number; column: number } {
   let line = 1;
   let lastNewline = -1;
   for (let i = 0; i < position && i < text.length; i++) {

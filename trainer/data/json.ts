@@ -3,21 +3,10 @@
  * (byte offset P): <reason>". A truncated file (a half-finished download) reports its end.
  */
 import { storageFor } from '../../contract/storage';
-import { firstBytesHex } from '../../contract/parse-json';
+import { firstBytesHex, lineColumn } from '../../contract/parse-json';
 import { DataError } from './errors';
 
-/** Line and column (1-based) of a character offset. */
-export function lineColumn(text: string, position: number): { line: number; column: number } {
-  let line = 1;
-  let lastNewline = -1;
-  for (let i = 0; i < position && i < text.length; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      lastNewline = i;
-    }
-  }
-  return { line, column: position - lastNewline };
-}
+export { lineColumn };
 
 /** JSON.parse with a DataError naming `file` and the position of the problem. */
 export function parseJsonText(text: string, file: string): unknown {
