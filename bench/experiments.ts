@@ -14,7 +14,6 @@
  * docs/RESULTS-quick.md and docs/results-quick-<task>.svg and leaves the README alone (it checks
  * that the pipeline learns; it is not the result we claim).
  */
-import { execSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -29,6 +28,7 @@ import { pairedComparison, summarizeSeeds } from '../trainer/eval';
 import { meanInterval } from '../trainer/eval/stats/intervals';
 import { barChart } from '../trainer/report/svg';
 import { EXPERIMENT_TASKS, experimentBudget, experimentSpec, VARIANTS, type ExperimentTask } from './experiments-spec';
+import { commitOf } from './git-commit';
 
 interface Args {
   quick: boolean;
@@ -373,15 +373,6 @@ function readProvenance(root: string, runId: string): Provenance | undefined {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Provenance) : undefined;
 }
 
-function commitOf(): string {
-  try {
-    const sha = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const dirty = execSync('git status --porcelain --untracked-files=no', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() ? ' (with uncommitted changes)' : '';
-    return sha + dirty;
-  } catch {
-    return 'unknown';
-  }
-}
 
 export async function run(argv: readonly string[]): Promise<void> {
   const args = parseArgs(argv);

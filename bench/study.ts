@@ -12,7 +12,6 @@
  * runner runs from a copy of the tree without `.git` (a frozen copy, so that editing the
  * worktree while the study runs cannot change the code that trains it).
  */
-import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import '../cli/polyfills';
@@ -20,6 +19,7 @@ import { runCommand } from '../cli/commands/run';
 import { defaultDeps } from '../cli/commands/deps';
 import { blockDone, summariseStudy } from './study-summary';
 import { blockRunId, phaseBlocks, STUDY_PHASES, studyBlockSpec, studyPhase, type StudyPhase } from './study-spec';
+import { commitOf } from './git-commit';
 
 interface Args {
   phases: StudyPhase[];
@@ -52,15 +52,6 @@ function parseArgs(argv: readonly string[]): Args {
   return { ...a, root: path.resolve(a.root) };
 }
 
-function commitOf(): string {
-  try {
-    const sha = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const dirty = execSync('git status --porcelain --untracked-files=no', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() ? ' (with uncommitted changes)' : '';
-    return sha + dirty;
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** Which code trained a block and when it started: written beside its spec when the block starts. */
 export interface BlockProvenance {

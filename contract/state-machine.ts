@@ -144,6 +144,15 @@ const SNS_RETRY = {
 };
 
 const runRef = { 'runId.$': '$.run.runId', 'runUri.$': '$.run.runUri', 'specUri.$': '$.run.specUri' };
+/** One (model, shard) item of the inner evaluation Maps, whose input is one item of the outer Map over models. */
+const modelShardItem = {
+  'runId.$': '$.runId',
+  'runUri.$': '$.runUri',
+  'specUri.$': '$.specUri',
+  'model.$': '$.model',
+  'shardUri.$': '$$.Map.Item.Value',
+  'shardIndex.$': '$$.Map.Item.Index',
+};
 const failedStateName = (stage: string) => `${stage}Failed`;
 const catchTo = (stage: string) => [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: failedStateName(stage) }];
 
@@ -388,12 +397,7 @@ export function buildDefinition(): Record<string, unknown> {
             Type: 'Map',
             ItemsPath: '$.shards',
             ItemSelector: {
-              'runId.$': '$.runId',
-              'runUri.$': '$.runUri',
-              'specUri.$': '$.specUri',
-              'model.$': '$.model',
-              'shardUri.$': '$$.Map.Item.Value',
-              'shardIndex.$': '$$.Map.Item.Index',
+              ...modelShardItem,
               split: 'val',
             },
             MaxConcurrency: LAMBDA_MAP_CONCURRENCY,
@@ -448,12 +452,7 @@ export function buildDefinition(): Record<string, unknown> {
             Type: 'Map',
             ItemsPath: '$.shards',
             ItemSelector: {
-              'runId.$': '$.runId',
-              'runUri.$': '$.runUri',
-              'specUri.$': '$.specUri',
-              'model.$': '$.model',
-              'shardUri.$': '$$.Map.Item.Value',
-              'shardIndex.$': '$$.Map.Item.Index',
+              ...modelShardItem,
               'modelIndex.$': '$.modelIndex',
               'placement.$': '$.placement',
               'timeoutSeconds.$': '$.timeoutSeconds',
