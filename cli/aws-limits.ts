@@ -15,7 +15,8 @@
  *   name is our assumption, not verified on AWS).
  *
  * Measured locally, with the limits of an in-process stand-in: memory is the growth of this
- * process's resident set during the invocation (sampled every 20 ms; concurrent invocations
+ * process's resident set, or of what JS holds (heap + Buffers) when that is larger, during the
+ * invocation (sampled every 20 ms; concurrent invocations
  * share the process, so it over-counts rather than under-counts), /tmp is the bytes in the
  * run's scratch folder (TMPDIR of the run) after the invocation.
  */
@@ -93,15 +94,36 @@ export async function folderBytes(dir: string): Promise<number> {
   return total;
 }
 
+interface MemorySample {
+  readonly rss: number;
+  /** V8 heap in use plus memory outside it held by JS objects (Buffers, ArrayBuffers). */
+  readonly allocated: number;
+}
+
+function memorySample(): MemorySample {
+  const m = process.memoryUsage();
+  return { rss: m.rss, allocated: m.heapUsed + m.external };
+}
+
+/**
+ * Growth of this process's memory since `from`: the larger of the resident-set growth and the
+ * growth of what JS holds. RSS alone under-counts in a process that freed memory earlier (the
+ * allocator reuses pages that are still resident, so a new 128 MB buffer need not grow RSS).
+ */
+function memoryGrowth(from: MemorySample, now: MemorySample): number {
+  return Math.max(now.rss - from.rss, now.allocated - from.allocated);
+}
+
 /**
  * Wraps an in-process Lambda handler so one invocation fails as on AWS when it runs longer, uses
  * more memory or leaves more in /tmp (`scratchDir`) than the function may.
  */
 export function enforceLambdaLimits(state: string, limits: LambdaLimits, scratchDir: string, fn: (input: unknown) => Promise<unknown>): (input: unknown) => Promise<unknown> {
   return async (input) => {
-    const rss0 = process.memoryUsage.rss();
-    let peak = rss0;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
+    const memory0 = memorySample();
+    let peakGrowth = 0;
+    const sample = () => (peakGrowth = Math.max(peakGrowth, memoryGrowth(memory0, memorySample())));
+    const sampler = setInterval(sample, 20);
     sampler.unref();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -119,8 +141,8 @@ export function enforceLambdaLimits(state: string, limits: LambdaLimits, scratch
     });
     try {
       const result = await Promise.race([fn(input), timeout]);
-      peak = Math.max(peak, process.memoryUsage.rss());
-      const usedMb = (peak - rss0) / (1024 * 1024);
+      sample();
+      const usedMb = peakGrowth / (1024 * 1024);
       if (usedMb > limits.memoryMb) {
         throw new AwsLimitExceeded('Lambda.Unknown', `${state}: Runtime.OutOfMemory: the invocation grew memory by ${Math.round(usedMb)} MB, over the function's ${limits.memoryMb} MB`);
       }
