@@ -20,7 +20,7 @@
  * pipeline feeds ids ≠ PAD, which is what training used), decoder validity from ids ≠ PAD (0).
  */
 import { ElemType, OnnxGraph, encodeModel, type Dim } from './graph';
-import { LayerEmitter, NO_GRAPH_MASK, type GraphMask } from './layers';
+import { LayerEmitter, NO_GRAPH_MASK, type GraphMask, type Tokens } from './layers';
 import { attentionLayerCounts, numPatches, type ModelConfig } from '../model/config';
 import type { AttentionKind } from '../model/types';
 import { SPECIAL_TOKENS } from '../data/batch';
@@ -168,15 +168,16 @@ function fullModelGraph({ task, config, weights }: GraphSource, logitsName: stri
 function encoderGraph({ task, config, weights }: GraphSource): FamilyGraph {
   const graph = new FamilyGraph(`amad_${task}_encoder`, config, weights);
   const e = graph.encoderFromInputs(false);
-  graph.g.output(e.states, ENCODER_STATES_NAME, ElemType.FLOAT, ['batch', 'encoder_length', config.width]); // encoder_length = P + text_length
+  graph.g.output(graph.layers.unflatten(e.states, config.width), ENCODER_STATES_NAME, ElemType.FLOAT, ['batch', 'encoder_length', config.width]); // encoder_length = P + text_length
   graph.g.output(e.valid, ENCODER_MASK_NAME, ElemType.FLOAT, ['batch', 'encoder_length']);
   return graph;
 }
 
-/** The decoder graphs' encoder inputs (encoder.onnx's outputs). */
-function encoderInputs(graph: FamilyGraph, config: ModelConfig): { states: string; valid: string } {
+/** The decoder graphs' encoder inputs (encoder.onnx's outputs), the states as rows. */
+function encoderInputs(graph: FamilyGraph, config: ModelConfig): { states: Tokens; valid: string } {
+  const states = graph.g.input(ENCODER_STATES_NAME, ElemType.FLOAT, ['batch', 'encoder_length', config.width]);
   return {
-    states: graph.g.input(ENCODER_STATES_NAME, ElemType.FLOAT, ['batch', 'encoder_length', config.width]),
+    states: { x: graph.layers.flatten(states, config.width), batch: graph.dim(states, 0), length: graph.dim(states, 1) },
     valid: graph.g.input(ENCODER_MASK_NAME, ElemType.FLOAT, ['batch', 'encoder_length']),
   };
 }
@@ -244,10 +245,14 @@ interface AttentionRecord {
   readonly dims: readonly [Dim, Dim];
 }
 
-/** One graph of the family: inputs, embeddings, blocks, heads; records the attention maps it builds. */
+/**
+ * One graph of the family: inputs, embeddings, blocks, heads; records the attention maps it
+ * builds. Token states flow as 2-D rows (`Tokens`, layers.ts explains why); `[B, T, width]`
+ * appears only where positions are added and sequences are concatenated.
+ */
 class FamilyGraph {
   readonly g: OnnxGraph;
-  private readonly layers: LayerEmitter;
+  readonly layers: LayerEmitter;
   private readonly added = new Map<string, string>();
   private readonly maps: AttentionRecord[] = [];
 
@@ -257,16 +262,30 @@ class FamilyGraph {
     private readonly weights: WeightMap,
   ) {
     this.g = new OnnxGraph(name);
-    this.layers = new LayerEmitter(this.g, { weight: (n) => this.weight(n) });
+    this.layers = new LayerEmitter(this.g, { weight: (n) => this.weight(n), values: (n) => this.values(n), derived: (n, make) => this.derived(n, make) });
+  }
+
+  private values(name: string): { data: Float32Array; shape: readonly number[] } {
+    const w = this.weights.get(name);
+    if (!w) throw new OnnxExportError(`the weights have no "${name}": they do not belong to this model config`);
+    return w;
   }
 
   /** A trained weight as an initializer named like the model's variable (added once: the token table is shared). */
   private weight(name: string): string {
     const known = this.added.get(name);
     if (known) return known;
-    const w = this.weights.get(name);
-    if (!w) throw new OnnxExportError(`the weights have no "${name}": they do not belong to this model config`);
+    const w = this.values(name);
     this.added.set(name, this.g.floatInit(name, w.data, w.shape));
+    return name;
+  }
+
+  /** An initializer derived from trained weights (rearranged or scaled), added once. */
+  private derived(name: string, make: () => { data: Float32Array; dims: number[] }): string {
+    const known = this.added.get(name);
+    if (known) return known;
+    const { data, dims } = make();
+    this.added.set(name, this.g.floatInit(name, data, dims));
     return name;
   }
 
@@ -281,7 +300,7 @@ class FamilyGraph {
   }
 
   /** int64 `[1]` holding dimension `axis` of `value`. */
-  private dim(value: string, axis: number): string {
+  dim(value: string, axis: number): string {
     return this.g.op('Shape', [value], { start: axis, end: axis + 1 });
   }
 
@@ -300,60 +319,86 @@ class FamilyGraph {
   }
 
   /**
-   * Inputs → encoder states `[B, P+L, width]` and key validity `[B, P+L]` (VLModel.encoderPass).
+   * The patch embedding (VLModel.embedImages' linear) as one Gemm on rows `[B·P, width]`.
+   * Pixels `[B, S, S, 3]` are `[B·gy, py, gx·px·3]`; one fast transpose of the last two axes
+   * gives `[B·gy, gx·px·3, py]`, i.e. rows (b, gy, gx) whose features are ordered (px, c, py)
+   * instead of the model's (py, px, c): the weight's rows are permuted to match at export,
+   * where the direct route (`[B, gy, gx, py, px·3]`) costs a slow block transpose per run.
+   */
+  private patchRows(pixels: string): string {
+    const c = this.c;
+    const g = this.g;
+    const ps = c.patchSize;
+    const grid = c.imageSize / ps;
+    const features = ps * ps * 3;
+    const byRow = g.op('Reshape', [pixels, g.int64([-1, ps, grid * ps * 3])]); // [B·gy, py, gx·px·3]
+    const patches = g.op('Reshape', [g.op('Transpose', [byRow], { perm: [0, 2, 1] }), g.int64([-1, features])]); // [B·P, px·3·py]
+    const w = this.values('embedding/patch/w');
+    const wName = this.derived('embedding/patch/w/px_c_py_rows', () => {
+      const [rows, width] = w.shape as [number, number];
+      const out = new Float32Array(rows * width);
+      for (let py = 0; py < ps; py++)
+        for (let px = 0; px < ps; px++)
+          for (let ch = 0; ch < 3; ch++) out.set(w.data.subarray(((py * ps + px) * 3 + ch) * width, ((py * ps + px) * 3 + ch + 1) * width), ((px * 3 + ch) * ps + py) * width);
+      return { data: out, dims: [rows, width] };
+    });
+    return g.op('Gemm', [patches, wName, this.weight('embedding/patch/b')]); // [B·P, width]
+  }
+
+  /**
+   * Inputs → encoder states as rows `[B·(P+L), width]` and key validity `[B, P+L]`
+   * (VLModel.encoderPass).
    * @param recordMaps keep the attention probabilities for outputs
    */
-  encoderFromInputs(recordMaps: boolean): { states: string; valid: string } {
+  encoderFromInputs(recordMaps: boolean): { states: Tokens; valid: string } {
     const c = this.c;
     const g = this.g;
     const L = this.layers;
     const P = numPatches(c);
-    const grid = c.imageSize / c.patchSize;
-    const ps = c.patchSize;
     const pixels = g.input('pixel_values', ElemType.FLOAT, ['batch', c.imageSize, c.imageSize, 3]);
     const ids = g.input('input_ids', ElemType.INT64, ['batch', 'text_length']);
     const mask = g.input('attention_mask', ElemType.INT64, ['batch', 'text_length']);
+    const batch = this.dim(pixels, 0);
+    const textLen = this.dim(ids, 1);
 
     // --- embeddings (VLModel.embedImages / embedText) -----------------------------------------
-    // [B, S, S, 3] → [B, gy, py, gx, px·3] → [B, gy, gx, py, px·3] → [B, P, p·p·3]: each patch's pixels contiguous, patches row-major
-    const grid5 = g.op('Reshape', [pixels, g.int64([-1, grid, ps, grid, ps * 3])]);
-    const patches = g.op('Reshape', [g.op('Transpose', [grid5], { perm: [0, 1, 3, 2, 4] }), g.int64([-1, P, ps * ps * 3])]);
     const imageExtra = g.op('Add', [this.weight('embedding/imagePositions'), this.row('embedding/modality', 0)]); // [P, width]
-    const image = g.op('Add', [L.linear(patches, 'embedding/patch'), imageExtra]); // [B, P, width]
-    const textLen = this.dim(ids, 1);
+    const image = g.op('Add', [L.unflatten({ x: this.patchRows(pixels), batch, length: P }, c.width), imageExtra]); // [B, P, width]
     const textExtra = g.op('Add', [this.positions('embedding/textPositions', textLen), this.row('embedding/modality', 1)]); // [L, width]
     const text = g.op('Add', [g.op('Gather', [this.weight('embedding/token'), ids], { axis: 0 }), textExtra]); // [B, L, width]
     const textValid = g.op('Cast', [mask], { to: ElemType.FLOAT }); // [B, L]
-    const batchDim = this.dim(pixels, 0);
-    const imageValid = g.op('Expand', [g.float32(new Array(P).fill(1), [1, P]), g.op('Concat', [batchDim, g.int64([P])], { axis: 0 })]); // [B, P] ones
+    const imageValid = g.op('Expand', [g.float32(new Array(P).fill(1), [1, P]), g.op('Concat', [batch, g.int64([P])], { axis: 0 })]); // [B, P] ones
     const encoderValid = g.op('Concat', [imageValid, textValid], { axis: 1 }); // [B, P+L]
+    const encoderLen = g.op('Add', [g.int64([P]), textLen]); // P + L
 
     // --- vision blocks ------------------------------------------------------------------------
-    let imageStates = image;
+    let imageStates: Tokens = { x: L.flatten(image, c.width), batch, length: P };
     for (let i = 0; i < c.visionLayers; i++) {
       imageStates = this.encoderBlock(`vision/${i}`, imageStates, c.heads.vision, NO_GRAPH_MASK, (probs) => this.record('visionSelf', i, probs, c.heads.vision, [P, P], recordMaps));
     }
 
     // --- fusion ---------------------------------------------------------------------------------
     if (c.fusion === 'single-stream') {
-      let x = g.op('Concat', [imageStates, text], { axis: 1 }); // [B, P+L, width]
+      const joint = g.op('Concat', [L.unflatten(imageStates, c.width), text], { axis: 1 }); // [B, P+L, width]
+      let x: Tokens = { x: L.flatten(joint, c.width), batch, length: encoderLen };
       const fusionMask: GraphMask = { bias: L.keyPaddingBias(encoderValid), keyKeep: null }; // image keys always valid: no empty row
       for (let i = 0; i < c.fusionLayers; i++) {
         x = this.encoderBlock(`fusion/${i}`, x, c.heads.fusion, fusionMask, (probs) => this.record('fusionSelf', i, probs, c.heads.fusion, ['encoder_length', 'encoder_length'], recordMaps));
       }
-      return { states: L.layerNorm(x, 'encoder/norm'), valid: encoderValid };
+      return { states: { ...x, x: L.layerNorm(x.x, 'encoder/norm') }, valid: encoderValid };
     }
-    const memory = L.layerNorm(imageStates, 'vision/norm'); // [B, P, width]
+    const memory: Tokens = { ...imageStates, x: L.layerNorm(imageStates.x, 'vision/norm') }; // [B·P, width]
     const selfMask: GraphMask = { bias: L.keyPaddingBias(textValid), keyKeep: L.keyKeep(textValid) }; // an all-padding text has no valid key
-    let x = text;
+    let x: Tokens = { x: L.flatten(text, c.width), batch, length: textLen };
     for (let i = 0; i < c.fusionLayers; i++) {
       x = this.crossBlock(`fusion/${i}`, x, memory, c.heads.fusion, selfMask, NO_GRAPH_MASK, undefined, (self, cross) => {
         this.record('fusionSelf', i, self, c.heads.fusion, ['text_length', 'text_length'], recordMaps);
         this.record('crossImage', i, cross, c.heads.fusion, ['text_length', P], recordMaps);
       }).out;
     }
-    const textOut = L.layerNorm(x, 'encoder/norm');
-    return { states: g.op('Concat', [memory, textOut], { axis: 1 }), valid: encoderValid };
+    const textOut: Tokens = { ...x, x: L.layerNorm(x.x, 'encoder/norm') };
+    const states = g.op('Concat', [L.unflatten(memory, c.width), L.unflatten(textOut, c.width)], { axis: 1 }); // [B, P+L, width]
+    return { states: { x: L.flatten(states, c.width), batch, length: encoderLen }, valid: encoderValid };
   }
 
   decoderIdsInput(): string {
@@ -361,7 +406,7 @@ class FamilyGraph {
   }
 
   /** Decoder blocks → LM logits `[B, Ld, vocab]` (VLModel.decoderPass). */
-  decoder(ids: string, states: string, encoderValid: string, recordMaps: boolean): string {
+  decoder(ids: string, memory: Tokens, encoderValid: string, recordMaps: boolean): string {
     const c = this.c;
     const len = this.dim(ids, 1);
     const targetValid = this.tokenValid(ids); // [B, Ld]
@@ -369,7 +414,7 @@ class FamilyGraph {
       bias: this.g.op('Add', [this.layers.causalBias(c.maxTargetLength, this.g.int64([0]), len), this.layers.keyPaddingBias(targetValid)]),
       keyKeep: this.layers.keyKeep(targetValid),
     };
-    return this.decoderStack(ids, this.positions('decoder/positions', len), states, encoderValid, selfMask, undefined, recordMaps).logits;
+    return this.decoderStack(ids, this.positions('decoder/positions', len), memory, encoderValid, selfMask, undefined, recordMaps).logits;
   }
 
   /**
@@ -381,7 +426,7 @@ class FamilyGraph {
    * The first step feeds P = 0 (empty tensors). Cross-attention keys/values are recomputed
    * from the encoder states each step (one small projection per layer).
    */
-  decoderWithPast(ids: string, states: string, encoderValid: string): { logits: string; present: { key: string; value: string }[]; presentValid: string } {
+  decoderWithPast(ids: string, memory: Tokens, encoderValid: string): { logits: string; present: { key: string; value: string }[]; presentValid: string } {
     const c = this.c;
     const g = this.g;
     const L = this.layers;
@@ -396,7 +441,7 @@ class FamilyGraph {
     const positions = g.op('Slice', [this.weight('decoder/positions'), start, end, g.int64([0])]); // [N, width]
     const allValid = g.op('Concat', [pastValid, this.tokenValid(ids)], { axis: 1 }); // [B, P+N]
     const selfMask: GraphMask = { bias: g.op('Add', [L.causalBias(c.maxTargetLength, start, end), L.keyPaddingBias(allValid)]), keyKeep: L.keyKeep(allValid) };
-    const out = this.decoderStack(ids, positions, states, encoderValid, selfMask, past, false);
+    const out = this.decoderStack(ids, positions, memory, encoderValid, selfMask, past, false);
     return { logits: out.logits, present: out.present, presentValid: allValid };
   }
 
@@ -409,7 +454,7 @@ class FamilyGraph {
   private decoderStack(
     ids: string,
     positions: string,
-    states: string,
+    memory: Tokens,
     encoderValid: string,
     selfMask: GraphMask,
     past: { key: string; value: string }[] | undefined,
@@ -418,61 +463,63 @@ class FamilyGraph {
     const c = this.c;
     const g = this.g;
     const L = this.layers;
-    let y = g.op('Add', [g.op('Gather', [this.weight('embedding/token'), ids], { axis: 0 }), positions]); // [B, Ld, width]
+    const embedded = g.op('Add', [g.op('Gather', [this.weight('embedding/token'), ids], { axis: 0 }), positions]); // [B, Ld, width]
+    let y: Tokens = { x: L.flatten(embedded, c.width), batch: this.dim(ids, 0), length: this.dim(ids, 1) };
     const memoryMask: GraphMask = { bias: L.keyPaddingBias(encoderValid), keyKeep: null };
     const present: { key: string; value: string }[] = [];
     for (let i = 0; i < c.decoderLayers; i++) {
-      const block = this.crossBlock(`decoder/${i}`, y, states, c.heads.decoder, selfMask, memoryMask, past?.[i], (self, cross) => {
+      const block = this.crossBlock(`decoder/${i}`, y, memory, c.heads.decoder, selfMask, memoryMask, past?.[i], (self, cross) => {
         this.record('decoderSelf', i, self, c.heads.decoder, ['decoder_length', 'decoder_length'], recordMaps);
         this.record('decoderCross', i, cross, c.heads.decoder, ['decoder_length', 'encoder_length'], recordMaps);
       });
       y = block.out;
       if (block.present) present.push(block.present);
     }
-    return { logits: L.linear(L.layerNorm(y, 'decoder/norm'), 'decoder/lmHead'), present };
+    const logits = L.linear(L.layerNorm(y.x, 'decoder/norm'), 'decoder/lmHead'); // [B·Ld, vocab]
+    return { logits: L.unflatten({ ...y, x: logits }, c.vocabSize), present };
   }
 
   /** VQA head: linear on the mean of the encoder output over valid positions → `[B, A]`. */
-  answerHead(states: string, valid: string): string {
+  answerHead(states: Tokens, valid: string): string {
     const g = this.g;
     const weights = g.op('Div', [valid, g.op('ReduceSum', [valid, g.int64([1])], { keepdims: 1 })]); // [B, T]
-    const pooled = g.op('MatMul', [g.op('Unsqueeze', [weights, g.int64([1])]), states]); // [B, 1, width]
+    const pooled = g.op('MatMul', [g.op('Unsqueeze', [weights, g.int64([1])]), this.layers.unflatten(states, this.c.width)]); // [B, 1, width]
     return this.layers.linear(g.op('Squeeze', [pooled, g.int64([1])]), 'head/answer');
   }
 
-  /** blocks.ts encoderBlock: x + Attn(LN(x)); + MLP(LN(·)). */
-  private encoderBlock(prefix: string, x: string, heads: number, mask: GraphMask, onMaps: (probs: string) => void): string {
+  /** blocks.ts encoderBlock: x + Attn(LN(x)); + MLP(LN(·)), on rows. */
+  private encoderBlock(prefix: string, x: Tokens, heads: number, mask: GraphMask, onMaps: (probs: string) => void): Tokens {
     const L = this.layers;
     const g = this.g;
-    const h = L.layerNorm(x, `${prefix}/attentionNorm`);
+    const h: Tokens = { ...x, x: L.layerNorm(x.x, `${prefix}/attentionNorm`) };
     const a = L.attention(`${prefix}/attention`, h, h, heads, this.c.width, mask);
     onMaps(a.probs);
-    const x1 = g.op('Add', [x, a.out]);
-    return g.op('Add', [x1, L.mlp(L.layerNorm(x1, `${prefix}/mlpNorm`), `${prefix}/mlp`)]);
+    const x1 = g.op('Add', [x.x, a.out]);
+    return { ...x, x: g.op('Add', [x1, L.mlp(L.layerNorm(x1, `${prefix}/mlpNorm`), `${prefix}/mlp`)]) };
   }
 
   /**
-   * blocks.ts crossBlock: x + SelfAttn(LN(x)); + CrossAttn(LN(·), memory); + MLP(LN(·)).
+   * blocks.ts crossBlock: x + SelfAttn(LN(x)); + CrossAttn(LN(·), memory); + MLP(LN(·)), on rows.
    * @param past this block's self-attention key/value cache (decoder with past only)
    */
   private crossBlock(
     prefix: string,
-    x: string,
-    memory: string,
+    x: Tokens,
+    memory: Tokens,
     heads: number,
     selfMask: GraphMask,
     memoryMask: GraphMask,
     past: { key: string; value: string } | undefined,
     onMaps: (self: string, cross: string) => void,
-  ): { out: string; present?: { key: string; value: string } } {
+  ): { out: Tokens; present?: { key: string; value: string } } {
     const L = this.layers;
     const g = this.g;
-    const h = L.layerNorm(x, `${prefix}/selfNorm`);
+    const h: Tokens = { ...x, x: L.layerNorm(x.x, `${prefix}/selfNorm`) };
     const s = L.attention(`${prefix}/selfAttention`, h, h, heads, this.c.width, selfMask, past);
-    const x1 = g.op('Add', [x, s.out]);
-    const cr = L.attention(`${prefix}/crossAttention`, L.layerNorm(x1, `${prefix}/crossNorm`), memory, heads, this.c.width, memoryMask);
+    const x1 = g.op('Add', [x.x, s.out]);
+    const cr = L.attention(`${prefix}/crossAttention`, { ...x, x: L.layerNorm(x1, `${prefix}/crossNorm`) }, memory, heads, this.c.width, memoryMask);
     onMaps(s.probs, cr.probs);
     const x2 = g.op('Add', [x1, cr.out]);
-    return { out: g.op('Add', [x2, L.mlp(L.layerNorm(x2, `${prefix}/mlpNorm`), `${prefix}/mlp`)]), present: s.present };
+    return { out: { ...x, x: g.op('Add', [x2, L.mlp(L.layerNorm(x2, `${prefix}/mlpNorm`), `${prefix}/mlp`)]) }, present: s.present };
   }
 }

@@ -60,6 +60,8 @@ export class OnnxGraph {
   /** Constants by content, so equal small constants (shapes, axes) are stored once. */
   private readonly constants = new Map<string, string>();
   private counter = 0;
+  /** Values renamed by `output()`: old name → output name. */
+  private readonly renamed = new Map<string, string>();
 
   constructor(readonly name: string) {}
 
@@ -83,9 +85,29 @@ export class OnnxGraph {
     return name;
   }
 
-  /** Declares `value` a graph output named `name` (an Identity renames it when needed). */
+  /**
+   * Declares `value` a graph output named `name`. A value computed by a node is renamed in
+   * place (the node writes `name`, its consumers read `name`): an Identity would copy the whole
+   * tensor on every run, even when the caller does not fetch that output (ONNX Runtime runs
+   * every node), and the attention maps are the largest tensors of the graph. An Identity is
+   * used only for a graph input, an initializer, or a value already declared as an output.
+   * @returns `name`; the old value name is gone afterwards (nodes added later must use `name`).
+   */
   output(value: string, name: string, elemType: ElemType, dims: readonly Dim[]): string {
-    const out = value === name ? name : this.op('Identity', [value], {}, name);
+    const current = this.renamed.get(value) ?? value;
+    const producer = this.nodes.find((n) => n.output!.includes(current));
+    const declared = this.outputs.some((o) => o.name === current);
+    let out: string;
+    if (current === name) out = name;
+    else if (producer && !declared) {
+      this.claim(name);
+      for (const n of this.nodes) {
+        n.input = n.input!.map((i) => (i === current ? name : i));
+        n.output = n.output!.map((o) => (o === current ? name : o));
+      }
+      this.renamed.set(value, name);
+      out = name;
+    } else out = this.op('Identity', [current], {}, name);
     this.outputs.push(valueInfo(out, elemType, dims));
     return out;
   }
@@ -138,8 +160,36 @@ export class OnnxGraph {
     return out;
   }
 
+  /** Adds one node with `count` outputs (Split); returns their names. */
+  ops(opType: string, inputs: readonly string[], count: number, attrs: Record<string, AttrValue> = {}): string[] {
+    const outs = Array.from({ length: count }, () => this.fresh(opType.toLowerCase()));
+    this.nodes.push({
+      opType,
+      name: `${opType}_${this.nodes.length}`,
+      input: [...inputs],
+      output: outs,
+      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+    });
+    return outs;
+  }
+
+  /**
+   * Every node reads only graph inputs, initializers and outputs of earlier nodes (ONNX wants
+   * the nodes in topological order), and every graph output is defined.
+   * @throws Error naming the first node input or output that is not
+   */
+  private checkDefined(): void {
+    const known = new Set<string>(['', ...this.inputs.map((i) => i.name!), ...this.initializers.map((i) => i.name!)]);
+    for (const n of this.nodes) {
+      for (const i of n.input!) if (!known.has(i)) throw new Error(`ONNX graph ${this.name}: node ${n.name} (${n.opType}) reads "${i}", which no earlier node, input or initializer defines`);
+      for (const o of n.output!) known.add(o);
+    }
+    for (const o of this.outputs) if (!known.has(o.name!)) throw new Error(`ONNX graph ${this.name}: output "${o.name}" is not computed`);
+  }
+
   /** The model proto: this graph, the standard-domain opset, metadata (string → string). */
   toModel(opts: { opset: number; producer: string; producerVersion: string; docString?: string; metadata?: Record<string, string> }): onnx.ModelProto {
+    this.checkDefined();
     return onnx.ModelProto.create({
       irVersion: irVersionForOpset(opts.opset),
       opsetImport: [{ domain: '', version: opts.opset }],

@@ -1,10 +1,21 @@
 /**
- * The model family's building blocks as ONNX subgraphs, each mirroring its TensorFlow.js
- * counterpart (trainer/ops, trainer/model/blocks.ts, attention.ts, masks.ts) operation for
- * operation, so the exported model computes the same numbers to float32 rounding.
+ * The model family's building blocks as ONNX subgraphs, each computing what its TensorFlow.js
+ * counterpart computes (trainer/ops, trainer/model/blocks.ts, attention.ts, masks.ts) to float32
+ * rounding, in a form that is cheap on ONNX Runtime's CPU kernels (standard-domain operators
+ * only, so the file serves on any ONNX runtime):
  *
- * Activations here are batch-major `[B, T, width]` (the tfjs model runs time-major `[T·B, width]`
- * for wasm speed; ONNX Runtime needs no such trick, and the values are the same).
+ * - Token-wise layers (projections, LayerNorm, GELU, residual adds) run on 2-D rows
+ *   `[B·T, width]` (`Tokens`), so every dense layer is one `Gemm` with its bias fused (ONNX
+ *   Runtime fuses MatMul + Add into Gemm only for 2-D inputs or fully static shapes, and our
+ *   batch is dynamic). Only attention views the rows as `[B, T, …]`.
+ * - Weights are rearranged at export where that saves a runtime operation: the 1/√dh query
+ *   scale is folded into the query weight and bias; the projections' output columns (and the
+ *   output projection's input rows) are permuted so that every head split and merge is a
+ *   transpose of two adjacent axis groups (`[B, X, Y]` → `[B, Y, X]`), which ONNX Runtime runs
+ *   as a fast 2-D transpose per example, never the per-block copy a `[0, 2, 1, 3]` perm costs
+ *   (~10× slower at the demo shape: bench/onnx-graph.ts).
+ * - GELU is written in the tanh form ONNX Runtime recognises and fuses into one kernel
+ *   (`FastGelu`, onnxruntime/core/optimizer/fast_gelu_fusion.cc); elsewhere it is 9 plain ops.
  */
 import { float, type OnnxGraph } from './graph';
 import { LAYER_NORM_EPSILON } from '../ops/layer-norm';
@@ -15,6 +26,21 @@ import { MASKED_SCORE } from '../ops/attention-core';
 export interface WeightSource {
   /** Adds the weight as an initializer (once) and returns its value name. */
   weight(name: string): string;
+  /** The weight's values (row-major) and shape, to derive rearranged initializers from. */
+  values(name: string): { readonly data: Float32Array; readonly shape: readonly number[] };
+  /** Adds a derived float32 initializer under `name` (once: later calls return it without calling `make`). */
+  derived(name: string, make: () => { data: Float32Array; dims: number[] }): string;
+}
+
+/**
+ * A sequence's token states as 2-D rows: `x` is `[B·T, width]`, row b·T + t.
+ * `length` is T: a number when fixed (image patches), else an int64 `[1]` value;
+ * `batch` is an int64 `[1]` value holding B.
+ */
+export interface Tokens {
+  readonly x: string;
+  readonly batch: string;
+  readonly length: number | string;
 }
 
 /** How keys are masked in one attention call (masks.ts AttentionMask in graph form). */
@@ -27,15 +53,66 @@ export interface GraphMask {
 
 export const NO_GRAPH_MASK: GraphMask = { bias: null, keyKeep: null };
 
+/** Head-dimension order of a projection's output columns (see `headOrderColumns`). */
+type HeadOrder = 'head-major' | 'depth-major';
+
+/**
+ * Column j' of a `[rows, H·dh]` matrix in depth-major order (j' = d·H + h) is column h·dh + d of
+ * the head-major original (the model's layout: head h owns columns h·dh … h·dh+dh−1).
+ * Depth-major rows viewed as `[B, T, dh, H]` become `[B, H, T, dh]` by moving H in front of
+ * (T, dh): a fast transpose; head-major ones need a slow `[0, 2, 1, 3]`.
+ */
+function depthMajorColumns(data: Float32Array, rows: number, heads: number, dh: number, scale = 1): Float32Array {
+  const width = heads * dh;
+  const out = new Float32Array(rows * width);
+  for (let r = 0; r < rows; r++) for (let h = 0; h < heads; h++) for (let d = 0; d < dh; d++) out[r * width + d * heads + h] = data[r * width + h * dh + d] * scale;
+  return out;
+}
+
+/** The rows of a `[H·dh, cols]` matrix in depth-major order (row d·H + h = original row h·dh + d). */
+function depthMajorRows(data: Float32Array, heads: number, dh: number, cols: number): Float32Array {
+  const out = new Float32Array(heads * dh * cols);
+  for (let h = 0; h < heads; h++) for (let d = 0; d < dh; d++) out.set(data.subarray((h * dh + d) * cols, (h * dh + d + 1) * cols), (d * heads + h) * cols);
+  return out;
+}
+
 export class LayerEmitter {
+  /** Shape constants/values by key, built once per graph. */
+  private readonly shapes = new Map<string, string>();
+
   constructor(
     readonly g: OnnxGraph,
     private readonly w: WeightSource,
   ) {}
 
-  /** `x @ W + b` (ops/linear.ts): `[…, in]` → `[…, out]`. */
+  /** `x @ W + b` (ops/linear.ts) as one Gemm: `[N, in]` → `[N, out]`. */
   linear(x: string, prefix: string): string {
-    return this.g.op('Add', [this.g.op('MatMul', [x, this.w.weight(`${prefix}/w`)]), this.w.weight(`${prefix}/b`)]);
+    return this.g.op('Gemm', [x, this.w.weight(`${prefix}/w`), this.w.weight(`${prefix}/b`)]);
+  }
+
+  /**
+   * A projection into heads, `[N, width]` → `[N, width]`, with its output columns in `order`
+   * and its weight and bias multiplied by `scale` (exact when scale is 1).
+   */
+  private headProjection(x: string, prefix: string, heads: number, order: HeadOrder, scale = 1): string {
+    if (order === 'head-major' && scale === 1) return this.linear(x, prefix);
+    const w = this.w.values(`${prefix}/w`);
+    const b = this.w.values(`${prefix}/b`);
+    const [rows, width] = w.shape as [number, number];
+    const dh = width / heads;
+    const permute = (data: Float32Array, r: number) => (order === 'depth-major' ? depthMajorColumns(data, r, heads, dh, scale) : data.map((v) => v * scale));
+    const tag = `${order === 'depth-major' ? 'depth_major' : 'head_major'}${scale === 1 ? '' : '_scaled'}`;
+    const wName = this.w.derived(`${prefix}/w/${tag}`, () => ({ data: permute(w.data, rows), dims: [rows, width] }));
+    const bName = this.w.derived(`${prefix}/b/${tag}`, () => ({ data: permute(b.data, 1), dims: [width] }));
+    return this.g.op('Gemm', [x, wName, bName]);
+  }
+
+  /** The output projection reading heads merged depth-major (`[N, dh·H]`, column d·H + h). */
+  private outputProjection(merged: string, prefix: string, heads: number): string {
+    const w = this.w.values(`${prefix}/w`);
+    const [width, cols] = w.shape as [number, number];
+    const wName = this.w.derived(`${prefix}/w/depth_major_rows`, () => ({ data: depthMajorRows(w.data, heads, width / heads, cols), dims: [width, cols] }));
+    return this.g.op('Gemm', [merged, wName, this.w.weight(`${prefix}/b`)]);
   }
 
   /** LayerNormalization over the last axis, ε as in ops/layer-norm.ts. */
@@ -43,29 +120,81 @@ export class LayerEmitter {
     return this.g.op('LayerNormalization', [x, this.w.weight(`${prefix}/gamma`), this.w.weight(`${prefix}/beta`)], { axis: -1, epsilon: float(LAYER_NORM_EPSILON) });
   }
 
-  /** GELU in the same sigmoid form as ops/gelu.ts: x · σ(x · (x²·a·c + c)). */
+  /**
+   * GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²))), which equals
+   * ops/gelu.ts's x·σ(2·√(2/π)·(x + 0.044715·x³)) (σ(2z) = (1 + tanh z)/2). Written node for
+   * node as ONNX Runtime's FastGeluFusion matches it (first formula), so the nine nodes run as
+   * one kernel there; the constants must stay scalars with these exact float32 values.
+   */
   gelu(x: string): string {
     const g = this.g;
-    const x2 = g.op('Mul', [x, x]);
-    const inner = g.op('Add', [g.op('Mul', [x2, g.float32([GELU_CUBIC * GELU_SIGMOID_SCALE])]), g.float32([GELU_SIGMOID_SCALE])]);
-    return g.op('Mul', [x, g.op('Sigmoid', [g.op('Mul', [x, inner])])]);
+    const ax2 = g.op('Mul', [g.op('Mul', [x, g.float32([GELU_CUBIC])]), x]); // 0.044715·x²
+    const inner = g.op('Mul', [g.op('Mul', [x, g.float32([GELU_SIGMOID_SCALE / 2])]), g.op('Add', [ax2, g.float32([1])])]); // √(2/π)·x·(1 + 0.044715·x²)
+    const onePlusTanh = g.op('Add', [g.op('Tanh', [inner]), g.float32([1])]);
+    return g.op('Mul', [g.op('Mul', [x, g.float32([0.5])]), onePlusTanh]);
   }
 
-  /** MLP of blocks.ts: linear → GELU → linear. */
+  /** MLP of blocks.ts: linear → GELU → linear, on `[N, width]` rows. */
   mlp(x: string, prefix: string): string {
     return this.linear(this.gelu(this.linear(x, `${prefix}/hidden`)), `${prefix}/output`);
   }
 
   /**
-   * Multi-head attention (attention.ts + ops/attention-core.ts): Q scaled by 1/√dh before
-   * Q·Kᵀ, additive mask, softmax over keys, optional post-softmax key keep, P·V, output projection.
-   * @param xq `[B, Tq, width]`; @param xkv `[B, Tk, width]`
-   * @returns the output `[B, Tq, width]` and the probabilities `[B, H, Tq, Tk]`
+   * int64 `[4]` shape viewing a sequence's `[B·T, a·b]` rows as `[B, T, a, b]`. A fixed T gives
+   * a constant (`-1` for B); a dynamic one `[B, T, a, b]` from the values (Reshape with
+   * allowzero, so an empty sequence stays empty instead of 0 meaning "copy that dimension").
+   */
+  private view4(t: Tokens, a: number, b: number): string {
+    if (typeof t.length === 'number') return this.g.int64([-1, t.length, a, b]);
+    const key = `${t.batch}|${t.length}|${a}|${b}`;
+    let shape = this.shapes.get(key);
+    if (!shape) {
+      shape = this.g.op('Concat', [t.batch, t.length, this.g.int64([a, b])], { axis: 0 });
+      this.shapes.set(key, shape);
+    }
+    return shape;
+  }
+
+  /** `[B·T, width]` rows → `[B, T, width]`. */
+  unflatten(t: Tokens, width: number): string {
+    const g = this.g;
+    if (typeof t.length === 'number') return g.op('Reshape', [t.x, g.int64([-1, t.length, width])]);
+    const key = `${t.batch}|${t.length}|${width}`;
+    let shape = this.shapes.get(key);
+    if (!shape) {
+      shape = g.op('Concat', [t.batch, t.length, g.int64([width])], { axis: 0 });
+      this.shapes.set(key, shape);
+    }
+    return g.op('Reshape', [t.x, shape], { allowzero: 1 });
+  }
+
+  /** `[B, T, width]` → `[B·T, width]` rows. */
+  flatten(x: string, width: number): string {
+    return this.g.op('Reshape', [x, this.g.int64([-1, width])]);
+  }
+
+  /**
+   * Projected rows `[B·T, H·dh]` in depth-major column order → `[B, H, T, dh]` (one fast
+   * transpose: `[B, T·dh, H]` → `[B, H, T·dh]`).
+   */
+  private headsFromDepthMajor(x: string, t: Tokens, heads: number, dh: number): string {
+    const g = this.g;
+    return g.op('Transpose', [g.op('Reshape', [x, this.view4(t, dh, heads)], { allowzero: 1 })], { perm: [0, 3, 1, 2] });
+  }
+
+  /**
+   * Multi-head attention (attention.ts + ops/attention-core.ts): Q (scaled by 1/√dh, folded
+   * into its weights) · Kᵀ, additive mask, softmax over keys, optional post-softmax key keep,
+   * P·V, output projection.
+   * @param xq queries' rows `[B·Tq, width]`; @param xkv keys'/values' rows `[B·Tk, width]`
+   * @param past this call's self-attention key/value cache `[B, H, Tpast, dh]` (decoder with past)
+   * @returns the output rows `[B·Tq, width]`, the probabilities `[B, H, Tq, Tk]` and, with
+   *   `past`, the grown cache `[B, H, Tpast+Tk, dh]`
    */
   attention(
     prefix: string,
-    xq: string,
-    xkv: string,
+    xq: Tokens,
+    xkv: Tokens,
     heads: number,
     width: number,
     mask: GraphMask,
@@ -73,30 +202,30 @@ export class LayerEmitter {
   ): { out: string; probs: string; present?: { key: string; value: string } } {
     const g = this.g;
     const dh = width / heads;
-    const split = g.int64([0, 0, heads, dh]); // [B, T, width] → [B, T, H, dh] (0 = keep that dimension)
-    const q = g.op('Mul', [this.linear(xq, `${prefix}/query`), g.float32([1 / Math.sqrt(dh)])]);
-    const k = this.linear(xkv, `${prefix}/key`);
-    const v = this.linear(xkv, `${prefix}/value`);
-    const qh = g.op('Transpose', [g.op('Reshape', [q, split])], { perm: [0, 2, 1, 3] }); // [B, H, Tq, dh]
+    const q = this.headProjection(xq.x, `${prefix}/query`, heads, 'depth-major', 1 / Math.sqrt(dh));
+    const qh = this.headsFromDepthMajor(q, xq, heads, dh); // [B, H, Tq, dh], scaled
+    let vh = this.headsFromDepthMajor(this.headProjection(xkv.x, `${prefix}/value`, heads, 'depth-major'), xkv, heads, dh); // [B, H, Tk, dh]
     let kt: string; // [B, H, dh, Tk]
-    let vh = g.op('Transpose', [g.op('Reshape', [v, split])], { perm: [0, 2, 1, 3] }); // [B, H, Tk, dh]
     let present: { key: string; value: string } | undefined;
     if (past) {
       // Key/value cache: the past positions' keys and values `[B, H, Tpast, dh]` come first.
-      const kh = g.op('Concat', [past.key, g.op('Transpose', [g.op('Reshape', [k, split])], { perm: [0, 2, 1, 3] })], { axis: 2 }); // [B, H, Tk, dh]
+      const kNew = this.headsFromDepthMajor(this.headProjection(xkv.x, `${prefix}/key`, heads, 'depth-major'), xkv, heads, dh); // [B, H, Tk, dh]
+      const kh = g.op('Concat', [past.key, kNew], { axis: 2 });
       vh = g.op('Concat', [past.value, vh], { axis: 2 });
       kt = g.op('Transpose', [kh], { perm: [0, 1, 3, 2] });
       present = { key: kh, value: vh };
     } else {
-      kt = g.op('Transpose', [g.op('Reshape', [k, split])], { perm: [0, 2, 3, 1] });
+      // Head-major columns viewed [B, Tk, H, dh] → [B, H, dh, Tk]: a fast transpose ([B, Tk, H·dh] → [B, H·dh, Tk]).
+      const k = this.headProjection(xkv.x, `${prefix}/key`, heads, 'head-major');
+      kt = g.op('Transpose', [g.op('Reshape', [k, this.view4(xkv, heads, dh)], { allowzero: 1 })], { perm: [0, 2, 3, 1] });
     }
     let scores = g.op('MatMul', [qh, kt]); // [B, H, Tq, Tk]
     if (mask.bias) scores = g.op('Add', [scores, mask.bias]);
     let probs = g.op('Softmax', [scores], { axis: -1 });
     if (mask.keyKeep) probs = g.op('Mul', [probs, mask.keyKeep]);
-    const heads4 = g.op('Transpose', [g.op('MatMul', [probs, vh])], { perm: [0, 2, 1, 3] }); // [B, Tq, H, dh]
-    const merged = g.op('Reshape', [heads4, g.int64([0, 0, width])]); // [B, Tq, width]
-    return { out: this.linear(merged, `${prefix}/output`), probs, ...(present ? { present } : {}) };
+    // [B, H, Tq, dh] → [B, Tq, dh, H] (fast: [B, H, Tq·dh] → [B, Tq·dh, H]) → rows [B·Tq, dh·H], depth-major
+    const merged = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, vh])], { perm: [0, 2, 3, 1] }), g.int64([-1, width])]);
+    return { out: this.outputProjection(merged, `${prefix}/output`, heads), probs, ...(present ? { present } : {}) };
   }
 
   /** 0/1 validity `[B, T]` → additive key bias `[B, 1, 1, T]` (masks.ts keyPaddingBias). */
