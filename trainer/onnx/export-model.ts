@@ -381,14 +381,14 @@ class FamilyGraph {
     if (c.fusion === 'single-stream') {
       const joint = g.op('Concat', [L.unflatten(imageStates, c.width), text], { axis: 1 }); // [B, P+L, width]
       let x: Tokens = { x: L.flatten(joint, c.width), batch, length: encoderLen };
-      const fusionMask: GraphMask = { bias: L.keyPaddingBias(encoderValid), keyKeep: null }; // image keys always valid: no empty row
+      const fusionMask = L.paddingMask(encoderValid, false); // image keys always valid: no empty row
       for (let i = 0; i < c.fusionLayers; i++) {
         x = this.encoderBlock(`fusion/${i}`, x, c.heads.fusion, fusionMask, (probs) => this.record('fusionSelf', i, probs, c.heads.fusion, ['encoder_length', 'encoder_length'], recordMaps));
       }
       return { states: { ...x, x: L.layerNorm(x.x, 'encoder/norm') }, valid: encoderValid };
     }
     const memory: Tokens = { ...imageStates, x: L.layerNorm(imageStates.x, 'vision/norm') }; // [B·P, width]
-    const selfMask: GraphMask = { bias: L.keyPaddingBias(textValid), keyKeep: L.keyKeep(textValid) }; // an all-padding text has no valid key
+    const selfMask = L.paddingMask(textValid, true); // an all-padding text has no valid key
     let x: Tokens = { x: L.flatten(text, c.width), batch, length: textLen };
     for (let i = 0; i < c.fusionLayers; i++) {
       x = this.crossBlock(`fusion/${i}`, x, memory, c.heads.fusion, selfMask, NO_GRAPH_MASK, undefined, (self, cross) => {
@@ -465,7 +465,7 @@ class FamilyGraph {
     const L = this.layers;
     const embedded = g.op('Add', [g.op('Gather', [this.weight('embedding/token'), ids], { axis: 0 }), positions]); // [B, Ld, width]
     let y: Tokens = { x: L.flatten(embedded, c.width), batch: this.dim(ids, 0), length: this.dim(ids, 1) };
-    const memoryMask: GraphMask = { bias: L.keyPaddingBias(encoderValid), keyKeep: null };
+    const memoryMask = L.paddingMask(encoderValid, false);
     const present: { key: string; value: string }[] = [];
     for (let i = 0; i < c.decoderLayers; i++) {
       const block = this.crossBlock(`decoder/${i}`, y, memory, c.heads.decoder, selfMask, memoryMask, past?.[i], (self, cross) => {

@@ -12,10 +12,15 @@
  *   scale is folded into the query weight and bias; the projections' output columns (and the
  *   output projection's input rows) are permuted so that every head split and merge is a
  *   transpose of two adjacent axis groups (`[B, X, Y]` → `[B, Y, X]`), which ONNX Runtime runs
- *   as a fast 2-D transpose per example, never the per-block copy a `[0, 2, 1, 3]` perm costs
- *   (~10× slower at the demo shape: bench/onnx-graph.ts).
+ *   as a 2-D transpose per example, never the `[0, 2, 1, 3]` perm of `[B, T, H, dh]`, which
+ *   ONNX Runtime 1.31 runs as one small memcpy per dh-float block (onnxruntime/core/providers/
+ *   cpu/tensor/transpose.cc, TransposeSingleAxisOutwards) and is several times slower.
+ * - A key-padding mask is added inside the Q·Kᵀ product (one more depth slot, see
+ *   `attention`) instead of by an Add over the whole scores tensor.
  * - GELU is written in the tanh form ONNX Runtime recognises and fuses into one kernel
  *   (`FastGelu`, onnxruntime/core/optimizer/fast_gelu_fusion.cc); elsewhere it is 9 plain ops.
+ * Graph outputs are renamed node outputs, not Identity copies (graph.ts `output`).
+ * bench/onnx-graph.ts times this graph against an earlier commit's.
  */
 import { float, type OnnxGraph } from './graph';
 import { LAYER_NORM_EPSILON } from '../ops/layer-norm';
@@ -49,27 +54,50 @@ export interface GraphMask {
   readonly bias: string | null;
   /** 0/1 `[B, 1, 1, Tk]` multiplied after the softmax (all-padding rows → zeros), or null. */
   readonly keyKeep: string | null;
+  /**
+   * True when `bias` is a key-padding bias `[B, 1, 1, Tk]` alone, the same for every query and
+   * head: attention then adds it inside the Q·Kᵀ product instead of with an Add on the scores.
+   */
+  readonly keysOnly?: boolean;
 }
 
 export const NO_GRAPH_MASK: GraphMask = { bias: null, keyKeep: null };
 
-/** Head-dimension order of a projection's output columns (see `headOrderColumns`). */
-type HeadOrder = 'head-major' | 'depth-major';
+/** How a projection's output columns are arranged for the head split that follows. */
+interface HeadLayout {
+  /** head-major: the model's own order (head h owns columns h·dh … h·dh+dh−1); depth-major: column d·H + h. */
+  readonly order: 'head-major' | 'depth-major';
+  /** Multiplies weight and bias (the folded 1/√dh of the query); default 1. */
+  readonly scale?: number;
+  /** depth-major only: one more depth slot per head (d = dh) that is exactly 1 (weights 0, bias 1). */
+  readonly onesSlot?: boolean;
+}
 
 /**
- * Column j' of a `[rows, H·dh]` matrix in depth-major order (j' = d·H + h) is column h·dh + d of
- * the head-major original (the model's layout: head h owns columns h·dh … h·dh+dh−1).
- * Depth-major rows viewed as `[B, T, dh, H]` become `[B, H, T, dh]` by moving H in front of
- * (T, dh): a fast transpose; head-major ones need a slow `[0, 2, 1, 3]`.
+ * The columns of a head-major `[rows, H·dh]` matrix (weight, or a bias as one row) in
+ * `layout`. Depth-major rows viewed as `[B, T, dh, H]` become `[B, H, T, dh]` by moving H in
+ * front of (T, dh), a fast transpose; head-major ones would need a slow `[0, 2, 1, 3]`.
+ * @param slotValue what the ones slot holds in these rows: 0 in the weight, 1 in the bias
  */
-function depthMajorColumns(data: Float32Array, rows: number, heads: number, dh: number, scale = 1): Float32Array {
-  const width = heads * dh;
-  const out = new Float32Array(rows * width);
-  for (let r = 0; r < rows; r++) for (let h = 0; h < heads; h++) for (let d = 0; d < dh; d++) out[r * width + d * heads + h] = data[r * width + h * dh + d] * scale;
+function arrangeColumns(data: Float32Array, rows: number, heads: number, layout: HeadLayout, slotValue: number): Float32Array {
+  const scale = layout.scale ?? 1;
+  if (layout.order === 'head-major') return scale === 1 ? data : data.map((v) => v * scale);
+  const width = data.length / rows;
+  const dh = width / heads;
+  const depth = dh + (layout.onesSlot ? 1 : 0);
+  const out = new Float32Array(rows * depth * heads);
+  for (let r = 0; r < rows; r++) {
+    const from = r * width;
+    const to = r * depth * heads;
+    for (let h = 0; h < heads; h++) {
+      for (let d = 0; d < dh; d++) out[to + d * heads + h] = data[from + h * dh + d]! * scale;
+      if (layout.onesSlot) out[to + dh * heads + h] = slotValue;
+    }
+  }
   return out;
 }
 
-/** The rows of a `[H·dh, cols]` matrix in depth-major order (row d·H + h = original row h·dh + d). */
+/** The rows of a head-major `[H·dh, cols]` matrix in depth-major order (row d·H + h = original row h·dh + d). */
 function depthMajorRows(data: Float32Array, heads: number, dh: number, cols: number): Float32Array {
   const out = new Float32Array(heads * dh * cols);
   for (let h = 0; h < heads; h++) for (let d = 0; d < dh; d++) out.set(data.subarray((h * dh + d) * cols, (h * dh + d + 1) * cols), (d * heads + h) * cols);
@@ -77,33 +105,40 @@ function depthMajorRows(data: Float32Array, heads: number, dh: number, cols: num
 }
 
 export class LayerEmitter {
-  /** Shape constants/values by key, built once per graph. */
-  private readonly shapes = new Map<string, string>();
+  /** Shape values and expanded masks by key, built once per graph. */
+  private readonly cached = new Map<string, string>();
 
   constructor(
     readonly g: OnnxGraph,
     private readonly w: WeightSource,
   ) {}
 
+  private once(key: string, make: () => string): string {
+    let v = this.cached.get(key);
+    if (v === undefined) this.cached.set(key, (v = make()));
+    return v;
+  }
+
   /** `x @ W + b` (ops/linear.ts) as one Gemm: `[N, in]` → `[N, out]`. */
   linear(x: string, prefix: string): string {
     return this.g.op('Gemm', [x, this.w.weight(`${prefix}/w`), this.w.weight(`${prefix}/b`)]);
   }
 
-  /**
-   * A projection into heads, `[N, width]` → `[N, width]`, with its output columns in `order`
-   * and its weight and bias multiplied by `scale` (exact when scale is 1).
-   */
-  private headProjection(x: string, prefix: string, heads: number, order: HeadOrder, scale = 1): string {
-    if (order === 'head-major' && scale === 1) return this.linear(x, prefix);
+  /** A projection into heads, `[N, width]` → `[N, H·(dh or dh+1)]`, its columns arranged as `layout` says. */
+  private headProjection(x: string, prefix: string, heads: number, layout: HeadLayout): string {
+    if (layout.order === 'head-major' && (layout.scale ?? 1) === 1) return this.linear(x, prefix);
     const w = this.w.values(`${prefix}/w`);
     const b = this.w.values(`${prefix}/b`);
-    const [rows, width] = w.shape as [number, number];
-    const dh = width / heads;
-    const permute = (data: Float32Array, r: number) => (order === 'depth-major' ? depthMajorColumns(data, r, heads, dh, scale) : data.map((v) => v * scale));
-    const tag = `${order === 'depth-major' ? 'depth_major' : 'head_major'}${scale === 1 ? '' : '_scaled'}`;
-    const wName = this.w.derived(`${prefix}/w/${tag}`, () => ({ data: permute(w.data, rows), dims: [rows, width] }));
-    const bName = this.w.derived(`${prefix}/b/${tag}`, () => ({ data: permute(b.data, 1), dims: [width] }));
+    const rows = w.shape[0]!;
+    const tag = [layout.order === 'depth-major' ? 'depth_major' : 'head_major', ...((layout.scale ?? 1) !== 1 ? ['scaled'] : []), ...(layout.onesSlot ? ['ones'] : [])].join('_');
+    const wName = this.w.derived(`${prefix}/w/${tag}`, () => {
+      const data = arrangeColumns(w.data, rows, heads, layout, 0);
+      return { data, dims: [rows, data.length / rows] };
+    });
+    const bName = this.w.derived(`${prefix}/b/${tag}`, () => {
+      const data = arrangeColumns(b.data, 1, heads, layout, 1);
+      return { data, dims: [data.length] };
+    });
     return this.g.op('Gemm', [x, wName, bName]);
   }
 
@@ -123,8 +158,8 @@ export class LayerEmitter {
   /**
    * GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²))), which equals
    * ops/gelu.ts's x·σ(2·√(2/π)·(x + 0.044715·x³)) (σ(2z) = (1 + tanh z)/2). Written node for
-   * node as ONNX Runtime's FastGeluFusion matches it (first formula), so the nine nodes run as
-   * one kernel there; the constants must stay scalars with these exact float32 values.
+   * node as ONNX Runtime's FastGeluFusion matches it (its first formula), so the nine nodes run
+   * as one kernel there; the constants must stay scalars with these float32 values.
    */
   gelu(x: string): string {
     const g = this.g;
@@ -140,32 +175,20 @@ export class LayerEmitter {
   }
 
   /**
-   * int64 `[4]` shape viewing a sequence's `[B·T, a·b]` rows as `[B, T, a, b]`. A fixed T gives
-   * a constant (`-1` for B); a dynamic one `[B, T, a, b]` from the values (Reshape with
-   * allowzero, so an empty sequence stays empty instead of 0 meaning "copy that dimension").
+   * int64 `[n+2]` shape `[B, T, ...dims]` viewing a sequence's rows `[B·T, ∏dims]`. A fixed T
+   * gives a constant (`-1` for B); a dynamic one is built from the values once per graph, for
+   * a Reshape with allowzero = 1 (so an empty sequence stays empty instead of 0 meaning "copy
+   * that dimension").
    */
-  private view4(t: Tokens, a: number, b: number): string {
-    if (typeof t.length === 'number') return this.g.int64([-1, t.length, a, b]);
-    const key = `${t.batch}|${t.length}|${a}|${b}`;
-    let shape = this.shapes.get(key);
-    if (!shape) {
-      shape = this.g.op('Concat', [t.batch, t.length, this.g.int64([a, b])], { axis: 0 });
-      this.shapes.set(key, shape);
-    }
-    return shape;
+  private view(t: Tokens, dims: readonly number[]): string {
+    const length = t.length;
+    if (typeof length === 'number') return this.g.int64([-1, length, ...dims]);
+    return this.once(`view|${t.batch}|${length}|${dims.join(',')}`, () => this.g.op('Concat', [t.batch, length, this.g.int64([...dims])], { axis: 0 }));
   }
 
   /** `[B·T, width]` rows → `[B, T, width]`. */
   unflatten(t: Tokens, width: number): string {
-    const g = this.g;
-    if (typeof t.length === 'number') return g.op('Reshape', [t.x, g.int64([-1, t.length, width])]);
-    const key = `${t.batch}|${t.length}|${width}`;
-    let shape = this.shapes.get(key);
-    if (!shape) {
-      shape = g.op('Concat', [t.batch, t.length, g.int64([width])], { axis: 0 });
-      this.shapes.set(key, shape);
-    }
-    return g.op('Reshape', [t.x, shape], { allowzero: 1 });
+    return this.g.op('Reshape', [t.x, this.view(t, [width])], { allowzero: 1 });
   }
 
   /** `[B, T, width]` → `[B·T, width]` rows. */
@@ -174,18 +197,23 @@ export class LayerEmitter {
   }
 
   /**
-   * Projected rows `[B·T, H·dh]` in depth-major column order → `[B, H, T, dh]` (one fast
-   * transpose: `[B, T·dh, H]` → `[B, H, T·dh]`).
+   * Projected rows `[B·T, depth·H]` in depth-major column order → `[B, H, T, depth]` (one fast
+   * transpose: `[B, T·depth, H]` → `[B, H, T·depth]`).
    */
-  private headsFromDepthMajor(x: string, t: Tokens, heads: number, dh: number): string {
+  private headsFromDepthMajor(x: string, t: Tokens, heads: number, depth: number): string {
     const g = this.g;
-    return g.op('Transpose', [g.op('Reshape', [x, this.view4(t, dh, heads)], { allowzero: 1 })], { perm: [0, 3, 1, 2] });
+    return g.op('Transpose', [g.op('Reshape', [x, this.view(t, [depth, heads])], { allowzero: 1 })], { perm: [0, 3, 1, 2] });
   }
 
   /**
    * Multi-head attention (attention.ts + ops/attention-core.ts): Q (scaled by 1/√dh, folded
    * into its weights) · Kᵀ, additive mask, softmax over keys, optional post-softmax key keep,
    * P·V, output projection.
+   *
+   * A key-padding mask alone (`mask.keysOnly`) rides inside the product: Q gets one more depth
+   * slot per head that is exactly 1 (from its weights: 0s, and a bias of 1) and Kᵀ one more row
+   * holding the key bias, so Q'·K'ᵀ = Q·Kᵀ + bias. That replaces an Add over the whole
+   * `[B, H, Tq, Tk]` scores by a Concat of a row onto Kᵀ (`[B, H, dh, Tk]`, Tq× smaller).
    * @param xq queries' rows `[B·Tq, width]`; @param xkv keys'/values' rows `[B·Tk, width]`
    * @param past this call's self-attention key/value cache `[B, H, Tpast, dh]` (decoder with past)
    * @returns the output rows `[B·Tq, width]`, the probabilities `[B, H, Tq, Tk]` and, with
@@ -202,30 +230,47 @@ export class LayerEmitter {
   ): { out: string; probs: string; present?: { key: string; value: string } } {
     const g = this.g;
     const dh = width / heads;
-    const q = this.headProjection(xq.x, `${prefix}/query`, heads, 'depth-major', 1 / Math.sqrt(dh));
-    const qh = this.headsFromDepthMajor(q, xq, heads, dh); // [B, H, Tq, dh], scaled
-    let vh = this.headsFromDepthMajor(this.headProjection(xkv.x, `${prefix}/value`, heads, 'depth-major'), xkv, heads, dh); // [B, H, Tk, dh]
+    const biasInProduct = mask.bias !== null && mask.keysOnly === true;
+    const q = this.headProjection(xq.x, `${prefix}/query`, heads, { order: 'depth-major', scale: 1 / Math.sqrt(dh), onesSlot: biasInProduct });
+    const qh = this.headsFromDepthMajor(q, xq, heads, biasInProduct ? dh + 1 : dh); // [B, H, Tq, dh(+1)], scaled
+    let vh = this.headsFromDepthMajor(this.headProjection(xkv.x, `${prefix}/value`, heads, { order: 'depth-major' }), xkv, heads, dh); // [B, H, Tk, dh]
     let kt: string; // [B, H, dh, Tk]
     let present: { key: string; value: string } | undefined;
     if (past) {
       // Key/value cache: the past positions' keys and values `[B, H, Tpast, dh]` come first.
-      const kNew = this.headsFromDepthMajor(this.headProjection(xkv.x, `${prefix}/key`, heads, 'depth-major'), xkv, heads, dh); // [B, H, Tk, dh]
+      const kNew = this.headsFromDepthMajor(this.headProjection(xkv.x, `${prefix}/key`, heads, { order: 'depth-major' }), xkv, heads, dh); // [B, H, Tk, dh]
       const kh = g.op('Concat', [past.key, kNew], { axis: 2 });
       vh = g.op('Concat', [past.value, vh], { axis: 2 });
       kt = g.op('Transpose', [kh], { perm: [0, 1, 3, 2] });
       present = { key: kh, value: vh };
     } else {
       // Head-major columns viewed [B, Tk, H, dh] → [B, H, dh, Tk]: a fast transpose ([B, Tk, H·dh] → [B, H·dh, Tk]).
-      const k = this.headProjection(xkv.x, `${prefix}/key`, heads, 'head-major');
-      kt = g.op('Transpose', [g.op('Reshape', [k, this.view4(xkv, heads, dh)], { allowzero: 1 })], { perm: [0, 2, 3, 1] });
+      const k = this.headProjection(xkv.x, `${prefix}/key`, heads, { order: 'head-major' });
+      kt = g.op('Transpose', [g.op('Reshape', [k, this.view(xkv, [heads, dh])], { allowzero: 1 })], { perm: [0, 2, 3, 1] });
     }
-    let scores = g.op('MatMul', [qh, kt]); // [B, H, Tq, Tk]
-    if (mask.bias) scores = g.op('Add', [scores, mask.bias]);
+    let scores: string; // [B, H, Tq, Tk]
+    if (biasInProduct) {
+      // [B, 1, 1, Tk] → [B, H, 1, Tk], once per mask and head count: the last row of K'ᵀ.
+      const biasRow = this.once(`biasRow|${mask.bias}|${heads}`, () => g.op('Expand', [mask.bias!, g.int64([1, heads, 1, 1])]));
+      scores = g.op('MatMul', [qh, g.op('Concat', [kt, biasRow], { axis: 2 })]);
+    } else {
+      scores = g.op('MatMul', [qh, kt]);
+      if (mask.bias) scores = g.op('Add', [scores, mask.bias]);
+    }
     let probs = g.op('Softmax', [scores], { axis: -1 });
     if (mask.keyKeep) probs = g.op('Mul', [probs, mask.keyKeep]);
     // [B, H, Tq, dh] → [B, Tq, dh, H] (fast: [B, H, Tq·dh] → [B, Tq·dh, H]) → rows [B·Tq, dh·H], depth-major
     const merged = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, vh])], { perm: [0, 2, 3, 1] }), g.int64([-1, width])]);
     return { out: this.outputProjection(merged, `${prefix}/output`, heads), probs, ...(present ? { present } : {}) };
+  }
+
+  /**
+   * A key-padding mask (masks.ts paddingMask): the bias of `keyPaddingBias`, marked keys-only,
+   * and with `guardEmptyRows` the post-softmax keep for sequences that may be all padding.
+   * @param valid 0/1 `[B, Tk]`
+   */
+  paddingMask(valid: string, guardEmptyRows: boolean): GraphMask {
+    return { bias: this.keyPaddingBias(valid), keyKeep: guardEmptyRows ? this.keyKeep(valid) : null, keysOnly: true };
   }
 
   /** 0/1 validity `[B, T]` → additive key bias `[B, 1, 1, T]` (masks.ts keyPaddingBias). */
