@@ -160,19 +160,6 @@ export class OnnxGraph {
     return out;
   }
 
-  /** Adds one node with `count` outputs (Split); returns their names. */
-  ops(opType: string, inputs: readonly string[], count: number, attrs: Record<string, AttrValue> = {}): string[] {
-    const outs = Array.from({ length: count }, () => this.fresh(opType.toLowerCase()));
-    this.nodes.push({
-      opType,
-      name: `${opType}_${this.nodes.length}`,
-      input: [...inputs],
-      output: outs,
-      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
-    });
-    return outs;
-  }
-
   /**
    * Every node reads only graph inputs, initializers and outputs of earlier nodes (ONNX wants
    * the nodes in topological order), and every graph output is defined.
