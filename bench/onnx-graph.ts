@@ -16,9 +16,10 @@
  * teacher cache).
  *
  * The baseline exporter is read from git (`git archive <ref> trainer contract`) into a temporary
- * directory and loaded beside this one, so it needs the TypeScript loader: run with tsx.
+ * directory and loaded beside this one (through tsx's TypeScript loader).
  *
  *     npx tsx bench/run.ts onnx-graph                       # vs PREVIOUS_GRAPH_COMMIT, 1 thread
+ *     npm run bench -- onnx-graph                           # the same, compiled
  *     npx tsx bench/run.ts onnx-graph --baseline main --runs 500 --threads 2 --daz
  *     npx tsx bench/run.ts onnx-graph --baseline none       # this graph alone
  *
@@ -74,12 +75,14 @@ const median = (xs: readonly number[]) => {
 
 /** The baseline commit's `buildOnnxExport`, from a `git archive` of its trainer/ and contract/ in `dir`. */
 function baselineExporter(ref: string, dir: string): { exporter: Exporter; commit: string } {
-  const repo = path.resolve(__dirname, '..');
+  const repo = execFileSync('git', ['rev-parse', '--show-toplevel'], { cwd: path.resolve(__dirname, '..') }).toString().trim(); // also from dist/bench
   const commit = execFileSync('git', ['rev-parse', '--short', `${ref}^{commit}`], { cwd: repo }).toString().trim();
   const tar = execFileSync('git', ['archive', '--format=tar', commit, 'trainer', 'contract'], { cwd: repo, maxBuffer: 1 << 30 });
   execFileSync('tar', ['-x', '-C', dir], { input: tar });
   symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'));
-  if (!require.extensions['.ts']) throw new Error('the baseline exporter is TypeScript read from git: run this benchmark with `npx tsx bench/run.ts onnx-graph …` (or pass --baseline none)');
+  // The baseline is TypeScript: under `npx tsx` it loads as is; compiled (`npm run bench`), tsx's require hook is registered here.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  if (!require.extensions['.ts']) (require('tsx/cjs/api') as { register: () => void }).register();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = require(path.join(dir, 'trainer', 'onnx', 'export-model')) as { buildOnnxExport: Exporter };
   return { exporter: mod.buildOnnxExport, commit };
