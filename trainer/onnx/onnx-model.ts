@@ -90,6 +90,12 @@ export class OnnxModel {
     return this.split;
   }
 
+  /** Releases the session (and the encoder/decoder sessions when they were opened). */
+  async release(): Promise<void> {
+    const split = this.split ? await this.split : null;
+    await Promise.all([this.handle.session.release(), ...(split ? [split.encoder.session.release(), split.decoder.session.release()] : [])]);
+  }
+
   /** The image and text input tensors per the sidecar (what the full model and encoder.onnx read). */
   encoderFeeds(x: OnnxBatchInputs): Record<string, InstanceType<Ort['Tensor']>> {
     const { decoder: _d, ...rest } = this.sidecar;

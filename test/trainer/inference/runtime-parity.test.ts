@@ -81,7 +81,7 @@ function specFor(task: Task, extra: Record<string, unknown> = {}): JobSpec {
 /** Both runtimes' models of the fixture. */
 async function runners(f: Fixture): Promise<{ ort: InferenceModel; tfjs: InferenceModel }> {
   const opts = { pixelStats: f.dataset.manifest.pixelStats };
-  return { ort: await openInferenceModel(f.loaded, f.modelUri, { ...opts, runtime: 'onnxruntime' }), tfjs: await openInferenceModel(f.loaded, f.modelUri, { ...opts, runtime: 'tfjs' }) };
+  return { ort: await openInferenceModel(f.modelUri, { ...opts, loaded: f.loaded, runtime: 'onnxruntime' }), tfjs: await openInferenceModel(f.modelUri, { ...opts, loaded: f.loaded, runtime: 'tfjs' }) };
 }
 
 beforeAll(async () => {
@@ -155,6 +155,21 @@ describe('teacher cache: ONNX Runtime vs TensorFlow.js', () => {
     expect(parts.onnxruntime!.runtime).toMatch(/^onnxruntime \d+\.\d+\.\d+, \d+ threads?$/);
     expect(parts.tfjs!.runtime).toBe('tfjs-wasm, 1 thread');
   });
+
+  test('ONNX Runtime reads model.json and model.onnx, never model.bin (the tfjs path still checks it)', async () => {
+    // A copy of the model folder whose model.bin is cut short: only the tfjs fallback uses it.
+    const copy = joinUri(vqa.runUri, 'models/truncated-bin');
+    const files = ['model.json', 'model.onnx', 'model.onnx.json', 'tokenizer.json'];
+    for (const f of files) await storageFor(copy).put(joinUri(copy, f), await storageFor(vqa.modelUri).get(joinUri(vqa.modelUri, f)));
+    await storageFor(copy).put(joinUri(copy, 'model.bin'), Buffer.alloc(10));
+    const spec = specFor('vqa');
+    const split = vqa.dataset.split('test');
+    const args = (runtime: 'onnxruntime' | 'tfjs') => ({ runUri: vqa.runUri, spec, model: { modelId: 'copy', modelUri: copy, stage: null }, shardUri: split.shardUri(0), shardIndex: 0, outUri: joinUri(vqa.runUri, `eval-copy-${runtime}.json`), runtime });
+    await evaluateShard(args('onnxruntime'));
+    const part = EvalPartSchema.parse(JSON.parse((await storageFor(args('onnxruntime').outUri).get(args('onnxruntime').outUri)).toString('utf8')));
+    expect(part.modelSha256).toBe(vqa.loaded.sha256); // the weights' recorded identity
+    await expect(evaluateShard(args('tfjs'))).rejects.toThrow(/model\.bin is truncated or corrupt: 10 bytes/);
+  });
 });
 
 describe('generation: the same tokens on both runtimes', () => {
@@ -180,7 +195,8 @@ describe('generation: the same tokens on both runtimes', () => {
 
   test('the full model per step (no encoder/decoder split) gives the same tokens', async () => {
     const batch = await testBatch();
-    const onnx = (ort as OnnxInferenceModel).onnx;
+    if (!(ort instanceof OnnxInferenceModel)) throw new Error('expected the ONNX Runtime model');
+    const onnx = ort.onnx;
     const inputs = { batch: batch.size, images: batch.images, pixelStats: cap.dataset.manifest.pixelStats, text: batch.text };
     for (const beamSize of [1, 2]) {
       const viaFull = await onnxStepDecoder(onnx, inputs, { useSplit: false });
