@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { joinUri, toUri } from '../contract/storage';
-import { loadTensorBundle, saveTensorBundle } from './io/tensor-bundle';
+import { loadTensorBundle, loadTensorBundleIndex, saveTensorBundle } from './io/tensor-bundle';
 import { parseModelConfig, type ModelConfig } from './model/config';
 import { VLModel } from './model';
 
@@ -42,21 +42,39 @@ export async function saveModel(dirUri: string, model: VLModel, meta: Omit<Model
   return saveTensorBundle(joinUri(toUri(dirUri), 'model'), model.namedWeights(), metadata);
 }
 
-export interface LoadedModel {
-  readonly model: VLModel;
+/** A saved model without its weights: what a runtime other than tfjs needs beside the model file. */
+export interface ModelInfo {
   readonly metadata: ModelMetadata;
   /** sha256 of the weights file: the model's identity in caches and reports. */
   readonly sha256: string;
 }
 
+export interface LoadedModel extends ModelInfo {
+  readonly model: VLModel;
+}
+
 let loadCounter = 0;
+
+/**
+ * Reads `<dir>/model.json` only — metadata (config parsed) and the weights' recorded sha256 — for
+ * a model served from its ONNX export, which needs no tfjs variables (building them, with their
+ * random initialisation, cost the inference stages as much as a few batches at the demo's size).
+ */
+export async function loadModelInfo(dirUri: string): Promise<ModelInfo> {
+  const { metadata, sha256 } = await loadTensorBundleIndex<ModelMetadata>(joinUri(toUri(dirUri), 'model'));
+  return { metadata: { ...metadata, config: checkedConfig(metadata, dirUri) }, sha256 };
+}
+
+function checkedConfig(metadata: ModelMetadata, dirUri: string): ModelConfig {
+  if (metadata.format !== MODEL_FORMAT) throw new Error(`${dirUri} holds format "${metadata.format}", expected "${MODEL_FORMAT}"`);
+  return parseModelConfig(metadata.config, `model config in ${dirUri}/model.json`);
+}
 
 /** Loads a model saved by `saveModel`. Each load gets its own variable-name prefix. */
 export async function loadModel(dirUri: string, opts: { name?: string } = {}): Promise<LoadedModel> {
   const { tensors, metadata, sha256 } = await loadTensorBundle<ModelMetadata>(joinUri(toUri(dirUri), 'model'));
   try {
-    if (metadata.format !== MODEL_FORMAT) throw new Error(`${dirUri} holds format "${metadata.format}", expected "${MODEL_FORMAT}"`);
-    const config = parseModelConfig(metadata.config, `model config in ${dirUri}/model.json`);
+    const config = checkedConfig(metadata, dirUri);
     const model = new VLModel(config, { name: opts.name ?? `loaded${++loadCounter}` });
     for (const { name, tensor } of model.namedWeights()) {
       const saved = tensors[name];

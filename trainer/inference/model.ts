@@ -8,9 +8,9 @@
  *                        the fallback, and the path where tfjs-node-gpu serves.
  *
  * Both return host arrays in the same layout, so the stages do not know which one ran; the
- * `runtime` field says which, for the report. The tfjs model (`loaded`) is loaded in both cases:
- * its metadata (config, tokenizer, answers) and weights hash are the model's identity in caches
- * and evaluation files.
+ * `runtime` field says which, for the report. `info` is the saved model's metadata (config,
+ * tokenizer, answers) and weights hash — its identity in caches and evaluation files; only the
+ * tfjs implementation builds the tfjs model from model.bin.
  */
 import * as tf from '@tensorflow/tfjs';
 import { joinUri, storageFor, toUri } from '../../contract/storage';
@@ -19,11 +19,12 @@ import { attentionFieldName, type CachedLayer } from '../distill';
 import { greedyDecodeWith, beamSearchWith, tfjsStepDecoder, type BeamSearchOptions, type Hypothesis, type StepDecoder } from '../eval/decode';
 import { teacherOutputs } from '../jobs/teacher-signal';
 import { batchTensors, disposeBatchTensors } from '../jobs/task';
-import type { LoadedModel } from '../model-io';
+import { loadModel, loadModelInfo, type LoadedModel, type ModelInfo } from '../model-io';
 import { onnxStepDecoder } from '../onnx/onnx-decoder';
 import { OnnxModel, type HostTensor, type OnnxBatchInputs } from '../onnx/onnx-model';
 import { loadOnnxRuntime, type OnnxRuntimeStatus } from '../onnx/runtime';
 import { activeBackend } from '../backend';
+import { attentionBytesPerExample, inferenceBatchSize } from './batch-size';
 
 export type { HostTensor };
 
@@ -52,19 +53,26 @@ export interface ForwardOutputs {
 
 export interface InferenceModel {
   readonly runtime: RuntimeInfo;
-  readonly loaded: LoadedModel;
+  /** The saved model's metadata and weights hash. */
+  readonly info: ModelInfo;
+  /** Examples per forward pass that suit this runtime and model (batch-size.ts). */
+  readonly batchSize: number;
   /** Logits and the given layers' attention maps of one batch (inference mode). */
   forward(batch: Batch, layers?: readonly CachedLayer[]): Promise<ForwardOutputs>;
   /** The batch encoded, as the decoder the searches drive (generation models; the caller disposes it). */
   stepDecoder(batch: Batch): Promise<StepDecoder>;
+  /** Frees the tfjs variables or the ONNX Runtime sessions. */
+  dispose(): Promise<void>;
 }
 
 /** The tfjs model on the active backend. */
 export class TfjsInferenceModel implements InferenceModel {
   readonly runtime: RuntimeInfo;
+  readonly batchSize: number;
   constructor(readonly loaded: LoadedModel) {
     const backend = activeBackend();
     this.runtime = { name: `tfjs-${backend}`, version: backend, threads: backend === 'wasm' || backend === 'cpu' ? 1 : null };
+    this.batchSize = inferenceBatchSize(this.runtime.threads, attentionBytesPerExample(loaded.model.config));
   }
 
   async forward(batch: Batch, layers: readonly CachedLayer[] = []): Promise<ForwardOutputs> {
@@ -86,18 +94,28 @@ export class TfjsInferenceModel implements InferenceModel {
       disposeBatchTensors(t);
     }
   }
+
+  get info(): ModelInfo {
+    return this.loaded;
+  }
+
+  async dispose(): Promise<void> {
+    this.loaded.model.dispose();
+  }
 }
 
 /** The model's ONNX export on ONNX Runtime. */
 export class OnnxInferenceModel implements InferenceModel {
   readonly runtime: RuntimeInfo;
+  readonly batchSize: number;
   constructor(
-    readonly loaded: LoadedModel,
+    readonly info: ModelInfo,
     readonly onnx: OnnxModel,
     /** Pixel statistics the batches were normalised with (the data's). */
     private readonly pixelStats: OnnxBatchInputs['pixelStats'],
   ) {
     this.runtime = { name: 'onnxruntime', version: onnx.version, threads: onnx.threads };
+    this.batchSize = inferenceBatchSize(onnx.threads, attentionBytesPerExample(info.metadata.config));
   }
 
   async forward(batch: Batch, layers: readonly CachedLayer[] = []): Promise<ForwardOutputs> {
@@ -108,6 +126,10 @@ export class OnnxInferenceModel implements InferenceModel {
 
   stepDecoder(batch: Batch): Promise<StepDecoder> {
     return onnxStepDecoder(this.onnx, this.inputs(batch, false));
+  }
+
+  dispose(): Promise<void> {
+    return this.onnx.release();
   }
 
   /** The batch as ONNX inputs; generation forward passes read the teacher-forced decoder input target[:, :-1]. */
@@ -135,6 +157,8 @@ export async function decodeBatch(model: InferenceModel, batch: Batch, opts: Bea
 }
 
 export interface OpenInferenceOptions {
+  /** The tfjs model when the caller has it loaded already (it stays the caller's to dispose). @default loaded here when needed */
+  readonly loaded?: LoadedModel;
   /** Pixel statistics of the batches (the data's). @default the model's own (metadata.pixelStats) */
   readonly pixelStats?: OnnxBatchInputs['pixelStats'];
   /** `tfjs` forces the TensorFlow.js model (latency of both runtimes, parity tests). @default 'auto' */
@@ -147,11 +171,14 @@ export interface OpenInferenceOptions {
 
 /**
  * The model at `modelUri` on ONNX Runtime when it loads and the folder holds `model.onnx`, else on
- * TensorFlow.js (logged, with the reason). `runtime: 'onnxruntime'` refuses the fallback.
+ * TensorFlow.js (logged, with the reason). `runtime: 'onnxruntime'` refuses the fallback. Only
+ * the TensorFlow.js path reads model.bin; the caller disposes the result (`dispose()`), which
+ * leaves a model passed in `opts.loaded` alone.
  */
-export async function openInferenceModel(loaded: LoadedModel, modelUri: string, opts: OpenInferenceOptions = {}): Promise<InferenceModel> {
+export async function openInferenceModel(modelUri: string, opts: OpenInferenceOptions = {}): Promise<InferenceModel> {
   const want = opts.runtime ?? 'auto';
-  if (want === 'tfjs') return new TfjsInferenceModel(loaded);
+  const tfjs = async () => (opts.loaded ? new BorrowedTfjsModel(opts.loaded) : new TfjsInferenceModel(await loadModel(modelUri)));
+  if (want === 'tfjs') return tfjs();
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const rt: OnnxRuntimeStatus = loadOnnxRuntime();
   const onnxUri = joinUri(toUri(modelUri), 'model.onnx');
@@ -161,8 +188,14 @@ export async function openInferenceModel(loaded: LoadedModel, modelUri: string, 
   if (why) {
     if (want === 'onnxruntime') throw new Error(`cannot run ${modelUri} on ONNX Runtime: ${why}`);
     if (process.env.AMAD_QUIET_BACKEND !== '1') log(JSON.stringify({ level: 'warn', msg: 'model runs on TensorFlow.js', model: modelUri, reason: why }));
-    return new TfjsInferenceModel(loaded);
+    return tfjs();
   }
+  const info = opts.loaded ?? (await loadModelInfo(modelUri));
   const onnx = await OnnxModel.open(onnxUri, { runtime: rt, ...(opts.threads ? { threads: opts.threads } : {}) });
-  return new OnnxInferenceModel(loaded, onnx, opts.pixelStats ?? loaded.metadata.pixelStats);
+  return new OnnxInferenceModel(info, onnx, opts.pixelStats ?? info.metadata.pixelStats);
+}
+
+/** A tfjs model the caller loaded and disposes itself. */
+class BorrowedTfjsModel extends TfjsInferenceModel {
+  override async dispose(): Promise<void> {}
 }

@@ -36,18 +36,31 @@ export async function saveTensorBundle<M>(uriPrefix: string, named: readonly { n
   return { bytes: bin.length, sha256 };
 }
 
-/** Reads a bundle; verifies size and sha256. Caller owns (disposes) the tensors. */
-export async function loadTensorBundle<M>(uriPrefix: string): Promise<{ tensors: Record<string, tf.Tensor>; metadata: M; sha256: string }> {
-  const storage = storageFor(uriPrefix);
+/**
+ * Reads only `<uriPrefix>.json`: the caller's metadata and the recorded sha256 of the .bin — for
+ * a reader that does not use the weights (a model served from its ONNX export).
+ */
+export async function loadTensorBundleIndex<M>(uriPrefix: string): Promise<{ metadata: M; sha256: string }> {
+  const index = await readIndex<M>(uriPrefix);
+  return { metadata: index.metadata, sha256: index.sha256 };
+}
+
+async function readIndex<M>(uriPrefix: string): Promise<BundleIndex<M>> {
   let index: BundleIndex<M>;
   try {
-    index = parseJson(await storage.get(`${uriPrefix}.json`), `${uriPrefix}.json`) as BundleIndex<M>;
+    index = parseJson(await storageFor(uriPrefix).get(`${uriPrefix}.json`), `${uriPrefix}.json`) as BundleIndex<M>;
   } catch (e) {
     if (e instanceof StorageNotFoundError) throw new Error(`no saved tensors at ${uriPrefix}.json: check the path (a model folder holds model.json + model.bin)`);
     throw new Error(`${(e as Error).message}: the file is corrupt; re-create it`);
   }
   if (index.format !== FORMAT) throw new Error(`${uriPrefix}.json has format "${index.format}", expected "${FORMAT}"`);
-  const bin = await storage.get(`${uriPrefix}.bin`);
+  return index;
+}
+
+/** Reads a bundle; verifies size and sha256. Caller owns (disposes) the tensors. */
+export async function loadTensorBundle<M>(uriPrefix: string): Promise<{ tensors: Record<string, tf.Tensor>; metadata: M; sha256: string }> {
+  const index = await readIndex<M>(uriPrefix);
+  const bin = await storageFor(uriPrefix).get(`${uriPrefix}.bin`);
   if (bin.length !== index.bytes) {
     throw new Error(`${uriPrefix}.bin is truncated or corrupt: ${bin.length} bytes, expected ${index.bytes}; re-create it`);
   }

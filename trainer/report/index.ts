@@ -23,4 +23,4 @@ export {
   type SamplePrediction,
 } from './schema';
 export { renderReport, type RenderedReport } from './render';
-export { buildMetricsSummary, MetricsSummarySchema, type MetricsSummary, type ModelSummary, type Comparison } from './summary';
+export { buildMetricsSummary, isAmadMethod, MetricsSummarySchema, type MetricsSummary, type ModelSummary, type Comparison } from './summary';

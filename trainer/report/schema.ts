@@ -73,7 +73,7 @@ export const ModelReportSchema = z
     role: z.enum(['teacher', 'student']),
     /** Display name. */
     label: z.string().min(1),
-    /** Distillation method of a student ("amad", "one-to-one", "mean-head", "none", "minilmv2", …). */
+    /** Distillation method of a student as the report names it (stages/report.ts methodLabel: "AMAD (kl)", "one-to-one", "mean-head", "logit KD only", "MiniLMv2 relations", …). */
     method: z.string().optional(),
     status: z.enum(['ok', 'failed']),
     /** Why a failed model failed (required when status is "failed"). */

@@ -80,11 +80,16 @@ function metricSummaries(m: ModelReport, metrics: readonly MetricDef[]): ModelSu
 /** Finite number or null (JSON has no Infinity/NaN). */
 const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
+/** An AMAD student's method as the report names it: "AMAD (kl)", "AMAD (mse)", … */
+export function isAmadMethod(method: string | undefined): boolean {
+  return method !== undefined && /^AMAD\b/.test(method);
+}
+
 /** Paired comparisons on the primary metric: each ok AMAD student vs each other ok student, over shared seeds (≥ 2). */
 function comparisons(data: ReportData, primary: MetricDef): Comparison[] {
   const students = data.models.filter((m) => m.role === 'student' && m.status === 'ok');
   const out: Comparison[] = [];
-  for (const a of students.filter((m) => m.method === 'amad')) {
+  for (const a of students.filter((m) => isAmadMethod(m.method))) {
     for (const b of students) {
       if (b === a) continue;
       const bySeed = new Map(b.seeds.map((s) => [s.seed, s.metrics[primary.key]]));

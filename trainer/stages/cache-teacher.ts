@@ -10,14 +10,13 @@ import { storageFor } from '../../contract/storage';
 import { openDataset, type PreparedDataset } from '../data/dataset';
 import { cachedLayersOf, resolveLayerMap, TeacherCacheWriter, type CachedLayer, type TeacherLayerSet } from '../distill';
 import type { ModelConfig } from '../model/config';
-import { loadModel } from '../model-io';
 import { fitConfigToData } from '../jobs/task';
 import { cacheDirForShard, cacheFields, LOGITS_FIELD } from '../jobs/teacher-signal';
 import { openInferenceModel, type RuntimeInfo } from '../inference/model';
 import { cacheShardWithOnnxTeacher } from '../onnx/onnx-cache';
 
-/** Examples per teacher forward pass while caching. */
-const CACHE_BATCH = 32;
+/** Examples per forward pass of an ONNX teacher (a foreign model: its memory per example is not known here). */
+const ONNX_TEACHER_CACHE_BATCH = 32;
 
 /**
  * The teacher layers the run's students need from the cache: the union of their mappings.
@@ -54,26 +53,27 @@ export async function cacheOneShard(a: CacheShardArgs): Promise<string[]> {
   const entry = split.entry.shards[shardIndex];
   if (hasOnnxTeacher(a.spec)) {
     const layersOf = (t: TeacherLayerSet) => cachedLayersForSpec(a.spec, t, data);
-    return cacheShardWithOnnxTeacher({ spec: a.spec, teacher: a.spec.teacher, data, shardIndex, cacheDir: a.cacheDir, layersOf, batchSize: CACHE_BATCH });
+    return cacheShardWithOnnxTeacher({ spec: a.spec, teacher: a.spec.teacher, data, shardIndex, cacheDir: a.cacheDir, layersOf, batchSize: ONNX_TEACHER_CACHE_BATCH });
   }
-  const teacher = await loadModel(a.teacherUri, { name: `cache-teacher-${shardIndex}-${process.pid}` });
+  const runner = await openInferenceModel(a.teacherUri, { pixelStats: data.manifest.pixelStats, runtime: a.runtime });
   try {
-    const runner = await openInferenceModel(teacher, a.teacherUri, { pixelStats: data.manifest.pixelStats, runtime: a.runtime });
     a.onRuntime?.(runner.runtime);
-    const layers = cachedLayersForSpec(a.spec, teacher.model.config, data);
+    const teacher = runner.info;
+    const config = teacher.metadata.config;
+    const layers = cachedLayersForSpec(a.spec, config, data);
     const outDir = cacheDirForShard(a.cacheDir, entry.file);
     const writer = new TeacherCacheWriter({
       uri: outDir,
       dtype: a.spec.cache.dtype,
-      fields: cacheFields(teacher.model.config, layers, data.manifest.task),
+      fields: cacheFields(config, layers, data.manifest.task),
       layers,
       teacherHash: teacher.sha256,
       // The examples AND the image shard they point into: new pixels invalidate the cache too.
       dataShardHash: split.shardIdentity(shardIndex),
     });
     const first = split.entry.shards.slice(0, shardIndex).reduce((n, s) => n + s.count, 0);
-    for (let start = 0; start < entry.count; start += CACHE_BATCH) {
-      const idx = Array.from({ length: Math.min(CACHE_BATCH, entry.count - start) }, (_, k) => first + start + k);
+    for (let start = 0; start < entry.count; start += runner.batchSize) {
+      const idx = Array.from({ length: Math.min(runner.batchSize, entry.count - start) }, (_, k) => first + start + k);
       const batch = await split.batch(idx);
       const out = await runner.forward(batch, layers); // maps [B, Ht, Q, K], logits [B, A] or [B, Ld, V]
       const arrays = [...Object.entries(out.attention), [LOGITS_FIELD, out.logits] as const].map(([name, x]) => [name, x.data, x.shape[0]!] as const);
@@ -89,6 +89,6 @@ export async function cacheOneShard(a: CacheShardArgs): Promise<string[]> {
     await writer.finish();
     return (await storageFor(outDir).list(outDir)).filter((u) => !/\.tmp-/.test(u));
   } finally {
-    teacher.model.dispose();
+    await runner.dispose();
   }
 }

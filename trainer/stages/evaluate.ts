@@ -25,7 +25,7 @@ import { openDataset, type PreparedDataset, type SplitReader } from '../data/dat
 import { tokenizerFromJson, type Tokenizer } from '../data/tokenizer';
 import { EvalPartSchema, EvalResultSchema, MAX_PER_EXAMPLE, type Decoding, type EvalPart, type EvalResult } from '../eval/result-schema';
 import { decodeBatch, describeRuntime, openInferenceModel, type InferenceModel } from '../inference/model';
-import { loadModel, type LoadedModel } from '../model-io';
+import { loadModel, type ModelInfo } from '../model-io';
 import { measureCost } from './evaluate-cost';
 import { measureLatency } from './measure-latency';
 import { captioningMetrics, translationMetrics, vqaMetrics, type TaskMetrics } from './evaluate-metrics';
@@ -33,7 +33,7 @@ import type { EvaluateShardArgs, MergeEvaluationsArgs, StageFiles } from './inde
 import type { JobSpec } from '../../contract/spec';
 import { evaluateShardWithOnnxTeacher, isOnnxTeacherModel, onnxTeacherCost } from '../onnx/onnx-evaluate';
 
-/** Examples per forward pass (beam search decodes beamSize rows per example). */
+/** Examples per forward pass of an ONNX teacher, whose memory per example is not known here (tfjs models and their exports use their runner's batchSize: inference/batch-size.ts). */
 export const EVAL_BATCH_SIZE = 32;
 
 /** Thrown when the model, the data and the evaluation files do not fit together; the message names the file and the fix. */
@@ -49,10 +49,12 @@ export async function evaluateShard(args: EvaluateShardArgs): Promise<StageFiles
   await initBackend();
   const { spec, model: ref, shardIndex } = args;
   if (isOnnxTeacherModel(spec, ref.modelId)) return evaluateShardWithOnnxTeacher(args);
-  const loaded = await loadModel(ref.modelUri);
+  const dataset = await openDataset(runLayout(args.runUri).data);
+  // ONNX Runtime when it loads and the model has its export; else the tfjs model (logged).
+  const runner = await openInferenceModel(ref.modelUri, { pixelStats: dataset.manifest.pixelStats, runtime: args.runtime });
   try {
-    const dataset = await openDataset(runLayout(args.runUri).data);
-    checkModelFitsData(loaded, dataset, ref.modelUri);
+    const model = runner.info;
+    checkModelFitsData(model, dataset, ref.modelUri);
     const splitName = args.split ?? spec.evaluation.split;
     const split = dataset.split(splitName);
     if (!Number.isInteger(shardIndex) || shardIndex < 0 || shardIndex >= split.numShards) {
@@ -66,16 +68,14 @@ export async function evaluateShard(args: EvaluateShardArgs): Promise<StageFiles
     const indices = shardExampleIndices(split, shardIndex, spec.evaluation.maxExamples);
     const task = dataset.manifest.task;
     const decoding: Decoding | null =
-      task === 'vqa' ? null : { beamSize: spec.evaluation.beamSize, lengthPenalty: spec.evaluation.lengthPenalty, maxLength: loaded.model.config.maxTargetLength };
-    // ONNX Runtime when it loads and the model has its export; else the tfjs model (logged).
-    const runner = await openInferenceModel(loaded, ref.modelUri, { pixelStats: dataset.manifest.pixelStats, runtime: args.runtime });
-    const predicted = task === 'vqa' ? await predictVqaShard((b) => predictAnswers(runner, b), dataset, split, indices) : await predictGenerationShard(runner, split, indices, decoding!);
+      task === 'vqa' ? null : { beamSize: spec.evaluation.beamSize, lengthPenalty: spec.evaluation.lengthPenalty, maxLength: model.metadata.config.maxTargetLength };
+    const predicted = task === 'vqa' ? await predictVqaShard((b) => predictAnswers(runner, b), dataset, split, indices, runner.batchSize) : await predictGenerationShard(runner, split, indices, decoding!);
 
     const part: EvalPart = {
       version: 1,
       modelId: ref.modelId,
       modelUri: ref.modelUri,
-      modelSha256: loaded.sha256,
+      modelSha256: model.sha256,
       task,
       split: splitName,
       shardIndex,
@@ -88,7 +88,7 @@ export async function evaluateShard(args: EvaluateShardArgs): Promise<StageFiles
     await storageFor(args.outUri).put(args.outUri, JSON.stringify(EvalPartSchema.parse(part)));
     return { outputs: [args.outUri] };
   } finally {
-    loaded.model.dispose();
+    await runner.dispose();
   }
 }
 
@@ -213,6 +213,7 @@ export async function predictVqaShard(
   dataset: PreparedDataset,
   split: SplitReader,
   indices: readonly number[],
+  batchSize = EVAL_BATCH_SIZE,
 ): Promise<ShardPredictions> {
   const humanAnswers = split.entry.references ? await split.references() : null;
   // Soft scores are stored per class of the DATA's answer vocabulary: find answers by string.
@@ -221,8 +222,8 @@ export async function predictVqaShard(
   const classOf = new Map(vocab.map((a, i) => [a, i]));
   const A = vocab.length;
   const out = { ids: [] as string[], predictions: {} as Record<string, string>, perExample: {} as Record<string, number>, references: {} as Record<string, string[]> };
-  for (let start = 0; start < indices.length; start += EVAL_BATCH_SIZE) {
-    const batch = await split.batch(indices.slice(start, start + EVAL_BATCH_SIZE));
+  for (let start = 0; start < indices.length; start += batchSize) {
+    const batch = await split.batch(indices.slice(start, start + batchSize));
     const answers = await answersOf(batch);
     batch.ids.forEach((id, b) => {
       out.ids.push(id);
@@ -246,11 +247,11 @@ export async function predictVqaShard(
 
 /** Generation: the decoded text of each example (scored at the merge, against all references). */
 async function predictGenerationShard(runner: InferenceModel, split: SplitReader, indices: readonly number[], decoding: Decoding): Promise<ShardPredictions> {
-  const tokenizer = tokenizerFromJson(runner.loaded.metadata.tokenizer, 'model metadata.tokenizer');
+  const tokenizer = tokenizerFromJson(runner.info.metadata.tokenizer, 'model metadata.tokenizer');
   const ids: string[] = [];
   const predictions: Record<string, string> = {};
-  for (let start = 0; start < indices.length; start += EVAL_BATCH_SIZE) {
-    const batch = await split.batch(indices.slice(start, start + EVAL_BATCH_SIZE));
+  for (let start = 0; start < indices.length; start += runner.batchSize) {
+    const batch = await split.batch(indices.slice(start, start + runner.batchSize));
     const texts = await predictTexts(runner, tokenizer, batch, decoding);
     batch.ids.forEach((id, b) => {
       ids.push(id);
@@ -262,7 +263,7 @@ async function predictGenerationShard(runner: InferenceModel, split: SplitReader
 
 /** VQA: the answer class (normalised string) of each example's highest logit (the first on ties, as tf.argMax). */
 async function predictAnswers(runner: InferenceModel, batch: Batch): Promise<string[]> {
-  const answers = runner.loaded.metadata.answers;
+  const answers = runner.info.metadata.answers;
   const { logits } = await runner.forward(batch); // [B, A]
   const A = logits.shape[1]!;
   return Array.from({ length: batch.size }, (_, b) => {
@@ -279,7 +280,7 @@ async function predictTexts(runner: InferenceModel, tokenizer: Tokenizer, batch:
 }
 
 /** The model must have been trained for this dataset: same task, same vocabulary, a head that fits. */
-function checkModelFitsData(loaded: LoadedModel, dataset: PreparedDataset, modelUri: string): void {
+function checkModelFitsData(loaded: ModelInfo, dataset: PreparedDataset, modelUri: string): void {
   const { config, task, answers } = loaded.metadata;
   const dataTask = dataset.manifest.task;
   const where = `model ${modelUri}`;

@@ -110,10 +110,10 @@ export async function measureLatency(args: MeasureLatencyArgs): Promise<Record<s
       }
       const runners: InferenceModel[] = [];
       if (wanted.includes('onnxruntime')) {
-        const r = await openInferenceModel(loaded, ref.modelUri, { pixelStats: dataset.manifest.pixelStats });
+        const r = await openInferenceModel(ref.modelUri, { loaded, pixelStats: dataset.manifest.pixelStats });
         if (r.runtime.name === 'onnxruntime') runners.push(r);
       }
-      if (wanted.includes('tfjs')) runners.push(await openInferenceModel(loaded, ref.modelUri, { runtime: 'tfjs' }));
+      if (wanted.includes('tfjs')) runners.push(await openInferenceModel(ref.modelUri, { loaded, runtime: 'tfjs' }));
       groups.set(arch, { ref, loaded, runners });
     }
 
@@ -164,7 +164,10 @@ export async function measureLatency(args: MeasureLatencyArgs): Promise<Record<s
     }
     return Object.fromEntries(args.models.filter((m) => archOf.has(m.modelId)).map((m) => [m.modelId, byArch.get(archOf.get(m.modelId)!)!]));
   } finally {
-    for (const g of groups.values()) g.loaded.model.dispose();
+    for (const g of groups.values()) {
+      for (const r of g.runners) await r.dispose();
+      g.loaded.model.dispose();
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 /** float32 ⇄ float16 conversion of the teacher cache: IEEE 754 binary16, round to nearest even. */
-import { float16ToFloat32, float32ToFloat16, fromFloat16Bits, toFloat16Bits } from '../../../trainer/distill';
+import { encodeFloat16Into, float16ToFloat32, float32ToFloat16, fromFloat16Bits, toFloat16Bits } from '../../../trainer/distill';
 
 describe('toFloat16Bits', () => {
   test.each([
@@ -66,5 +66,47 @@ describe('toFloat16Bits', () => {
     }
     expect(worst).toBeGreaterThan(0);
     expect(worst).toBeLessThanOrEqual(2 ** -11);
+  });
+});
+
+describe('encodeFloat16Into (the bulk conversion the cache writes with)', () => {
+  /** float32 values with the given bit patterns. */
+  const fromBits = (bits: number[]) => new Float32Array(Uint32Array.from(bits).buffer);
+
+  test('equals toFloat16Bits bit for bit: every exponent × the rounding-relevant mantissas, both signs', () => {
+    // Per exponent: mantissas around the float16 rounding point (low 13 bits 0x0fff/0x1000/0x1001,
+    // even and odd kept part), around each subnormal shift's halfway point, and the extremes.
+    const mantissas = new Set<number>([0, 1, 0x7fffff, 0x400000, 0x3fffff]);
+    for (const kept of [0, 1, 2, 0x3fe, 0x3ff]) for (const low of [0, 1, 0x0fff, 0x1000, 0x1001, 0x1fff]) mantissas.add((kept << 13) | low);
+    for (let shift = 0; shift <= 23; shift++) for (const d of [-1, 0, 1]) mantissas.add(((1 << shift) + d) & 0x7fffff);
+    const bits: number[] = [];
+    for (let exp = 0; exp < 256; exp++) for (const m of mantissas) for (const sign of [0, 0x80000000]) bits.push((sign | (exp << 23) | m) >>> 0);
+    const values = fromBits(bits);
+    const out = new Uint16Array(values.length);
+    encodeFloat16Into(values, out);
+    for (let i = 0; i < values.length; i++) {
+      const want = toFloat16Bits(values[i]!);
+      if (out[i] !== want) throw new Error(`bits 0x${bits[i]!.toString(16)} (${values[i]}): bulk 0x${out[i]!.toString(16)}, scalar 0x${want.toString(16)}`);
+    }
+  });
+
+  test('equals toFloat16Bits on a million random bit patterns', () => {
+    let seed = 12345;
+    const next = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0);
+    const values = fromBits(Array.from({ length: 1_000_000 }, next));
+    const out = float32ToFloat16(values);
+    for (let i = 0; i < values.length; i++) if (out[i] !== toFloat16Bits(values[i]!)) throw new Error(`value ${values[i]}: 0x${out[i]!.toString(16)} vs 0x${toFloat16Bits(values[i]!).toString(16)}`);
+  });
+
+  test('reports the first value beyond ±65504 (±Infinity too, NaN not), and converts the rest', () => {
+    const out = new Uint16Array(6);
+    expect(encodeFloat16Into(new Float32Array([1, 65504, -65504, NaN, 0, 2]), out)).toBe(-1);
+    expect(encodeFloat16Into(new Float32Array([1, 65505, -1e9, 0]), out)).toBe(1);
+    expect(encodeFloat16Into(new Float32Array([0, -Infinity]), out)).toBe(1);
+    expect(Array.from(out.subarray(0, 2))).toEqual([0x0000, 0xfc00]);
+  });
+
+  test('refuses an output shorter than the input', () => {
+    expect(() => encodeFloat16Into(new Float32Array(3), new Uint16Array(2))).toThrow(/3 values need 3 outputs, out holds 2/);
   });
 });

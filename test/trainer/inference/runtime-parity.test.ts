@@ -81,7 +81,7 @@ function specFor(task: Task, extra: Record<string, unknown> = {}): JobSpec {
 /** Both runtimes' models of the fixture. */
 async function runners(f: Fixture): Promise<{ ort: InferenceModel; tfjs: InferenceModel }> {
   const opts = { pixelStats: f.dataset.manifest.pixelStats };
-  return { ort: await openInferenceModel(f.loaded, f.modelUri, { ...opts, runtime: 'onnxruntime' }), tfjs: await openInferenceModel(f.loaded, f.modelUri, { ...opts, runtime: 'tfjs' }) };
+  return { ort: await openInferenceModel(f.modelUri, { ...opts, loaded: f.loaded, runtime: 'onnxruntime' }), tfjs: await openInferenceModel(f.modelUri, { ...opts, loaded: f.loaded, runtime: 'tfjs' }) };
 }
 
 beforeAll(async () => {
@@ -155,6 +155,21 @@ describe('teacher cache: ONNX Runtime vs TensorFlow.js', () => {
     expect(parts.onnxruntime!.runtime).toMatch(/^onnxruntime \d+\.\d+\.\d+, \d+ threads?$/);
     expect(parts.tfjs!.runtime).toBe('tfjs-wasm, 1 thread');
   });
+
+  test('ONNX Runtime reads model.json and model.onnx, never model.bin (the tfjs path still checks it)', async () => {
+    // A copy of the model folder whose model.bin is cut short: only the tfjs fallback uses it.
+    const copy = joinUri(vqa.runUri, 'models/truncated-bin');
+    const files = ['model.json', 'model.onnx', 'model.onnx.json', 'tokenizer.json'];
+    for (const f of files) await storageFor(copy).put(joinUri(copy, f), await storageFor(vqa.modelUri).get(joinUri(vqa.modelUri, f)));
+    await storageFor(copy).put(joinUri(copy, 'model.bin'), Buffer.alloc(10));
+    const spec = specFor('vqa');
+    const split = vqa.dataset.split('test');
+    const args = (runtime: 'onnxruntime' | 'tfjs') => ({ runUri: vqa.runUri, spec, model: { modelId: 'copy', modelUri: copy, stage: null }, shardUri: split.shardUri(0), shardIndex: 0, outUri: joinUri(vqa.runUri, `eval-copy-${runtime}.json`), runtime });
+    await evaluateShard(args('onnxruntime'));
+    const part = EvalPartSchema.parse(JSON.parse((await storageFor(args('onnxruntime').outUri).get(args('onnxruntime').outUri)).toString('utf8')));
+    expect(part.modelSha256).toBe(vqa.loaded.sha256); // the weights' recorded identity
+    await expect(evaluateShard(args('tfjs'))).rejects.toThrow(/model\.bin is truncated or corrupt: 10 bytes/);
+  });
 });
 
 describe('generation: the same tokens on both runtimes', () => {
@@ -180,7 +195,8 @@ describe('generation: the same tokens on both runtimes', () => {
 
   test('the full model per step (no encoder/decoder split) gives the same tokens', async () => {
     const batch = await testBatch();
-    const onnx = (ort as OnnxInferenceModel).onnx;
+    if (!(ort instanceof OnnxInferenceModel)) throw new Error('expected the ONNX Runtime model');
+    const onnx = ort.onnx;
     const inputs = { batch: batch.size, images: batch.images, pixelStats: cap.dataset.manifest.pixelStats, text: batch.text };
     for (const beamSize of [1, 2]) {
       const viaFull = await onnxStepDecoder(onnx, inputs, { useSplit: false });
@@ -188,6 +204,47 @@ describe('generation: the same tokens on both runtimes', () => {
       const search = (d: typeof viaFull) => (beamSize === 1 ? greedyDecodeWith(d) : beamSearchWith(d, { beamSize }));
       const [a, b] = [await search(viaFull), await search(viaSplit)];
       expect(a.map((h) => Array.from(h.tokens))).toEqual(b.map((h) => Array.from(h.tokens)));
+    }
+  });
+
+  test('decoder-with-past.onnx (key/value cache) serves every step: the same tokens and scores as decoder.onnx', async () => {
+    const batch = await testBatch();
+    if (!(ort instanceof OnnxInferenceModel)) throw new Error('expected the ONNX Runtime model');
+    const onnx = ort.onnx;
+    const sessions = (await onnx.splitSessions())!;
+    expect(sessions.decoderWithPast).not.toBeNull();
+    const inputs = { batch: batch.size, images: batch.images, pixelStats: cap.dataset.manifest.pixelStats, text: batch.text };
+    for (const beamSize of [1, 3]) {
+      const search = (d: Awaited<ReturnType<typeof onnxStepDecoder>>) => (beamSize === 1 ? greedyDecodeWith(d) : beamSearchWith(d, { beamSize, lengthPenalty: 0.6 }));
+      const full = jest.spyOn(sessions.decoder.session, 'run');
+      const cached = jest.spyOn(sessions.decoderWithPast!.session, 'run');
+      const withCache = await search(await onnxStepDecoder(onnx, inputs));
+      expect(full).not.toHaveBeenCalled(); // no step fell back to the whole prefix
+      expect(cached).toHaveBeenCalled();
+      full.mockRestore();
+      cached.mockRestore();
+      const without = await search(await onnxStepDecoder(onnx, inputs, { useCache: false }));
+      expect(withCache.map((h) => Array.from(h.tokens))).toEqual(without.map((h) => Array.from(h.tokens)));
+      withCache.forEach((h, i) => expect(h.logProb).toBeCloseTo(without[i]!.logProb, 4));
+    }
+  });
+
+  test('a step whose rows extend no cached row falls back to decoder.onnx with the same candidates', async () => {
+    const batch = await testBatch();
+    if (!(ort instanceof OnnxInferenceModel)) throw new Error('expected the ONNX Runtime model');
+    const inputs = { batch: batch.size, images: batch.images, pixelStats: cap.dataset.manifest.pixelStats, text: batch.text };
+    const [cachedDecoder, plain] = [await onnxStepDecoder(ort.onnx, inputs), await onnxStepDecoder(ort.onnx, inputs, { useCache: false })];
+    const queries = [
+      { rowExample: [0, 1], rowPrefix: [[], []], t: 1, k: 4 },
+      { rowExample: [0, 1], rowPrefix: [[5], [6]], t: 2, k: 4 },
+      // Row 1's prefix [7, 8] extends [7], which no step produced: the cache cannot serve it.
+      { rowExample: [0, 1], rowPrefix: [[5, 9], [7, 8]], t: 3, k: 4 },
+      { rowExample: [0, 1], rowPrefix: [[5, 9, 4], [7, 8, 4]], t: 4, k: 4 },
+    ];
+    for (const q of queries) {
+      const [a, b] = [await cachedDecoder.candidates(q), await plain.candidates(q)];
+      expect(Array.from(a.tokens)).toEqual(Array.from(b.tokens));
+      Array.from(a.logProbs).forEach((v, i) => expect(v).toBeCloseTo(b.logProbs[i]!, 4));
     }
   });
 

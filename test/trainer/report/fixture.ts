@@ -84,16 +84,16 @@ export function makeReportFixture(options: { failStudent?: boolean } = {}): Repo
   });
   const models: NonNullable<ReportDataInput['models']> = [
     model('teacher', 'Teacher (8 heads)', 'teacher', undefined, 3_200_000, 41),
-    model('student-amad', 'Student AMAD', 'student', 'amad', 820_000, 12.5),
+    model('student-amad', 'Student AMAD', 'student', 'AMAD (kl)', 820_000, 12.5),
     model('student-one-to-one', 'Student one-to-one', 'student', 'one-to-one', 820_000, 12.4),
-    model('student-none', 'Student no attention KD', 'student', 'none', 820_000, 12.6),
+    model('student-none', 'Student no attention KD', 'student', 'logit KD only', 820_000, 12.6),
   ];
   if (options.failStudent) {
     models.push({
       id: 'student-minilm',
       label: 'Student MiniLMv2',
       role: 'student',
-      method: 'minilmv2',
+      method: 'MiniLMv2 relations',
       status: 'failed',
       error: 'train student: RangeError: <oom> wasm heap exhausted at step 120 (B=64) & "retry with microBatch"',
       learningCurve: { points: [{ step: 0, loss: { total: 4 } }, { step: 50, loss: { total: 3.1 } }, { step: 100, loss: { total: 2.8 } }] },

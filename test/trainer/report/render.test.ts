@@ -4,9 +4,11 @@ import {
   ReportDataError,
   ReportDataSchema,
   encodeRgbImage,
+  isAmadMethod,
   parseReportData,
   renderReport,
 } from '../../../trainer/report';
+import { methodLabel } from '../../../trainer/stages/report';
 import { makeReportFixture } from './fixture';
 
 describe('ReportDataSchema', () => {
@@ -154,5 +156,23 @@ describe('renderReport', () => {
     expect(html).toContain('mean ± std, 1 seed');
     const summary = MetricsSummarySchema.parse(JSON.parse(metricsJson));
     expect(summary.models[0]).toMatchObject({ teacherQualityKept: null, speedupOverTeacher: null, metrics: { ciderD: { n: 1, std: 0 } } });
+  });
+});
+
+describe('paired comparisons find the AMAD students by the method names the report stage writes', () => {
+  // The report stage names methods with methodLabel; the comparisons once looked for "amad" and
+  // silently found no AMAD student in any real report.
+  test.each([
+    [{ variant: 'kl', alphaKd: 1, alphaAttn: 1 }, true],
+    [{ variant: 'mse', alphaKd: 1, alphaAttn: 1 }, true],
+    [{ variant: 'projected', alphaKd: 1, alphaAttn: 1 }, true],
+    [{ variant: 'token', alphaKd: 0, alphaAttn: 1 }, true],
+    [{ variant: 'one-to-one', alphaKd: 1, alphaAttn: 1 }, false],
+    [{ variant: 'mean-head', alphaKd: 1, alphaAttn: 1 }, false],
+    [{ variant: 'relation', alphaKd: 1, alphaAttn: 1 }, false],
+    [{ variant: 'none', alphaKd: 1, alphaAttn: 0 }, false],
+    [{ variant: 'kl', alphaKd: 1, alphaAttn: 0 }, false], // no attention term: logit KD only
+  ])('%o → AMAD: %s', (distill, amad) => {
+    expect(isAmadMethod(methodLabel(distill))).toBe(amad);
   });
 });

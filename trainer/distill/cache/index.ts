@@ -14,4 +14,4 @@ export {
   type CachedLayer,
   type CacheManifest,
 } from './format';
-export { float16ToFloat32, float32ToFloat16, fromFloat16Bits, toFloat16Bits, FLOAT16_MAX } from './float16';
+export { encodeFloat16Into, float16ToFloat32, float32ToFloat16, fromFloat16Bits, toFloat16Bits, FLOAT16_MAX } from './float16';

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { joinUri, storageFor, type Storage } from '../../../contract/storage';
-import { float32ToFloat16, FLOAT16_MAX } from './float16';
+import { encodeFloat16Into, FLOAT16_MAX } from './float16';
 import {
   assertLittleEndian,
   CACHE_VERSION,
@@ -150,16 +150,19 @@ export class TeacherCacheWriter {
       buf.set(new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength), offset);
       return f32.byteLength;
     }
-    for (let k = 0; k < data.length; k++) {
-      if (Math.abs(data[k]) > FLOAT16_MAX) {
-        throw new TeacherCacheError(
-          `TeacherCacheWriter: example "${exampleId}" field "${field}" value ${data[k]} at index ${k} is beyond float16's ±${FLOAT16_MAX}; use dtype "float32"`,
-        );
-      }
+    // Converted straight into the shard buffer (records start at even offsets: 16-byte header,
+    // float16 fields), the range checked in the same pass.
+    const f32 = data instanceof Float32Array ? data : Float32Array.from(data);
+    const at = buf.byteOffset + offset;
+    const out = at % 2 === 0 ? new Uint16Array(buf.buffer, at, f32.length) : new Uint16Array(f32.length);
+    const beyond = encodeFloat16Into(f32, out);
+    if (beyond >= 0) {
+      throw new TeacherCacheError(
+        `TeacherCacheWriter: example "${exampleId}" field "${field}" value ${f32[beyond]} at index ${beyond} is beyond float16's ±${FLOAT16_MAX}; use dtype "float32"`,
+      );
     }
-    const f16 = float32ToFloat16(data);
-    buf.set(new Uint8Array(f16.buffer, f16.byteOffset, f16.byteLength), offset);
-    return f16.byteLength;
+    if (out.buffer !== buf.buffer) buf.set(new Uint8Array(out.buffer), offset);
+    return out.byteLength;
   }
 
   private newShardBuffer(): Buffer {
