@@ -5,7 +5,7 @@
  * both alike; the speed-up is the median over rounds of t(baseline) / t(current).
  *
  * Models (random weights: the time does not depend on the values, except through denormals,
- * see --daz), batch 32 by default, text (and decoder) rows padded to seeded random lengths:
+ * see below), batch 32 by default, text (and decoder) rows padded to seeded random lengths:
  *   demo-vqa          examples/demo-vqa.json's teacher: single-stream, width 64, MLP 256,
  *                     8 heads, 2 fusion layers, 16 patches + 12 text tokens (T = 28)
  *   reference-vqa     bench/train-step.ts REFERENCE: width 128, MLP 512, 4 layers, 8 heads,
@@ -22,6 +22,11 @@
  *     npm run bench -- onnx-graph                           # the same, compiled
  *     npx tsx bench/run.ts onnx-graph --baseline main --runs 500 --threads 2 --daz
  *     npx tsx bench/run.ts onnx-graph --baseline none       # this graph alone
+ *
+ * `--daz` sets ONNX Runtime's `session.set_denormal_as_zero` on both sessions. That flag is CPU
+ * state of the thread that computes (with one intra-op thread, the calling one) and stays set
+ * once a session has run, so "with" and "without" cannot be compared inside one process: run
+ * the benchmark twice and compare the `current ms` columns (not interleaved: on a quiet machine).
  *
  * Prints a table, then one JSON line per (model, fetch).
  */
