@@ -23,10 +23,11 @@
  *     npx tsx bench/run.ts onnx-graph --baseline main --runs 500 --threads 2 --daz
  *     npx tsx bench/run.ts onnx-graph --baseline none       # this graph alone
  *
- * `--daz` sets ONNX Runtime's `session.set_denormal_as_zero` on both sessions. That flag is CPU
- * state of the thread that computes (with one intra-op thread, the calling one) and stays set
- * once a session has run, so "with" and "without" cannot be compared inside one process: run
- * the benchmark twice and compare the `current ms` columns (not interleaved: on a quiet machine).
+ * `--daz` sets ONNX Runtime's `session.set_denormal_as_zero` on both sessions. The flag is CPU
+ * state of the computing thread, not of a session: with one intra-op thread, two sessions in one
+ * process (one with, one without) ran at the same speed, set by whichever was created first. So
+ * "with" and "without" cannot be compared inside one process: run the benchmark twice and
+ * compare the `current ms` columns (not interleaved: on a quiet machine).
  *
  * Prints a table, then one JSON line per (model, fetch).
  */
