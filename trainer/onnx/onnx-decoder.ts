@@ -8,14 +8,19 @@
  * Without it (e.g. a foreign model): the full model per step, the rows' image and text gathered
  * and the prefix padded to `decoder.maxLength` — correct (causal masking: position t − 1 does not
  * see the padding after it) but it re-runs the encoder every step.
- * No key/value cache in either: a step re-reads the whole prefix, as the tfjs decoder does.
+ * With the split's decoder-with-past.onnx (a self-attention key/value cache), each step feeds
+ * only the rows' newest token and the cache of the rows they extend: a search step's row extends
+ * the row of the previous step with the same example and prefix minus its last token (greedy:
+ * the same row; beam search: the beam it came from), found by that key. A step whose rows do not
+ * all extend a cached row (not produced by this project's searches) falls back, for the rest
+ * of the batch, to decoder.onnx over the whole prefix — the same logits (parity tests).
  */
 import { SPECIAL_TOKENS } from '../data/batch';
 import { candidatesFromLogits, type StepDecoder, type StepQuery } from '../eval/decode';
 import { OnnxModel, OnnxModelError, type OnnxBatchInputs } from './onnx-model';
 
 /** Encodes `inputs` (once) and returns the decoder of that batch. */
-export async function onnxStepDecoder(model: OnnxModel, inputs: OnnxBatchInputs, opts: { useSplit?: boolean } = {}): Promise<StepDecoder> {
+export async function onnxStepDecoder(model: OnnxModel, inputs: OnnxBatchInputs, opts: { useSplit?: boolean; useCache?: boolean } = {}): Promise<StepDecoder> {
   const dec = model.sidecar.decoder;
   if (!dec) throw new OnnxModelError(`${model.uri} is a ${model.sidecar.task} model without a decoder: it cannot generate`);
   // The searches generate with this project's special tokens (BOS starts, EOS ends, PAD/BOS are never chosen).
@@ -51,22 +56,32 @@ export async function onnxStepDecoder(model: OnnxModel, inputs: OnnxBatchInputs,
     const [, T, W] = states.dims.map(Number) as [number, number, number];
     const statesData = states.data as Float32Array; // [B, T, W]
     const maskData = mask.data as Float32Array; // [B, T]
+    const rowEncoder = (q: StepQuery) => {
+      const R = q.rowExample.length;
+      const rowStates = new Float32Array(R * T * W); // [R, T, W]
+      const rowMask = new Float32Array(R * T); // [R, T]
+      q.rowExample.forEach((b, r) => {
+        rowStates.set(statesData.subarray(b * T * W, (b + 1) * T * W), r * T * W);
+        rowMask.set(maskData.subarray(b * T, (b + 1) * T), r * T);
+      });
+      return { [names.states]: model.floatTensor(rowStates, [R, T, W]), [names.mask]: model.floatTensor(rowMask, [R, T]) };
+    };
+    const cache = split.decoderWithPast && opts.useCache !== false ? new DecoderCache(model, split.decoderWithPast.session, T, W) : null;
     return {
       batch: B,
       maxTargetLength: dec.maxLength,
       async candidates(q) {
         const R = q.rowExample.length;
-        const rowStates = new Float32Array(R * T * W); // [R, T, W]
-        const rowMask = new Float32Array(R * T); // [R, T]
-        q.rowExample.forEach((b, r) => {
-          rowStates.set(statesData.subarray(b * T * W, (b + 1) * T * W), r * T * W);
-          rowMask.set(maskData.subarray(b * T, (b + 1) * T), r * T);
-        });
-        const stepFeeds = {
-          [dec.ids]: model.idTensor(prefixIds(q, q.t), [R, q.t]),
-          [names.states]: model.floatTensor(rowStates, [R, T, W]),
-          [names.mask]: model.floatTensor(rowMask, [R, T]),
-        };
+        const encoder = rowEncoder(q);
+        if (cache?.usable) {
+          const logits = await cache.step(q, encoder); // [R, V]
+          if (logits) {
+            Object.values(encoder).forEach((t) => t.dispose());
+            vocabSize = logits.length / R;
+            return candidatesFromLogits(logits, R, vocabSize, q.k);
+          }
+        }
+        const stepFeeds = { ...encoder, [dec.ids]: model.idTensor(prefixIds(q, q.t), [R, q.t]) };
         const out = await split.decoder.session.run(stepFeeds, [model.sidecar.logits]);
         Object.values(stepFeeds).forEach((t) => t.dispose());
         const logits = out[model.sidecar.logits]!;
@@ -102,4 +117,82 @@ export async function onnxStepDecoder(model: OnnxModel, inputs: OnnxBatchInputs,
     },
     dispose() {},
   };
+}
+
+type OrtSession = NonNullable<Awaited<ReturnType<OnnxModel['splitSessions']>>>['encoder']['session'];
+type OrtTensor = ReturnType<OnnxModel['floatTensor']>;
+
+/** A row's key in the cache: its example and generated prefix. */
+const rowKey = (example: number, prefix: readonly number[]) => `${example}:${prefix.join(',')}`;
+
+/**
+ * The self-attention key/value cache of one batch's search on decoder-with-past.onnx: after each
+ * step, the `present_*` outputs of every row, found by the row's key.
+ */
+class DecoderCache {
+  /** Set false at the first step it cannot serve; the search then runs decoder.onnx. */
+  usable = true;
+  private readonly layers: number;
+  private readonly heads: number;
+  private rows = new Map<string, number>();
+  /** `present_*` host copies of the previous step: `[Rprev, H, P, dh]` keys/values, `[Rprev, P]` valid. */
+  private present: Record<string, { data: Float32Array; dims: number[] }> = {};
+  private P = 0;
+
+  constructor(
+    private readonly model: OnnxModel,
+    private readonly session: OrtSession,
+    T: number,
+    private readonly width: number,
+  ) {
+    this.layers = session.inputNames.filter((n) => n.startsWith('past_key.')).length;
+    const self = model.sidecar.attention.find((a) => a.kind === 'decoderSelf');
+    this.heads = self?.heads ?? 0;
+    if (this.layers === 0 || !self || width % this.heads !== 0 || T <= 0) this.usable = false;
+  }
+
+  private get pastNames(): string[] {
+    return ['past_valid', ...Array.from({ length: this.layers }, (_, i) => [`past_key.${i}`, `past_value.${i}`]).flat()];
+  }
+
+  /** Logits `[R, V]` of the rows' next token, or null when a row extends no cached row (the cache is then dropped). */
+  async step(q: StepQuery, encoder: Record<string, OrtTensor>): Promise<Float32Array | null> {
+    const R = q.rowExample.length;
+    const dec = this.model.sidecar.decoder!;
+    const parents: number[] = [];
+    if (q.t > 1) {
+      if (this.P !== q.t - 1) return this.drop();
+      for (let r = 0; r < R; r++) {
+        const parent = this.rows.get(rowKey(q.rowExample[r]!, q.rowPrefix[r]!.slice(0, q.t - 2)));
+        if (parent === undefined) return this.drop();
+        parents.push(parent);
+      }
+    }
+    const dh = this.width / this.heads;
+    const feeds: Record<string, OrtTensor> = { ...encoder };
+    // The newest token of each row: BOS at the first step, else the prefix's last token.
+    feeds[dec.ids] = this.model.idTensor(q.rowPrefix.map((p) => (q.t === 1 ? dec.bosId : p[q.t - 2]!)), [R, 1]);
+    for (const name of this.pastNames) {
+      const perRow = name === 'past_valid' ? this.P : this.heads * this.P * dh;
+      const data = new Float32Array(R * perRow);
+      const from = this.present[name.replace('past_', 'present_')];
+      if (from) parents.forEach((p, r) => data.set(from.data.subarray(p * perRow, (p + 1) * perRow), r * perRow));
+      feeds[name] = this.model.floatTensor(data, name === 'past_valid' ? [R, this.P] : [R, this.heads, this.P, dh]);
+    }
+    const presentNames = this.pastNames.map((n) => n.replace('past_', 'present_'));
+    const out = await this.session.run(feeds, [this.model.sidecar.logits, ...presentNames]);
+    Object.entries(feeds).forEach(([name, t]) => name in encoder || t.dispose()); // the caller's encoder rows stay its own
+    this.present = Object.fromEntries(presentNames.map((n) => [n, { data: out[n]!.data as Float32Array, dims: out[n]!.dims.map(Number) }]));
+    this.P = q.t;
+    this.rows = new Map(q.rowPrefix.map((p, r) => [rowKey(q.rowExample[r]!, p.slice(0, q.t - 1)), r]));
+    const logits = out[this.model.sidecar.logits]!; // [R, 1, V]
+    return logits.data as Float32Array;
+  }
+
+  private drop(): null {
+    this.usable = false;
+    this.present = {};
+    this.rows.clear();
+    return null;
+  }
 }

@@ -70,13 +70,14 @@ export class OnnxModel {
     return this.handle.ortVersion;
   }
 
-  private split?: Promise<{ encoder: OnnxSessionHandle; decoder: OnnxSessionHandle } | null>;
+  private split?: Promise<{ encoder: OnnxSessionHandle; decoder: OnnxSessionHandle; decoderWithPast: OnnxSessionHandle | null } | null>;
 
   /**
-   * The generation model's encoder.onnx/decoder.onnx sessions (sidecar `split`, paths relative to
-   * the sidecar), opened once with this session's thread count; null when the sidecar has none.
+   * The generation model's encoder.onnx/decoder.onnx (and decoder-with-past.onnx when listed)
+   * sessions (sidecar `split`, paths relative to the sidecar), opened once with this session's
+   * thread count; null when the sidecar has none.
    */
-  splitSessions(): Promise<{ encoder: OnnxSessionHandle; decoder: OnnxSessionHandle } | null> {
+  splitSessions(): Promise<{ encoder: OnnxSessionHandle; decoder: OnnxSessionHandle; decoderWithPast: OnnxSessionHandle | null } | null> {
     this.split ??= (async () => {
       const split = this.sidecar.split;
       if (!split) return null;
@@ -85,7 +86,7 @@ export class OnnxModel {
         const uri = joinUri(dir, file);
         return createOnnxSession(this.rt, await storageFor(uri).get(uri), { threads: this.threads });
       };
-      return { encoder: await open(split.encoder), decoder: await open(split.decoder) };
+      return { encoder: await open(split.encoder), decoder: await open(split.decoder), decoderWithPast: split.decoderWithPast ? await open(split.decoderWithPast) : null };
     })();
     return this.split;
   }
@@ -93,7 +94,8 @@ export class OnnxModel {
   /** Releases the session (and the encoder/decoder sessions when they were opened). */
   async release(): Promise<void> {
     const split = this.split ? await this.split : null;
-    await Promise.all([this.handle.session.release(), ...(split ? [split.encoder.session.release(), split.decoder.session.release()] : [])]);
+    const splitSessions = split ? [split.encoder, split.decoder, ...(split.decoderWithPast ? [split.decoderWithPast] : [])] : [];
+    await Promise.all([this.handle, ...splitSessions].map((h) => h.session.release()));
   }
 
   /** The image and text input tensors per the sidecar (what the full model and encoder.onnx read). */

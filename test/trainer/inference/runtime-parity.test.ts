@@ -207,6 +207,47 @@ describe('generation: the same tokens on both runtimes', () => {
     }
   });
 
+  test('decoder-with-past.onnx (key/value cache) serves every step: the same tokens and scores as decoder.onnx', async () => {
+    const batch = await testBatch();
+    if (!(ort instanceof OnnxInferenceModel)) throw new Error('expected the ONNX Runtime model');
+    const onnx = ort.onnx;
+    const sessions = (await onnx.splitSessions())!;
+    expect(sessions.decoderWithPast).not.toBeNull();
+    const inputs = { batch: batch.size, images: batch.images, pixelStats: cap.dataset.manifest.pixelStats, text: batch.text };
+    for (const beamSize of [1, 3]) {
+      const search = (d: Awaited<ReturnType<typeof onnxStepDecoder>>) => (beamSize === 1 ? greedyDecodeWith(d) : beamSearchWith(d, { beamSize, lengthPenalty: 0.6 }));
+      const full = jest.spyOn(sessions.decoder.session, 'run');
+      const cached = jest.spyOn(sessions.decoderWithPast!.session, 'run');
+      const withCache = await search(await onnxStepDecoder(onnx, inputs));
+      expect(full).not.toHaveBeenCalled(); // no step fell back to the whole prefix
+      expect(cached).toHaveBeenCalled();
+      full.mockRestore();
+      cached.mockRestore();
+      const without = await search(await onnxStepDecoder(onnx, inputs, { useCache: false }));
+      expect(withCache.map((h) => Array.from(h.tokens))).toEqual(without.map((h) => Array.from(h.tokens)));
+      withCache.forEach((h, i) => expect(h.logProb).toBeCloseTo(without[i]!.logProb, 4));
+    }
+  });
+
+  test('a step whose rows extend no cached row falls back to decoder.onnx with the same candidates', async () => {
+    const batch = await testBatch();
+    if (!(ort instanceof OnnxInferenceModel)) throw new Error('expected the ONNX Runtime model');
+    const inputs = { batch: batch.size, images: batch.images, pixelStats: cap.dataset.manifest.pixelStats, text: batch.text };
+    const [cachedDecoder, plain] = [await onnxStepDecoder(ort.onnx, inputs), await onnxStepDecoder(ort.onnx, inputs, { useCache: false })];
+    const queries = [
+      { rowExample: [0, 1], rowPrefix: [[], []], t: 1, k: 4 },
+      { rowExample: [0, 1], rowPrefix: [[5], [6]], t: 2, k: 4 },
+      // Row 1's prefix [7, 8] extends [7], which no step produced: the cache cannot serve it.
+      { rowExample: [0, 1], rowPrefix: [[5, 9], [7, 8]], t: 3, k: 4 },
+      { rowExample: [0, 1], rowPrefix: [[5, 9, 4], [7, 8, 4]], t: 4, k: 4 },
+    ];
+    for (const q of queries) {
+      const [a, b] = [await cachedDecoder.candidates(q), await plain.candidates(q)];
+      expect(Array.from(a.tokens)).toEqual(Array.from(b.tokens));
+      Array.from(a.logProbs).forEach((v, i) => expect(v).toBeCloseTo(b.logProbs[i]!, 4));
+    }
+  });
+
   test('teacher-forced logits agree (the cache of a generation teacher)', async () => {
     const batch = await testBatch();
     const [a, b] = [await ort.forward(batch), await tfjs.forward(batch)];
