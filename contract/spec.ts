@@ -195,7 +195,9 @@ export const ComputeSchema = z
       .array(z.string().min(1))
       .min(1)
       .default(['g4dn.xlarge'])
-      .describe('Not used by the pipeline and refused on AWS if given: the deployer chooses the GPU instance types (CDK context `instanceTypes`, docs/DEPLOY.md).'),
+      .describe(
+        'Refused on AWS if given: the deployer chooses the GPU instance types (CDK context `instanceTypes`, docs/DEPLOY.md) and the placement planner estimates GPU stages with those. Locally only the planner uses this list (`amad plan`, `amad validate`, the Validate stage of a run), estimating with the slowest type.',
+      ),
     spot: z
       .boolean()
       .default(true)

@@ -12,6 +12,7 @@ import * as batch from 'aws-cdk-lib/aws-batch';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { PLAN_GPU_TYPES_ENV } from '../contract/placement/gpu-instance-types';
 import { DEFAULT_MODEL_MEMORY_MB, PLAN_LIMITS_ENV } from '../contract/placement/limits';
 import { buildDefinition } from '../contract/state-machine';
 import { GpuBatch } from './batch/gpu-batch';
@@ -148,6 +149,8 @@ export class AmadDistillStack extends Stack {
         JSON.stringify({ 'cache-teacher': { memoryMb: config.modelMemoryMB }, evaluate: { memoryMb: config.modelMemoryMB } }),
       );
     }
+    // ... and with the GPU types of the compute environments (specs may not name them on AWS).
+    fns.validate.addEnvironment(PLAN_GPU_TYPES_ENV, config.instanceTypes.join(','));
     // Validate checks specs; prepare-data checks the data sources it is given directly.
     for (const fn of [fns.validate, fns['prepare-data']]) {
       fn.addEnvironment('ARTIFACT_BUCKET', this.artifacts.bucket.bucketName);

@@ -127,9 +127,13 @@ export function registerPipelineCommands(program: Command, makeDeps: () => Comma
     .command('plan')
     .description('show where each stage runs, its invocations, time per invocation against its limit, and the cost')
     .argument('<spec>', 'job spec JSON file')
+    .option(
+      '--instance-types <types>',
+      "plan for a deployment's GPU instance types, comma-separated (its CDK context instanceTypes, e.g. g5.xlarge,g4dn.xlarge): GPU stages are estimated with the slowest (default: AMAD_PLAN_GPU_INSTANCE_TYPES, else the spec's compute.instanceTypes)",
+    )
     .option('--throughputs <file>', 'throughput table (default: contract/placement/throughputs.json)')
     .option('--counts <file>', 'data counts {examples:{train,val,test}, images:{train,val,test}} when the spec cannot give them')
     .option('--json', 'print the plan as JSON')
-    .action((spec: string, o: { throughputs?: string; counts?: string; json?: boolean }) => execute((deps) => planCommand({ spec, ...o }, deps), makeDeps));
+    .action((spec: string, o: { instanceTypes?: string; throughputs?: string; counts?: string; json?: boolean }) => execute((deps) => planCommand({ spec, ...o }, deps), makeDeps));
   return program;
 }

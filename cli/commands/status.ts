@@ -9,7 +9,7 @@ import { DescribeExecutionCommand, GetExecutionHistoryCommand, type HistoryEvent
 import { fileURLToPath } from 'node:url';
 import { FailureRecordSchema } from '../../contract/events';
 import { isStageComplete, listCommittedStages, runLayout, runUriFor, Stage } from '../../contract/layout';
-import { planRun, readRunSpec } from '../../contract/plan';
+import { planRunWithoutPlacement, readRunSpec } from '../../contract/plan';
 import { isLocal, storageFor, StorageNotFoundError } from '../../contract/storage';
 import { findRunExecutions, listRunJobs } from './aws-run';
 import { artifactRoot, required, type CommandDeps } from './deps';
@@ -33,7 +33,8 @@ export async function statusCommand(args: StatusArgs, deps: CommandDeps): Promis
 async function expectedStages(runUri: string): Promise<string[] | null> {
   try {
     const spec = await readRunSpec(runLayout(runUri).spec);
-    const plan = planRun(spec, spec.runId ?? 'run', runUri);
+    // The stage list only: a placement that no longer fits (other limits or GPU) must not break status.
+    const plan = planRunWithoutPlacement(spec, spec.runId ?? 'run', runUri);
     return [
       Stage.validate,
       Stage.prepareData,

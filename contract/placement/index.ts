@@ -12,6 +12,7 @@ import { estimateLargestStateBytes } from './state-size';
 
 export * from './limits';
 export * from './planner';
+export * from './gpu-instance-types';
 export { EVENTS, mapEvents, runEvents, successfulRunEvents, type RunShape } from './history';
 export { estimateLargestStateBytes } from './state-size';
 export { parseThroughputTable, resolveThroughputs, type ThroughputTable, type Throughputs } from './throughputs';

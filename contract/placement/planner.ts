@@ -5,7 +5,9 @@
  * the deployed function with margin, else a Batch job (CPU queue for preparation, GPU queue for
  * the model stages) — and the number of invocations, their worst time against the limit, the
  * bytes written and the cost. The spec can pin a placement (compute.placement); a pinned
- * placement that cannot fit is a problem naming the stage and the fix.
+ * placement that cannot fit is a problem naming the stage and the fix. GPU stages are estimated
+ * with the slowest GPU instance type Batch may use (gpu-instance-types.ts: the deployment's, else
+ * the spec's compute.instanceTypes).
  *
  * The design stays "Lambdas around Batch jobs": Batch takes over a Lambda stage only when the
  * work does not fit.
@@ -15,6 +17,7 @@ import { parseModelConfig, type ModelConfig, type ModelConfigInput } from '../..
 import { taskOf, type DataSource } from '../../trainer/data/source';
 import type { JobSpec } from '../spec';
 import { AWS_LIMITS, planningLambdaLimits, type LambdaLimits, type PlacedFunction } from './limits';
+import { chooseGpu, deploymentGpuInstanceTypes, gpuThroughputProblem, specGpuInstanceTypes, type GpuInstanceTypes, type PlannedGpu } from './gpu-instance-types';
 import { instancePrice, PRICES } from './prices';
 import { resolveThroughputs, TRAIN_FLOPS_FACTOR, type Rate, type Throughputs } from './throughputs';
 
@@ -75,6 +78,8 @@ export interface PlacementPlan {
   readonly margin: number;
   readonly limits: Readonly<Record<PlacedFunction, LambdaLimits>>;
   readonly throughputs: Throughputs;
+  /** The GPU instance type the Batch GPU stages are estimated with, and the list it was chosen from. */
+  readonly gpu: PlannedGpu;
   /** Every stage's problems. */
   readonly problems: readonly string[];
 }
@@ -83,6 +88,11 @@ export interface PlacementOptions {
   readonly counts?: DataCounts | null;
   readonly throughputs?: Throughputs;
   readonly limits?: Readonly<Record<PlacedFunction, LambdaLimits>>;
+  /**
+   * The GPU instance types Batch may use (e.g. `amad plan --instance-types`). Default: the
+   * deployment's (PLAN_GPU_TYPES_ENV), else the spec's compute.instanceTypes.
+   */
+  readonly gpuInstanceTypes?: GpuInstanceTypes;
   /** Teacher model config when the spec names a checkpoint (read from its model.json). */
   readonly teacherConfig?: ModelConfig;
 }
@@ -186,17 +196,20 @@ export function planPlacement(spec: JobSpec, opts: PlacementOptions = {}): Place
   const task = costTask(source);
   const pins = spec.compute.placement;
   const jobLimit = spec.compute.jobTimeoutMinutes * 60;
-  const gpuType = spec.compute.instanceTypes[0];
-  const gpu = throughputs.gpuFlops(gpuType);
-  const gpuPrice = instancePrice(gpuType);
+  // Batch may place a GPU job on any type of the compute environment: plan with the slowest.
+  const plannedGpu = chooseGpu(opts.gpuInstanceTypes ?? deploymentGpuInstanceTypes() ?? specGpuInstanceTypes(spec.compute.instanceTypes), throughputs);
+  const gpuType = plannedGpu.instanceType;
+  const gpu = plannedGpu.rate;
+  const gpuPrice = gpuType === null ? undefined : instancePrice(gpuType);
+  const onGpuType = gpuType === null ? '' : ` on ${gpuType}${plannedGpu.instanceTypes.length > 1 ? ` (the slowest of ${plannedGpu.instanceTypes.join(', ')})` : ''}`;
   const io = throughputs.io.value;
   const teacher = opts.teacherConfig ?? ('model' in spec.teacher ? configForData(spec.teacher.model, source, 'teacher.model') : undefined);
   const students = spec.students.map((s) => ({ s, config: configForData(s.model, source, `students.${s.name}.model`) }));
   const stages: StagePlan[] = [];
 
   const lambdaCost = (seconds: number, memoryMb: number, n: number) => n * (seconds * (memoryMb / 1024) * PRICES.lambdaPerGbSecond + PRICES.lambdaPerRequest);
-  const batchCost = (seconds: number, n: number, instance: string) => {
-    const p = instancePrice(instance);
+  const batchCost = (seconds: number, n: number, instance: string | null) => {
+    const p = instance === null ? undefined : instancePrice(instance);
     return p === undefined ? null : (n * seconds * p) / 3600;
   };
 
@@ -225,8 +238,11 @@ export function planPlacement(spec: JobSpec, opts: PlacementOptions = {}): Place
     const est = args.estimate(placement);
     const problems: string[] = [];
     const limitSeconds = placement === 'lambda' ? lim.timeoutSeconds : jobLimit;
+    const onGpu = placement === 'batch' && args.batchQueue === 'gpu';
+    const gpuProblem = onGpu ? gpuThroughputProblem(args.stage, plannedGpu) : undefined;
+    if (gpuProblem) problems.push(gpuProblem);
     if (est === null) {
-      problems.push(`${args.stage}: no throughput for ${placement === 'batch' && args.batchQueue === 'gpu' ? `GPU instance type ${gpuType}` : placement}: add an entry to contract/placement/throughputs.json or change compute.instanceTypes`);
+      if (!gpuProblem) problems.push(`${args.stage}: no throughput for ${placement}: add an entry to contract/placement/throughputs.json`);
     } else if (placement === 'lambda') {
       if (est.seconds > PLACEMENT_MARGIN * lim.timeoutSeconds) {
         problems.push(
@@ -238,7 +254,7 @@ export function planPlacement(spec: JobSpec, opts: PlacementOptions = {}): Place
       }
     } else if (est.seconds > PLACEMENT_MARGIN * jobLimit) {
       problems.push(
-        `${args.stage}: a Batch job is estimated at ${Math.round(est.seconds)} s, over ${Math.round(PLACEMENT_MARGIN * 100)}% of compute.jobTimeoutMinutes (${jobLimit} s): raise compute.jobTimeoutMinutes, or ${args.shrinkFix}`,
+        `${args.stage}: a Batch job is estimated at ${Math.round(est.seconds)} s${args.batchQueue === 'gpu' ? onGpuType : ''}, over ${Math.round(PLACEMENT_MARGIN * 100)}% of compute.jobTimeoutMinutes (${jobLimit} s): raise compute.jobTimeoutMinutes, or ${args.shrinkFix}`,
       );
     }
     const n = args.invocations;
@@ -373,9 +389,10 @@ export function planPlacement(spec: JobSpec, opts: PlacementOptions = {}): Place
     const flops = train.steps * train.batchSize * (TRAIN_FLOPS_FACTOR * fwd + (onlineTeacher ? flopsPerExample(onlineTeacher, task) : 0)) + evals * train.evalExamples * fwd;
     const seconds = gpu ? BATCH_JOB_OVERHEAD_SECONDS + flops / gpu.value : Number.NaN;
     const problems: string[] = [];
-    if (!gpu) problems.push(`${stage}: no throughput for GPU instance type ${gpuType}: add an entry to contract/placement/throughputs.json or change compute.instanceTypes`);
-    else if (seconds > PLACEMENT_MARGIN * jobLimit) {
-      problems.push(`${stage}: a training job is estimated at ${Math.round(seconds / 3600)} h, over ${Math.round(PLACEMENT_MARGIN * 100)}% of compute.jobTimeoutMinutes (${jobLimit / 60} min): raise compute.jobTimeoutMinutes or lower train.steps`);
+    const gpuProblem = gpuThroughputProblem(stage, plannedGpu);
+    if (gpuProblem) problems.push(gpuProblem);
+    if (gpu && seconds > PLACEMENT_MARGIN * jobLimit) {
+      problems.push(`${stage}: a training job is estimated at ${Math.round(seconds / 3600)} h${onGpuType}, over ${Math.round(PLACEMENT_MARGIN * 100)}% of compute.jobTimeoutMinutes (${jobLimit / 60} min): raise compute.jobTimeoutMinutes or lower train.steps`);
     }
     stages.push({
       stage,
@@ -401,5 +418,5 @@ export function planPlacement(spec: JobSpec, opts: PlacementOptions = {}): Place
     trainJob('trainStudents', worst.config, worst.s.train, online, students.reduce((n, s) => n + s.s.seeds.length, 0));
   }
 
-  return { stages, counts, margin: PLACEMENT_MARGIN, limits, throughputs, problems: stages.flatMap((s) => s.problems) };
+  return { stages, counts, margin: PLACEMENT_MARGIN, limits, throughputs, gpu: plannedGpu, problems: stages.flatMap((s) => s.problems) };
 }

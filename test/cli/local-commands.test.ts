@@ -84,6 +84,16 @@ test('run, then status and report; a second run needs --resume', async () => {
     '  2 teacher cache shard(s), 2 evaluation shard(s) done',
   ]);
 
+  // Status lists stages only: a placement that no longer fits (here: a GPU type with no throughput entry) does not break it.
+  process.env.AMAD_PLAN_GPU_INSTANCE_TYPES = 'x9.unknown';
+  try {
+    const later = localDeps();
+    expect(await statusCommand({ runId: 'cli-run' }, later)).toBe(0);
+    expect(later.stdout.slice(1)).toEqual(status.stdout.slice(1));
+  } finally {
+    delete process.env.AMAD_PLAN_GPU_INSTANCE_TYPES;
+  }
+
   const report = localDeps();
   expect(await reportCommand({ runId: 'cli-run' }, report)).toBe(0);
   expect(report.stdout.map((p) => path.basename(p))).toEqual(['index.html', 'metrics.json', 'summary.md']);

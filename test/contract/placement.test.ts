@@ -10,17 +10,22 @@ import { Duration } from 'aws-cdk-lib';
 import { PlacementError, planRun, planRunWithoutPlacement } from '../../contract/plan';
 import {
   AWS_LIMITS,
+  deploymentGpuInstanceTypes,
   DEPLOYED_LAMBDA_LIMITS,
   DEFAULT_MODEL_MEMORY_MB,
   PLACEMENT_MARGIN,
   planningLambdaLimits,
+  planPlacement,
   planScale,
+  PLAN_GPU_TYPES_ENV,
   PLAN_LIMITS_ENV,
   resolveThroughputs,
   type LambdaLimits,
   type PlacedFunction,
 } from '../../contract/placement';
 import { parseJobSpec, parseJobSpecText, type JobSpecInput } from '../../contract/spec';
+import { SUPPORTED_GPU_FAMILIES } from '../../infra/batch/gpu-families';
+import { CONTEXT_DEFAULTS } from '../../infra/context';
 import { HANDLER_SPECS } from '../../infra/functions/handler-specs';
 import { flopsPerExample } from '../../trainer/eval/cost/flops';
 import { parseModelConfig } from '../../trainer/model/config';
@@ -142,4 +147,102 @@ test('throughputs: model entries become FLOP/s with the cost module’s FLOP cou
   expect(t.gpuFlops('g5.xlarge')?.entry.kind).toBe('estimate');
   expect(t.gpuFlops('p5.48xlarge')).toBeUndefined();
   for (const e of t.table.entries) expect(e.command.length).toBeGreaterThan(0);
+});
+
+describe("GPU stages are planned with the deployment's GPU instance types", () => {
+  const saved = process.env[PLAN_GPU_TYPES_ENV];
+  const setDeployment = (types: string | undefined) => {
+    if (types === undefined) delete process.env[PLAN_GPU_TYPES_ENV];
+    else process.env[PLAN_GPU_TYPES_ENV] = types;
+  };
+  beforeEach(() => setDeployment(undefined));
+  afterAll(() => setDeployment(saved));
+  const stage = (p: ReturnType<typeof planPlacement>, name: string) => p.stages.find((s) => s.stage === name)!;
+  const t = resolveThroughputs();
+  const t4 = t.gpuFlops('g4dn.xlarge')!;
+  const a10g = t.gpuFlops('g5.xlarge')!;
+
+  test('locally, with nothing set, the spec default (g4dn.xlarge, T4) as before', () => {
+    const p = planPlacement(paperSpec());
+    expect(p.gpu).toMatchObject({ instanceType: 'g4dn.xlarge', instanceTypes: ['g4dn.xlarge'], withoutThroughput: [] });
+    expect(p.gpu.source).toMatch(/compute\.instanceTypes of the spec/);
+    expect(stage(p, 'trainTeacher').rates).toEqual([t4.entry.id]);
+    expect(p.problems).toEqual([]);
+  });
+
+  test(`${PLAN_GPU_TYPES_ENV} (the deployment) replaces the spec's types: on g5.xlarge training is planned at the A10G's rate`, () => {
+    const onT4 = planPlacement(paperSpec());
+    setDeployment('g5.xlarge');
+    const onA10g = planPlacement(paperSpec());
+    expect(onA10g.gpu).toMatchObject({ instanceType: 'g5.xlarge', instanceTypes: ['g5.xlarge'] });
+    expect(onA10g.gpu.source).toMatch(new RegExp(PLAN_GPU_TYPES_ENV));
+    for (const name of ['trainTeacher', 'trainStudents']) {
+      expect(stage(onA10g, name).rates).toEqual([a10g.entry.id]);
+      // Same FLOPs over the other GPU's rate, after the fixed job start-up.
+      expect(stage(onA10g, name).worstSeconds - 180).toBeCloseTo(((stage(onT4, name).worstSeconds - 180) * t4.value) / a10g.value, 3);
+    }
+    expect(stage(onA10g, 'evaluate').rates).toContain(a10g.entry.id);
+  });
+
+  test('several types: the slowest with a throughput entry, whatever the order; its price', () => {
+    for (const types of ['g5.xlarge,g4dn.xlarge', 'g4dn.xlarge, g5.xlarge']) {
+      setDeployment(types);
+      const p = planPlacement(paperSpec());
+      expect(p.gpu.instanceType).toBe('g4dn.xlarge');
+      expect(stage(p, 'trainTeacher').rates).toEqual([t4.entry.id]);
+      const teacher = stage(p, 'trainTeacher');
+      expect(teacher.costUsd).toBeCloseTo((teacher.worstSeconds * 0.526) / 3600, 6);
+    }
+    // The same rule for a spec's own list (local planning), which used to take the first.
+    setDeployment(undefined);
+    const spec = paperSpec();
+    spec.compute.instanceTypes = ['g5.xlarge', 'g4dn.xlarge'];
+    expect(planPlacement(spec).gpu.instanceType).toBe('g4dn.xlarge');
+  });
+
+  test('the default deployment (infra/context.ts) plans the paper-scale spec on g4dn.xlarge, and it fits', () => {
+    setDeployment(CONTEXT_DEFAULTS.instanceTypes.join(','));
+    const p = plan();
+    expect(p.placement.gpu.instanceType).toBe('g4dn.xlarge');
+    expect(p.problems).toEqual([]);
+  });
+
+  test('a type without a throughput entry is a problem of every GPU stage naming it and both fixes; the rest is planned with the known ones', () => {
+    setDeployment('g5.xlarge,x9.xlarge');
+    const p = planPlacement(paperSpec());
+    expect(p.gpu).toMatchObject({ instanceType: 'g5.xlarge', withoutThroughput: ['x9.xlarge'] });
+    const problems = p.problems.join('\n');
+    for (const name of ['evaluate', 'trainTeacher', 'trainStudents']) {
+      expect(problems).toMatch(new RegExp(`${name}: no throughput for GPU instance type x9\\.xlarge .*add an entry to contract/placement/throughputs\\.json or have the deployer change the instanceTypes CDK context`));
+    }
+    expect(problems).not.toMatch(/prepare:/); // preparation runs on Lambda, not on a GPU
+    expect(Number.isFinite(stage(p, 'trainTeacher').worstSeconds)).toBe(true);
+    // Through planRun (the Validate stage) the run is refused.
+    expect(() => planRun(paperSpec(), 'paper-vqa-v2', 's3://bucket/runs/paper-vqa-v2')).toThrow(/x9\.xlarge/);
+  });
+
+  test('a training job over the time limit names the GPU it was planned on', () => {
+    setDeployment('g5.xlarge,g4dn.xlarge');
+    const spec = paperSpec();
+    spec.compute.jobTimeoutMinutes = 600;
+    expect(planPlacement(spec).problems.join('\n')).toMatch(/trainTeacher: a training job is estimated at \d+ h on g4dn\.xlarge \(the slowest of g5\.xlarge, g4dn\.xlarge\)/);
+  });
+
+  test('an explicit list (amad plan --instance-types) wins over the deployment variable', () => {
+    setDeployment('g4dn.xlarge');
+    const p = planPlacement(paperSpec(), { gpuInstanceTypes: { types: ['g5.xlarge'], source: '--instance-types', fix: 'change --instance-types' } });
+    expect(p.gpu.instanceType).toBe('g5.xlarge');
+  });
+
+  test(`a malformed ${PLAN_GPU_TYPES_ENV} names the variable; an empty one is unset`, () => {
+    expect(() => deploymentGpuInstanceTypes({ [PLAN_GPU_TYPES_ENV]: 'g5 xlarge' })).toThrow(new RegExp(`${PLAN_GPU_TYPES_ENV}: "g5 xlarge" is not an instance type`));
+    expect(() => deploymentGpuInstanceTypes({ [PLAN_GPU_TYPES_ENV]: ' , ' })).toThrow(new RegExp(`${PLAN_GPU_TYPES_ENV} names no instance type`));
+    expect(deploymentGpuInstanceTypes({ [PLAN_GPU_TYPES_ENV]: '' })).toBeUndefined();
+    expect(deploymentGpuInstanceTypes({})).toBeUndefined();
+    expect(deploymentGpuInstanceTypes({ [PLAN_GPU_TYPES_ENV]: ' g5.xlarge , p3.2xlarge ' })?.types).toEqual(['g5.xlarge', 'p3.2xlarge']);
+  });
+
+  test('every GPU family a deployment accepts (infra/batch/gpu-families.ts) has a throughput entry, so no deployment refuses every run', () => {
+    for (const family of Object.keys(SUPPORTED_GPU_FAMILIES)) expect([family, t.gpuFlops(`${family}.xlarge`)?.entry.id]).toEqual([family, expect.any(String)]);
+  });
 });

@@ -8,6 +8,7 @@ import type { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { RUN_REQUEST_FAILED } from '../../contract/events';
+import { PLAN_GPU_TYPES_ENV } from '../../contract/placement/gpu-instance-types';
 import { PLAN_LIMITS_ENV } from '../../contract/placement/limits';
 import { HANDLER_NAMES, HANDLER_SPECS } from '../../infra/functions/handler-specs';
 import { RUNNABLE_LIMIT_STATUS_PREFIX } from '../../infra/monitoring/pipeline-alarms';
@@ -185,6 +186,29 @@ describe('3. spend is capped by the deployer', () => {
     expect(maps.map((m) => m.name)).toEqual(expect.arrayContaining(['CacheTeacher', 'Evaluate', 'EvaluateModel', 'TrainStudents']));
     for (const m of maps) expect({ map: m.name, capped: m.cap !== 0 }).toEqual({ map: m.name, capped: true });
     expect(Math.max(...maps.filter((m) => m.name !== 'TrainStudents').map((m) => m.lambdaFanout))).toBeLessThanOrEqual(32);
+  });
+});
+
+describe("3b. Validate's planner plans with the deployment's GPU types", () => {
+  const validateEnv = (st: AmadDistillStack, t: Template) =>
+    (t.toJSON().Resources[logicalIdOf(st.functions.functions.validate)].Properties.Environment.Variables as Record<string, unknown>)[PLAN_GPU_TYPES_ENV];
+  const environmentTypes = (st: AmadDistillStack, t: Template) =>
+    st.gpuBatch.computeEnvironments.map((ce) => (t.toJSON().Resources[logicalIdOf(ce)].Properties.ComputeResources as { InstanceTypes: string[] }).InstanceTypes);
+
+  test('the default context: g5.xlarge,g4dn.xlarge, the types of both GPU compute environments', () => {
+    expect(validateEnv(stack, template)).toBe('g5.xlarge,g4dn.xlarge');
+    for (const types of environmentTypes(stack, template)) expect(types).toEqual(['g5.xlarge', 'g4dn.xlarge']);
+  });
+
+  test('the instanceTypes context arrives in the variable; the other functions do not plan', () => {
+    const { stack: st } = synth({ instanceTypes: 'p3.2xlarge, g5.2xlarge' });
+    const t = Template.fromStack(st);
+    expect(validateEnv(st, t)).toBe('p3.2xlarge,g5.2xlarge');
+    for (const types of environmentTypes(st, t)) expect(types).toEqual(['p3.2xlarge', 'g5.2xlarge']);
+    const withVariable = Object.values(t.findResources('AWS::Lambda::Function')).filter(
+      (f) => (f as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties.Environment?.Variables?.[PLAN_GPU_TYPES_ENV] !== undefined,
+    );
+    expect(withVariable).toHaveLength(1);
   });
 });
 

@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { specReadUris } from '../../contract/deployment-policy';
+import { PLAN_GPU_TYPES_ENV } from '../../contract/placement';
 import { parseJobSpec, type JobSpecInput } from '../../contract/spec';
 import { handler as prepareData } from '../../lambdas/prepare-data/handler';
 import { handler as validate } from '../../lambdas/validate/handler';
@@ -137,6 +138,22 @@ describe('validate on a deployment: spend caps', () => {
     const value = field === 'spot' ? false : ['p5.48xlarge'];
     const e = await refusal(tinySpec({ compute: { jobTimeoutMinutes: 60, [field]: value } }));
     expect(e.issues).toEqual([{ path: `compute.${field}`, message: expect.stringMatching(new RegExp(`decided by the deployment on AWS.*: remove compute\\.${field} from the spec$`)) }]);
+  });
+
+  test(`plans with the deployment's GPU types (${PLAN_GPU_TYPES_ENV}): a listed type without a throughput entry refuses the run`, async () => {
+    process.env[PLAN_GPU_TYPES_ENV] = 'g5.xlarge,g4dn.xlarge';
+    try {
+      await expect(validate({ runId: 'r1', artifactRoot: ROOT, spec: tinySpec({ compute: { jobTimeoutMinutes: 60 } }) })).resolves.toMatchObject({ runId: 'r1' });
+      process.env[PLAN_GPU_TYPES_ENV] = 'g5.xlarge,x9.xlarge';
+      // Another run id: r1's plan is committed and a resumed run keeps it.
+      const e = await validate({ runId: 'r2', artifactRoot: ROOT, spec: tinySpec({ compute: { jobTimeoutMinutes: 60 } }) }).then(
+        () => new Error('validate accepted the spec'),
+        (err: Error) => err,
+      );
+      expect(e.message).toMatch(/trainTeacher: no throughput for GPU instance type x9\.xlarge .*have the deployer change the instanceTypes CDK context/);
+    } finally {
+      delete process.env[PLAN_GPU_TYPES_ENV];
+    }
   });
 
   test('reports every problem at once', async () => {
