@@ -3,11 +3,12 @@
  *
  * One thread (tfjs wasm, or ONNX Runtime with one intra-op thread) is compute-bound per example,
  * so 32 is as fast as anything larger. ONNX Runtime splits each operator over its intra-op
- * threads, which only pays when the operators are large: at the demo teacher's shapes two threads
- * ran a batch of 32 barely faster than one, and a batch of 128 1.6× faster
- * (`npx tsx bench/run.ts onnx-runtime`, docs/BENCHMARKS.md). Larger batches hold more attention
- * maps at once (they grow with T²), so the batch is capped by a memory budget — at paper scale
- * (12 layers × 12 heads × 237² per example) that is 8 examples, not 32.
+ * threads, which only pays when the operators are large, so with more than one thread the
+ * stages hand it larger batches; docs/BENCHMARKS.md ("Inference stages") has the stage-level
+ * figures for 1 thread × 32 and 2 threads × 128 — the second thread pays at the reference shapes'
+ * cache and VQA evaluation, not on the demo's tiny models (AMAD_ORT_THREADS=1 there). Larger
+ * batches hold more attention maps at once (they grow with T²), so the batch is capped by a
+ * memory budget — at paper scale (12 layers × 12 heads × 237² per example) that is 8 examples.
  */
 import { attentionLayerCounts } from '../model/config';
 import type { ModelConfig } from '../model/config';
