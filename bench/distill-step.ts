@@ -25,13 +25,10 @@ import { prepareData } from '../trainer/data/prepare';
 import { runTrainJob, type StudentDistillOptions } from '../trainer/jobs/train-job';
 import { cacheOneShard } from '../trainer/stages/cache-teacher';
 import { TrainOptionsSchema } from '../trainer/train/options';
+import { median } from './stats';
 
 const arch = (heads: number) => ({ width: 128, mlpWidth: 512, patchSize: 4, fusionLayers: 4, heads: { vision: heads, fusion: heads, decoder: heads }, dropout: 0.1 });
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 function stepTimes(modelDir: string): { ms: number[]; firstLoss: number; firstAttnLoss: number } {
   const lines = readFileSync(path.join(modelDir, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msPerStep: number; loss: number; 'loss.attn'?: number });

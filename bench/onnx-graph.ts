@@ -46,6 +46,7 @@ import { weightMapOf } from '../trainer/onnx/export-files';
 import { loadOnnxRuntime } from '../trainer/onnx/runtime';
 import { commitOf } from './git-commit';
 import { REFERENCE } from './train-step';
+import { median } from './stats';
 
 /** The last commit whose exporter wrote the previous graph (3-D MatMul + Add, Identity outputs, sigmoid GELU). */
 export const PREVIOUS_GRAPH_COMMIT = '2bcfbb0';
@@ -74,10 +75,6 @@ function mulberry(seed: number): () => number {
   };
 }
 
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /** The baseline commit's `buildOnnxExport`, from a `git archive` of its trainer/ and contract/ in `dir`. */
 function baselineExporter(ref: string, dir: string): { exporter: Exporter; commit: string } {

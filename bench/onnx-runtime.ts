@@ -50,6 +50,7 @@ import { loadOnnxRuntime, onnxThreads } from '../trainer/onnx/runtime';
 import { cacheOneShard } from '../trainer/stages/cache-teacher';
 import { evaluateShard } from '../trainer/stages/evaluate';
 import { findRepoRoot } from '../infra/repo-root';
+import { median } from './stats';
 
 type Runtime = 'onnxruntime' | 'tfjs';
 type Task = 'vqa' | 'captioning';
@@ -104,10 +105,6 @@ interface Row {
   examplesPerSecond: number[];
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { examples: { type: 'string', default: '256' }, repeats: { type: 'string', default: '2' }, shapes: { type: 'string', default: 'reference,demo' } } });
