@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { commitStage, runLayout, runUriFor, Stage, studentModelId, TEACHER_MODEL_ID } from '../../contract/layout';
 import { toUri } from '../../contract/storage';
-import { finalValidation, meanRowEntropy, summariseStudy } from '../../bench/study-summary';
+import { finalValidation, meanRowEntropy, sigmaCheck, summariseStudy } from '../../bench/study-summary';
 import { amadName, blockRunId, studyBlockSpec, studyPhase } from '../../bench/study-spec';
 
 const evalJson = (modelId: string, accuracy: number) => ({
@@ -114,4 +114,18 @@ test('a tie on validation goes to τ = 1', async () => {
   } finally {
     rmSync(r2, { recursive: true, force: true });
   }
+});
+
+describe('sigmaCheck: the protocol seed-count rule', () => {
+  const claim = (baseline: string, std: number, n: number) => ({ task: 'vqa', a: 'amad-kl-t0p1-h2', baseline, seeds: Array.from({ length: n }, (_, i) => i), meanDiff: 0.001, std, lo: -0.01, hi: 0.01, p: 0.5 });
+  test('VQA: all σ_d ≤ 1.2 points keeps n; any above raises it to 17; fewer than 4 seeds waits', () => {
+    expect(sigmaCheck([claim('one-to-one-h2', 0.0084, 8), claim('mean-head-h2', 0.0105, 8)], 'vqa', 100)).toBe(
+      'σ_d of the paired differences over 8 seeds: 0.84 (one-to-one-h2), 1.05 (mean-head-h2) — all ≤ 1.2: n stays as planned.',
+    );
+    expect(sigmaCheck([claim('one-to-one-h2', 0.0084, 4), claim('mean-head-h2', 0.0125, 4)], 'vqa', 100)).toMatch(/above 1\.2: n is raised to 17 \(protocol\)\.$/);
+    expect(sigmaCheck([claim('one-to-one-h2', 0.02, 3)], 'vqa', 100)).toBe('σ_d re-estimate: after 4 complete seeds.');
+  });
+  test('captioning: σ_d reported, no threshold applied', () => {
+    expect(sigmaCheck([{ ...claim('one-to-one-h2', 0.031, 6), task: 'captioning' }], 'captioning', 1)).toBe('σ_d of the paired differences over 6 seeds: 0.03 (one-to-one-h2).');
+  });
 });
