@@ -108,29 +108,26 @@ const primaryStudents = (h: number): StudyStudent[] => [
   { name: `minilmv2-h${h}`, heads: h, distill: { variant: 'relation', relationHeads: h } },
 ];
 
+/** A secondary phase: VQA, 8 seeds in blocks of 2, 2-head students unless it says otherwise. */
+function secondary(p: Omit<StudyPhase, 'task' | 'seeds' | 'blockSize' | 'heads'> & Partial<Pick<StudyPhase, 'heads'>>): StudyPhase {
+  return { task: 'vqa', seeds: eightSeeds, blockSize: 2, heads: 2, ...p };
+}
+
 /**
  * Secondary factors (docs/STUDY.md H2), on VQA, 8 seeds each, in the planned order. Those with
  * `teacherFrom: 'vqa-primary'` distil the primary teacher on the same data with the same seeds:
  * each of their students pairs seed by seed with the primary students.
  */
 export const STUDY_SECONDARY_PHASES: readonly StudyPhase[] = [
-  {
+  secondary({
     id: 'vqa-detach',
-    task: 'vqa',
-    seeds: eightSeeds,
-    blockSize: 2,
-    heads: 2,
     studentSteps: 600,
     teacherFrom: 'vqa-primary',
     students: STUDY_TEMPERATURES.map((tau) => ({ name: amadName(tau, 2).replace(/-h2$/, '-detach-h2'), heads: 2, distill: kl(tau, { detachWeights: true }) })),
     question: 'VQA: AMAD kl at each τ with detachWeights (no gradient through a_ij), against the same τ without it (vqa-primary).',
-  },
-  {
+  }),
+  secondary({
     id: 'vqa-heads',
-    task: 'vqa',
-    seeds: eightSeeds,
-    blockSize: 2,
-    heads: 2,
     studentSteps: 600,
     teacherFrom: 'vqa-primary',
     students: [1, 4, 8].flatMap((h) => [
@@ -140,13 +137,9 @@ export const STUDY_SECONDARY_PHASES: readonly StudyPhase[] = [
       { name: `mean-head-h${h}`, heads: h, distill: { variant: 'mean-head' as const } },
     ]),
     question: 'VQA: student heads 1, 4, 8 (2 is vqa-primary). At 1 head AMAD must equal mean-head up to a constant (sanity check); at 8, one-to-one is the paper\'s standard.',
-  },
-  {
+  }),
+  secondary({
     id: 'vqa-long',
-    task: 'vqa',
-    seeds: eightSeeds,
-    blockSize: 2,
-    heads: 2,
     studentSteps: 2000,
     teacherFrom: 'vqa-primary',
     students: [
@@ -156,40 +149,29 @@ export const STUDY_SECONDARY_PHASES: readonly StudyPhase[] = [
       { name: 'mean-head-long-h2', heads: 2, distill: { variant: 'mean-head' } },
     ],
     question: 'VQA: students trained 2 000 steps instead of 600 (validation still rises at 600).',
-  },
-  {
+  }),
+  secondary({
     id: 'vqa-one-to-one-subsets',
-    task: 'vqa',
-    seeds: eightSeeds,
-    blockSize: 2,
-    heads: 2,
     studentSteps: 600,
     teacherFrom: 'vqa-primary',
     students: [[2, 3], [4, 5], [6, 7]].map((hs) => ({ name: `one-to-one-t${hs.join('')}-h2`, heads: 2, distill: { variant: 'one-to-one' as const, teacherHeads: hs } })),
     question: 'VQA: one-to-one on teacher heads {2,3}, {4,5}, {6,7} (vqa-primary\'s one-to-one takes {0,1}).',
-  },
+  }),
   ...[1, 2].map(
-    (seed): StudyPhase => ({
+    (seed): StudyPhase =>
+      secondary({
       id: `vqa-teacher-seed-${seed}`,
-      task: 'vqa',
-      seeds: eightSeeds,
-      blockSize: 2,
-      heads: 2,
       studentSteps: 600,
       teacherSeed: seed,
       question: `VQA: the primary comparison with a teacher trained from seed ${seed}.`,
-    }),
+      }),
   ),
-  {
+  secondary({
     id: 'vqa-gap',
-    task: 'vqa',
-    seeds: eightSeeds,
-    blockSize: 2,
-    heads: 2,
     studentSteps: 600,
     trainExamples: 2000,
     question: 'VQA: the primary comparison on 2 000 training examples (a wider teacher–student gap).',
-  },
+  }),
 ];
 
 export function studyPhase(id: string): StudyPhase {
