@@ -163,15 +163,20 @@ test('the PyTorch-exported teacher distils into a 2-head AMAD student through th
   expect(existsSync(fileURLToPath(layout.evalFile(studentModelId('amad', 0))))).toBe(true);
 });
 
-test('a teacher whose sidecar contradicts the model is refused by Validate, before data or training', async () => {
-  // GIVEN the fixture with a sidecar claiming 8 heads on layer 1
-  const dir = path.join(root, 'bad-teacher');
+/** The fixture's teacher with a sidecar (in its own folder, beside its tokenizer) that gives attention output `index` the wrong head count. */
+function contradictingTeacher(folder: string, index: number, heads: number): { onnx: string; sidecar: string } {
+  const dir = path.join(root, folder);
   mkdirSync(dir);
   const sidecar = JSON.parse(JSON.stringify(SIDECAR));
-  sidecar.attention[1].heads = 8;
+  sidecar.attention[index].heads = heads;
   writeFileSync(path.join(dir, 'teacher.onnx.json'), JSON.stringify(sidecar));
   copyFileSync(path.join(FIXTURE, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
-  const spec = { ...SPEC, teacher: { onnx: TEACHER.onnx, sidecar: path.join(dir, 'teacher.onnx.json') } };
+  return { onnx: TEACHER.onnx, sidecar: path.join(dir, 'teacher.onnx.json') };
+}
+
+test('a teacher whose sidecar contradicts the model is refused by Validate, before data or training', async () => {
+  // GIVEN the fixture with a sidecar claiming 8 heads on layer 1
+  const spec = { ...SPEC, teacher: contradictingTeacher('bad-teacher', 1, 8) };
   // WHEN it runs
   const events: PipelineEvent[] = [];
   const run = await runLocal({ runId: 'bad-onnx-teacher', artifactRoot: root, spec }, options(events));
@@ -187,13 +192,8 @@ test('a teacher whose sidecar contradicts the model is refused by Validate, befo
 
 test('the cache stage runs the same check, so a bad teacher is refused before training even where Validate could not run the model', async () => {
   // GIVEN the data prepared by the first test and a sidecar that contradicts the model
+  const spec = parseJobSpec({ ...SPEC, teacher: contradictingTeacher('bad-for-cache', 0, 3) });
   const dir = path.join(root, 'bad-for-cache');
-  mkdirSync(dir);
-  const sidecar = JSON.parse(JSON.stringify(SIDECAR));
-  sidecar.attention[0].heads = 3;
-  writeFileSync(path.join(dir, 'teacher.onnx.json'), JSON.stringify(sidecar));
-  copyFileSync(path.join(FIXTURE, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
-  const spec = parseJobSpec({ ...SPEC, teacher: { onnx: TEACHER.onnx, sidecar: path.join(dir, 'teacher.onnx.json') } });
   const layout = runLayout(runUriFor(root, 'onnx-teacher'));
   const data = await openDataset(layout.data);
   // WHEN a cache shard is written THEN it is refused, naming the output and the fix, and writes nothing
