@@ -9,6 +9,9 @@
  * cache and VQA evaluation, not on the demo's tiny models (AMAD_ORT_THREADS=1 there). Larger
  * batches hold more attention maps at once (they grow with T²), so the batch is capped by a
  * memory budget — at paper scale (12 layers × 12 heads × 237² per example) that is 8 examples.
+ * The stages overlap a forward pass with the last batch's records (pipeline.ts), so up to three
+ * batches' maps exist at once (the one consumed, the one computed, its copy from the session
+ * worker): 768 MiB at most, within the model Lambdas' 3,008 MB.
  */
 import { attentionLayerCounts } from '../model/config';
 import type { ModelConfig } from '../model/config';

@@ -10,6 +10,7 @@ import { storageFor } from '../../contract/storage';
 import type { PreparedDataset } from '../data/dataset';
 import { attentionFieldName, TeacherCacheWriter, type CachedLayer, type TeacherLayerSet } from '../distill';
 import { cacheDirForShard, LOGITS_FIELD } from '../jobs/teacher-signal';
+import { pipelineBatches } from '../inference/pipeline';
 import { checkLoadedTeacherForSpec } from './check-spec';
 import { attentionOutput, declaredLayers, OnnxTeacher, type OnnxTeacherRef } from './onnx-teacher';
 
@@ -39,30 +40,33 @@ export async function cacheShardWithOnnxTeacher(a: OnnxCacheShardArgs): Promise<
     const outDir = cacheDirForShard(a.cacheDir, entry.file);
     let writer: TeacherCacheWriter | undefined;
     const first = split.shardRange(a.shardIndex).start;
-    for (let start = 0; start < entry.count; start += a.batchSize) {
-      const idx = Array.from({ length: Math.min(a.batchSize, entry.count - start) }, (_, k) => first + start + k);
-      const batch = await split.batch(idx);
-      const out = await teacher.run(batch, a.data.manifest.pixelStats, outputs.map((o) => o.output));
-      const named = [...outputs.map((o) => [o.field, out.maps[o.output]!] as const), [LOGITS_FIELD, out.logits] as const];
-      // The record layout comes from what the model returned (checked against the sidecar by the Validate stage).
-      writer ??= new TeacherCacheWriter({
-        uri: outDir,
-        dtype: a.spec.cache.dtype,
-        fields: named.map(([name, t]) => ({ name, shape: t.dims.slice(1) })),
-        layers,
-        teacherHash: teacher.sha256,
-        // The examples AND the image shard they point into (as the tfjs cache stage): new pixels invalidate the cache too.
-        dataShardHash: split.shardIdentity(a.shardIndex),
-      });
-      for (let b = 0; b < batch.size; b++) {
-        const values: Record<string, Float32Array> = {};
-        for (const [name, t] of named) {
-          const per = t.data.length / t.dims[0]!;
-          values[name] = t.data.subarray(b * per, (b + 1) * per);
+    const B = a.batchSize;
+    await pipelineBatches(
+      Math.ceil(entry.count / B),
+      (i) => split.batch(Array.from({ length: Math.min(B, entry.count - i * B) }, (_, k) => first + i * B + k)),
+      (batch) => teacher.run(batch, a.data.manifest.pixelStats, outputs.map((o) => o.output)),
+      async (batch, out) => {
+        const named = [...outputs.map((o) => [o.field, out.maps[o.output]!] as const), [LOGITS_FIELD, out.logits] as const];
+        // The record layout comes from what the model returned (checked against the sidecar by the Validate stage).
+        writer ??= new TeacherCacheWriter({
+          uri: outDir,
+          dtype: a.spec.cache.dtype,
+          fields: named.map(([name, t]) => ({ name, shape: t.dims.slice(1) })),
+          layers,
+          teacherHash: teacher.sha256,
+          // The examples AND the image shard they point into (as the tfjs cache stage): new pixels invalidate the cache too.
+          dataShardHash: split.shardIdentity(a.shardIndex),
+        });
+        for (let b = 0; b < batch.size; b++) {
+          const values: Record<string, Float32Array> = {};
+          for (const [name, t] of named) {
+            const per = t.data.length / t.dims[0]!;
+            values[name] = t.data.subarray(b * per, (b + 1) * per);
+          }
+          await writer.append(batch.ids[b]!, values);
         }
-        await writer.append(batch.ids[b]!, values);
-      }
-    }
+      },
+    );
     if (!writer) throw new Error(`training shard ${entry.file} holds no examples`);
     await writer.finish();
     return (await storageFor(outDir).list(outDir)).filter((u) => !/\.tmp-/.test(u));

@@ -75,7 +75,10 @@ export class OnnxModel {
   /**
    * The generation model's encoder.onnx/decoder.onnx (and decoder-with-past.onnx when listed)
    * sessions (sidecar `split`, paths relative to the sidecar), opened once with this session's
-   * thread count; null when the sidecar has none.
+   * thread count; null when the sidecar has none. The encoder runs once per batch on the session
+   * worker; the decoders run on this thread: a decoding step is too small to pay for a thread
+   * hop (greedy captioning at the demo's width: 567 examples/s with worker decoders, 760 here;
+   * bench/onnx-runtime.ts, 2026-12-06).
    */
   splitSessions(): Promise<{ encoder: OnnxSessionHandle; decoder: OnnxSessionHandle; decoderWithPast: OnnxSessionHandle | null } | null> {
     this.split ??= (async () => {
@@ -84,7 +87,7 @@ export class OnnxModel {
       const dir = this.uri.slice(0, this.uri.lastIndexOf('/'));
       const open = async (file: string) => {
         const uri = joinUri(dir, file);
-        return createOnnxSession(this.rt, await storageFor(uri).get(uri), { threads: this.threads });
+        return createOnnxSession(this.rt, await storageFor(uri).get(uri), { threads: this.threads, thread: file === split.encoder ? 'worker' : 'caller' });
       };
       return { encoder: await open(split.encoder), decoder: await open(split.decoder), decoderWithPast: split.decoderWithPast ? await open(split.decoderWithPast) : null };
     })();

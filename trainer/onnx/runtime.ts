@@ -17,17 +17,20 @@
  *     const rt = loadOnnxRuntime();
  *     if (rt.available) {
  *       const session = await createOnnxSession(rt, modelBytes);   // threads from AMAD_ORT_THREADS
- *       const out = await session.session.run(feeds);
+ *       const out = await session.session.run(feeds, ['logits']);   // on the session worker
  *     }
  */
 import * as os from 'node:os';
 import type * as OrtModule from 'onnxruntime-node';
+import { createCallerSession, createWorkerSession, type OnnxSession } from './session-worker';
+
+export type { OnnxSession } from './session-worker';
 
 export type Ort = typeof OrtModule;
 
 /** Which runtime the inference stages use, and why. */
 export type OnnxRuntimeStatus =
-  | { readonly available: true; readonly ort: Ort; readonly version: string; readonly reason: 'env' | 'auto' }
+  | { readonly available: true; readonly ort: Ort; readonly version: string; readonly reason: 'env' | 'auto'; /** The package's resolved entry file (the session worker loads the same one). */ readonly path: string }
   | { readonly available: false; readonly reason: string };
 
 /** Thrown for a bad runtime setting; the message names the variable and the fix. */
@@ -66,7 +69,7 @@ export function loadOnnxRuntime(log: (line: string) => void = stderrLine): OnnxR
       // bundles carry the package in their own node_modules: infra/functions/model-runtimes.ts).
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const ort = require(ORT_PACKAGE) as Ort;
-      status = { available: true, ort, version: ort.env.versions?.node ?? ort.env.versions?.common ?? 'unknown', reason: forced ? 'env' : 'auto' };
+      status = { available: true, ort, version: ort.env.versions?.node ?? ort.env.versions?.common ?? 'unknown', reason: forced ? 'env' : 'auto', path: require.resolve(ORT_PACKAGE) };
     } catch (e) {
       const why = `onnxruntime-node could not be loaded on ${process.platform}-${process.arch}: ${firstLine(e)}`;
       if (forced === 'onnxruntime') throw new OnnxRuntimeError(`${RUNTIME_ENV}=onnxruntime but ${why}; install onnxruntime-node for this platform or unset ${RUNTIME_ENV}`);
@@ -105,26 +108,33 @@ export function onnxThreads(): number {
 
 /** A session with the thread count it was created with. */
 export interface OnnxSessionHandle {
-  readonly session: OrtModule.InferenceSession;
+  readonly session: OnnxSession;
   readonly threads: number;
   readonly ortVersion: string;
 }
 
 /**
  * Creates a CPU session from model bytes. Sequential execution with an explicit intra-op
- * thread count and one inter-op thread: the whole budget goes to each operator, and the
- * number the report states is the number that ran.
+ * thread count and one inter-op thread: the whole budget goes to each operator, and the number
+ * the report states is the number that ran.
+ *
+ * `thread` (default 'worker') says where it runs: 'worker' is the session worker
+ * (session-worker.ts: the stage's own work overlaps the forward pass, and denormals are flushed
+ * to zero on ONNX Runtime's threads only); 'caller' is this thread, with IEEE denormals, for
+ * decoding steps, which are too small to pay for a thread hop each.
  */
-export async function createOnnxSession(rt: Extract<OnnxRuntimeStatus, { available: true }>, model: Uint8Array, opts: { threads?: number } = {}): Promise<OnnxSessionHandle> {
+export async function createOnnxSession(
+  rt: Extract<OnnxRuntimeStatus, { available: true }>,
+  model: Uint8Array,
+  opts: { threads?: number; thread?: 'worker' | 'caller' } = {},
+): Promise<OnnxSessionHandle> {
   const threads = opts.threads ?? onnxThreads();
   if (!Number.isInteger(threads) || threads < 1) throw new OnnxRuntimeError(`createOnnxSession: threads must be a positive integer, got ${threads}`);
-  const session = await rt.ort.InferenceSession.create(model, {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  });
+  const options = { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' } as const;
+  const session =
+    opts.thread === 'caller'
+      ? await createCallerSession(rt.ort, model, options)
+      : await createWorkerSession(rt.ort, rt.path, model, { ...options, extra: { session: { set_denormal_as_zero: '1' } } });
   return { session, threads, ortVersion: rt.version };
 }
 

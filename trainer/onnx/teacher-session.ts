@@ -36,7 +36,7 @@ export async function openTeacherSession(model: Uint8Array): Promise<TeacherSess
     inputNames: session.inputNames,
     outputNames: session.outputNames,
     runtime: `${ortVersion}, ${threads} thread${threads === 1 ? '' : 's'}`,
-    inputShapes: Object.fromEntries(session.inputMetadata.map((m) => [m.name, m.isTensor ? [...m.shape] : []])),
+    inputShapes: Object.fromEntries(session.inputMetadata.map((m) => [m.name, [...m.shape]])),
     async run(feeds, outputs) {
       const ortFeeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
       for (const [name, a] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(a.type, a.data, [...a.dims]);

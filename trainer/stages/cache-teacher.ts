@@ -13,6 +13,7 @@ import type { ModelConfig } from '../model/config';
 import { fitConfigToData } from '../jobs/task';
 import { cacheDirForShard, cacheFields, LOGITS_FIELD } from '../jobs/teacher-signal';
 import { openInferenceModel, type RuntimeInfo } from '../inference/model';
+import { pipelineBatches } from '../inference/pipeline';
 import { cacheShardWithOnnxTeacher } from '../onnx/onnx-cache';
 
 /** Examples per forward pass of an ONNX teacher (a foreign model: its memory per example is not known here). */
@@ -72,20 +73,23 @@ export async function cacheOneShard(a: CacheShardArgs): Promise<string[]> {
       dataShardHash: split.shardIdentity(shardIndex),
     });
     const first = split.entry.shards.slice(0, shardIndex).reduce((n, s) => n + s.count, 0);
-    for (let start = 0; start < entry.count; start += runner.batchSize) {
-      const idx = Array.from({ length: Math.min(runner.batchSize, entry.count - start) }, (_, k) => first + start + k);
-      const batch = await split.batch(idx);
-      const out = await runner.forward(batch, layers); // maps [B, Ht, Q, K], logits [B, A] or [B, Ld, V]
-      const arrays = [...Object.entries(out.attention), [LOGITS_FIELD, out.logits] as const].map(([name, x]) => [name, x.data, x.shape[0]!] as const);
-      for (let b = 0; b < batch.size; b++) {
-        const values: Record<string, Float32Array> = {};
-        for (const [name, flat, B] of arrays) {
-          const per = flat.length / B;
-          values[name] = flat.subarray(b * per, (b + 1) * per);
+    const B = runner.batchSize;
+    await pipelineBatches(
+      Math.ceil(entry.count / B),
+      (i) => split.batch(Array.from({ length: Math.min(B, entry.count - i * B) }, (_, k) => first + i * B + k)),
+      (batch) => runner.forward(batch, layers), // maps [B, Ht, Q, K], logits [B, A] or [B, Ld, V]
+      async (batch, out) => {
+        const arrays = [...Object.entries(out.attention), [LOGITS_FIELD, out.logits] as const].map(([name, x]) => [name, x.data, x.shape[0]!] as const);
+        for (let b = 0; b < batch.size; b++) {
+          const values: Record<string, Float32Array> = {};
+          for (const [name, flat, rows] of arrays) {
+            const per = flat.length / rows;
+            values[name] = flat.subarray(b * per, (b + 1) * per);
+          }
+          await writer.append(batch.ids[b], values);
         }
-        await writer.append(batch.ids[b], values);
-      }
-    }
+      },
+    );
     await writer.finish();
     return (await storageFor(outDir).list(outDir)).filter((u) => !/\.tmp-/.test(u));
   } finally {

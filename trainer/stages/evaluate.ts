@@ -25,6 +25,7 @@ import { openDataset, type PreparedDataset, type SplitReader } from '../data/dat
 import { tokenizerFromJson, type Tokenizer } from '../data/tokenizer';
 import { EvalPartSchema, EvalResultSchema, MAX_PER_EXAMPLE, type Decoding, type EvalPart, type EvalResult } from '../eval/result-schema';
 import { decodeBatch, describeRuntime, openInferenceModel, type InferenceModel } from '../inference/model';
+import { pipelineBatches } from '../inference/pipeline';
 import { loadModel, type ModelInfo } from '../model-io';
 import { measureCost } from './evaluate-cost';
 import { measureLatency } from './measure-latency';
@@ -222,9 +223,7 @@ export async function predictVqaShard(
   const classOf = new Map(vocab.map((a, i) => [a, i]));
   const A = vocab.length;
   const out = { ids: [] as string[], predictions: {} as Record<string, string>, perExample: {} as Record<string, number>, references: {} as Record<string, string[]> };
-  for (let start = 0; start < indices.length; start += batchSize) {
-    const batch = await split.batch(indices.slice(start, start + batchSize));
-    const answers = await answersOf(batch);
+  const consume = (batch: Batch, answers: string[]) => {
     batch.ids.forEach((id, b) => {
       out.ids.push(id);
       const k = classOf.get(answers[b]!);
@@ -241,7 +240,9 @@ export async function predictVqaShard(
         out.references[id] = label >= 0 ? [vocab[label]!] : [];
       }
     });
-  }
+  };
+  const batchOf = (i: number) => split.batch(indices.slice(i * batchSize, (i + 1) * batchSize));
+  await pipelineBatches(Math.ceil(indices.length / batchSize), batchOf, async (batch) => answersOf(batch), consume);
   return { ...out, referenceKind: humanAnswers ? 'human-answers' : 'label' };
 }
 
@@ -250,14 +251,17 @@ async function predictGenerationShard(runner: InferenceModel, split: SplitReader
   const tokenizer = tokenizerFromJson(runner.info.metadata.tokenizer, 'model metadata.tokenizer');
   const ids: string[] = [];
   const predictions: Record<string, string> = {};
-  for (let start = 0; start < indices.length; start += runner.batchSize) {
-    const batch = await split.batch(indices.slice(start, start + runner.batchSize));
-    const texts = await predictTexts(runner, tokenizer, batch, decoding);
-    batch.ids.forEach((id, b) => {
-      ids.push(id);
-      predictions[id] = texts[b]!;
-    });
-  }
+  const B = runner.batchSize;
+  await pipelineBatches(
+    Math.ceil(indices.length / B),
+    (i) => split.batch(indices.slice(i * B, (i + 1) * B)),
+    (batch) => predictTexts(runner, tokenizer, batch, decoding),
+    (batch, texts) =>
+      batch.ids.forEach((id, b) => {
+        ids.push(id);
+        predictions[id] = texts[b]!;
+      }),
+  );
   return { ids, predictions, perExample: {} };
 }
 
