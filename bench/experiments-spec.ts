@@ -3,7 +3,7 @@
  * with fewer heads under every attention objective — ground truth only, + logit KD, +
  * one-to-one, + mean-head, + MiniLMv2 relations, + AMAD kl / mse / token — with the same
  * student size, data, steps and seeds. `quick` shrinks data and steps (the < 20 min version); the
- * full version is sized to finish in about two hours on a 2-core machine (docs/RESULTS.md records
+ * full version is sized to finish in about two hours on a 2-core machine (docs/SURVEY.md records
  * the measured time).
  */
 import type { JobSpecInput } from '../contract/spec';
@@ -44,7 +44,7 @@ export interface ExperimentOptions {
   readonly studentHeads?: readonly number[];
 }
 
-/** The experiment's size: what `quick` changes, in one place (the specs and RESULTS.md read it). */
+/** The experiment's size: what `quick` changes, in one place (the specs and SURVEY.md read it). */
 export interface ExperimentBudget {
   readonly train: number;
   readonly val: number;

@@ -9,10 +9,12 @@
  * interrupted experiment continues where it stopped, and tasks run earlier under the same --root
  * are summarised too (one task at a time fills the same file).
  *
- * The full experiment writes docs/RESULTS.md, docs/results-<task>.svg, a copy of each task's
- * HTML report in docs/reports/ and the README's results block; `--quick` writes
- * docs/RESULTS-quick.md and docs/results-quick-<task>.svg and leaves the README alone (it checks
- * that the pipeline learns; it is not the result we claim).
+ * This is the survey at the paper's τ = 1 (every objective, 3 seeds); the powered comparison
+ * with τ chosen on validation is the study (bench/study.ts → docs/RESULTS.md). The full survey
+ * writes docs/SURVEY.md, docs/survey-<task>.svg, a copy of each task's HTML report in
+ * docs/reports/ and the README's survey block; `--quick` writes docs/SURVEY-quick.md and
+ * docs/survey-quick-<task>.svg and leaves the README alone (it checks that the pipeline learns;
+ * it is not a result we claim).
  */
 import { copyFileSync, mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -29,13 +31,14 @@ import { meanInterval } from '../trainer/eval/stats/intervals';
 import { barChart } from '../trainer/report/svg';
 import { EXPERIMENT_TASKS, experimentBudget, experimentSpec, VARIANTS, type ExperimentTask } from './experiments-spec';
 import { commitOf } from './git-commit';
+import { writeMarkedBlock } from './marked-block';
 
 interface Args {
   quick: boolean;
   tasks: ExperimentTask[];
   root: string;
   out: string;
-  /** Whether to rewrite the README's results block (the full experiment only). */
+  /** Whether to rewrite the README's survey block (the full experiment only). */
   readme: boolean;
 }
 
@@ -50,7 +53,7 @@ function parseArgs(argv: readonly string[]): Args {
     else throw new Error(`unknown argument ${flag} (use --quick, --tasks vqa,captioning,translation, --root <dir>, --out <file>)`);
   }
   for (const t of a.tasks) if (!EXPERIMENT_TASKS.includes(t)) throw new Error(`--tasks: unknown task "${t}" (${EXPERIMENT_TASKS.join(', ')})`);
-  return { ...a, out: a.out ?? (a.quick ? 'docs/RESULTS-quick.md' : 'docs/RESULTS.md'), readme: !a.quick };
+  return { ...a, out: a.out ?? (a.quick ? 'docs/SURVEY-quick.md' : 'docs/SURVEY.md'), readme: !a.quick };
 }
 
 async function readEval(runUri: string, modelId: string): Promise<EvalResult | undefined> {
@@ -106,7 +109,7 @@ async function runMinutes(runUri: string, fallback: number): Promise<number> {
 
 /**
  * One task's section of the results file. `reportsDir`: copy the run's HTML report there (the
- * full experiment's reports are committed beside RESULTS.md so that its links work without
+ * full experiment's reports are committed beside SURVEY.md so that its links work without
  * re-running); without it the section names the report's path under --root.
  */
 async function summariseTask(
@@ -307,7 +310,7 @@ function tally(headlines: readonly Headline[]): string | undefined {
   return `Over the ${settings.length} settings (task × student heads), AMAD kl's mean against each baseline — ${parts.join('; ')}.`;
 }
 
-/** The README's results block: one row per task and student head count, the verdicts, and the plots. */
+/** The README's survey block: one row per task and student head count, the verdicts, and the plots. */
 function readmeBlock(results: readonly TaskResult[], command: string): string {
   const names = Object.keys(VARIANTS);
   const rows = results.flatMap((r) =>
@@ -324,10 +327,10 @@ function readmeBlock(results: readonly TaskResult[], command: string): string {
   const overall = tally(results.flatMap((r) => r.headlines));
   const missing = results.filter((r) => r.headlines.length === 0).map((r) => r.task);
   return [
-    '## Results',
+    '### The survey at the paper\'s τ = 1',
     '',
-    `Students with fewer heads distilled from an 8-head teacher on the synthetic worlds; mean ± std over ${experimentBudget({ quick: false }).seeds.length} seeds, from \`${command}\` ` +
-      '(Δ = AMAD kl − baseline, paired over seeds; per-seed details, speed-ups and every "AMAD did not win": [docs/RESULTS.md](docs/RESULTS.md)).',
+    `Every objective on students with fewer heads, distilled from an 8-head teacher on the synthetic worlds at the paper's τ = 1; mean ± std over ${experimentBudget({ quick: false }).seeds.length} seeds, from \`${command}\` ` +
+      '(Δ = AMAD kl − baseline, paired over seeds; per-seed details, speed-ups and every "AMAD did not win": [docs/SURVEY.md](docs/SURVEY.md)).',
     '',
     `| task | student heads | student speed-up | teacher (8 heads) | ${names.join(' | ')} |`,
     `|---|---:|---:|---:|${names.map(() => '---:').join('|')}|`,
@@ -337,7 +340,7 @@ function readmeBlock(results: readonly TaskResult[], command: string): string {
     ...verdicts,
     ...(missing.length ? [`- Not finished yet: ${missing.join(', ')}.`] : []),
     '',
-    ...results.filter((r) => r.headlines.length).map((r) => `![${r.task} results](docs/results-${r.task}.svg)`),
+    ...results.filter((r) => r.headlines.length).map((r) => `![${r.task} survey](docs/survey-${r.task}.svg)`),
     '',
   ].join('\n');
 }
@@ -398,7 +401,7 @@ export async function run(argv: readonly string[]): Promise<void> {
   const command = `npm run experiments${argv.length ? ' -- ' + argv.join(' ') : ''}`;
   const cpus = os.cpus();
   const header = [
-    `# Results${args.quick ? ' (quick check)' : ''}: AMAD vs. the baselines, students with fewer heads`,
+    `# Survey at the paper's τ = 1${args.quick ? ' (quick check)' : ''}: AMAD vs. the baselines, students with fewer heads`,
     '',
     `Written by \`${command}\` at commit ${commitOf()} on ${new Date().toISOString().slice(0, 10)} (each task below names the commit its runs were trained at), ` +
       `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, TensorFlow.js backend ${process.env.AMAD_BACKEND ?? 'auto'}. ` +
@@ -408,25 +411,23 @@ export async function run(argv: readonly string[]): Promise<void> {
       '(bench/experiments-spec.ts). Δ is the mean over seeds of (AMAD kl − variant) on the same seed; p is the two-sided paired t-test over seeds. ' +
       'With 3 seeds, only large, consistent differences reach p < 0.05; the 95% interval of Δ says how large a difference the data still allow. ' +
       '`gt-only` is the student trained on the ground truth alone (α_kd = α_attn = 0: no distillation at all); `logit-kd` adds logit distillation only. ' +
-      'The powered study of when AMAD helps, with τ chosen on validation, is [STUDY.md](STUDY.md).',
+      'The powered study of when AMAD helps, with τ chosen on validation, is [STUDY.md](STUDY.md); its results are [RESULTS.md](RESULTS.md).',
     '',
     `${args.quick ? 'This is the `--quick` check' : 'Budget'}: ${budget(args.quick)}. ` +
       (args.quick
-        ? 'It shows that the pipeline learns and the objectives separate; the experiment we report is [RESULTS.md](RESULTS.md).'
-        : 'The smaller `--quick` check is in [RESULTS-quick.md](RESULTS-quick.md).'),
+        ? 'It shows that the pipeline learns and the objectives separate; the survey we report is [SURVEY.md](SURVEY.md).'
+        : 'The smaller `--quick` check is in [SURVEY-quick.md](SURVEY-quick.md).'),
     '',
   ];
   mkdirSync(path.dirname(args.out), { recursive: true });
-  const plots = results.flatMap((r) => [writePlot(r, path.dirname(args.out), args.quick ? 'results-quick-' : 'results-'), writeDiffPlot(r, path.dirname(args.out), args.quick ? 'results-quick-' : 'results-')]).filter(Boolean);
+  const plots = results.flatMap((r) => [writePlot(r, path.dirname(args.out), args.quick ? 'survey-quick-' : 'survey-'), writeDiffPlot(r, path.dirname(args.out), args.quick ? 'survey-quick-' : 'survey-')]).filter(Boolean);
   writeFileSync(args.out, [...header, ...results.map((r) => r.markdown)].join('\n'));
   let readmeNote = '';
   if (args.readme) {
-    const readme = readFileSync('README.md', 'utf8');
-    const start = readme.indexOf('<!-- RESULTS:START -->');
-    const end = readme.indexOf('<!-- RESULTS:END -->');
-    if (start >= 0 && end > start) {
-      writeFileSync('README.md', readme.slice(0, start) + '<!-- RESULTS:START -->\n' + readmeBlock(results, command) + readme.slice(end));
-      readmeNote = ' and the README results block';
+    // Only a README that has the block (the repository's): never append one to another file.
+    if (readFileSync('README.md', 'utf8').includes('<!-- SURVEY:START -->')) {
+      writeMarkedBlock('README.md', 'SURVEY', readmeBlock(results, command));
+      readmeNote = ' and the README survey block';
     }
   }
   process.stdout.write(`wrote ${args.out}, ${plots.length} plot(s)${readmeNote}\n`);

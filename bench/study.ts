@@ -1,10 +1,11 @@
 /**
- * `npm run study -- [--phases vqa-primary,…] [--root <dir>] [--blocks <n>] [--summarise-only] [--out <file>] [--commit <sha>]`
+ * `npm run study -- [--phases vqa-primary,…] [--root <dir>] [--blocks <n>] [--summarise-only] [--out <file>] [--readme <file>] [--commit <sha>]`
  *
  * Runs the study of docs/STUDY.md (bench/study-spec.ts) through the local pipeline, one block of
  * seeds at a time (each block is one `amad run`, resumed when interrupted), then rewrites the
- * results block of docs/STUDY.md (between its STUDY-RESULTS markers; --out) and the plots
- * docs/study-<phase>.svg from whatever blocks are complete under --root. Runs belong
+ * results block of docs/RESULTS.md (between its STUDY-RESULTS markers; --out), the plots
+ * docs/study-<phase>.svg and the verdict table of README.md (its RESULTS block; --readme, ''
+ * for none) from whatever blocks are complete under --root. Runs belong
  * OUTSIDE the repository (e.g. `--root /work/study-runs`): they survive a session and resume.
  *
  * `--summarise-only` trains nothing: it re-reads the completed blocks and rewrites the results.
@@ -28,11 +29,12 @@ interface Args {
   blocks?: number;
   summariseOnly: boolean;
   out: string;
+  readme: string;
   commit?: string;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { phases: [...STUDY_PHASES], root: 'study-runs', summariseOnly: false, out: 'docs/STUDY.md' };
+  const a: Args = { phases: [...STUDY_PHASES], root: 'study-runs', summariseOnly: false, out: 'docs/RESULTS.md', readme: 'README.md' };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -45,8 +47,9 @@ function parseArgs(argv: readonly string[]): Args {
     else if (flag === '--blocks') a.blocks = Number(value());
     else if (flag === '--summarise-only') a.summariseOnly = true;
     else if (flag === '--out') a.out = value();
+    else if (flag === '--readme') a.readme = argv[++i] ?? '';
     else if (flag === '--commit') a.commit = value();
-    else throw new Error(`unknown argument ${flag} (use --phases ${STUDY_PHASES.map((p) => p.id).join(',')}, --root <dir>, --blocks <n>, --summarise-only, --out <file>, --commit <sha>)`);
+    else throw new Error(`unknown argument ${flag} (use --phases ${STUDY_PHASES.map((p) => p.id).join(',')}, --root <dir>, --blocks <n>, --summarise-only, --out <file>, --readme <file>, --commit <sha>)`);
   }
   if (a.blocks !== undefined && !(Number.isInteger(a.blocks) && a.blocks > 0)) throw new Error('--blocks must be a positive integer');
   return { ...a, root: path.resolve(a.root) };
@@ -103,7 +106,7 @@ export async function run(argv: readonly string[]): Promise<void> {
   const a = parseArgs(argv);
   const command = `npm run study${argv.length ? ' -- ' + argv.join(' ') : ''}`;
   if (!a.summariseOnly) process.exitCode = await trainBlocks(a, command);
-  await summariseStudy({ root: a.root, phases: a.phases, out: a.out, command, plotsDir: path.dirname(a.out) });
+  await summariseStudy({ root: a.root, phases: a.phases, out: a.out, command, plotsDir: path.dirname(a.out), readme: a.readme || undefined });
 }
 
 if (require.main === module) {

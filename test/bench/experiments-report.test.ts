@@ -79,7 +79,7 @@ afterEach(() => {
 
 test('quick: the results file reports mean ± std, paired Δ and p, and every loss of AMAD kl; no README is touched', async () => {
   const root = path.join(dir, 'runs');
-  const out = path.join(dir, 'RESULTS-quick.md');
+  const out = path.join(dir, 'SURVEY-quick.md');
   writeVqaRun(root, true, [2]);
   await run(['--quick', '--tasks', '', '--root', root, '--out', out]);
   const md = readFileSync(out, 'utf8');
@@ -95,7 +95,7 @@ test('quick: the results file reports mean ± std, paired Δ and p, and every lo
   expect(md).toContain('| one-to-one | 55.0 | 56.0 | 58.0 |');
   expect(md).toContain('`gt-only` is the student trained on the ground truth alone');
   expect(md).toContain('Command: `npm run experiments -- --quick --tasks vqa`');
-  expect(existsSync(path.join(dir, 'results-quick-vqa-diffs.svg'))).toBe(true);
+  expect(existsSync(path.join(dir, 'survey-quick-vqa-diffs.svg'))).toBe(true);
   // One speed-up per head count: teacher 40 ms at batch 32, students 10 / 20 / 8 ms by seed → 4×, 2×, 5×, median 4×.
   expect(md).toContain('All 24 students above share one architecture: 50 k parameters (100% of the teacher\'s), **4.00× faster**');
   expect(md).toContain('range 2.00–5.00×');
@@ -110,23 +110,25 @@ test('quick: the results file reports mean ± std, paired Δ and p, and every lo
   expect(md).toContain('students 200 steps with 2 heads');
   expect(md).toContain('Trained at commit not recorded.');
   expect(existsSync(path.join(dir, 'reports'))).toBe(false); // the quick check links reports under --root, copies none
-  expect(existsSync(path.join(dir, 'results-quick-vqa.svg'))).toBe(true);
-  expect(existsSync(path.join(dir, 'results-quick-captioning.svg'))).toBe(false);
+  expect(existsSync(path.join(dir, 'survey-quick-vqa.svg'))).toBe(true);
+  expect(existsSync(path.join(dir, 'survey-quick-captioning.svg'))).toBe(false);
 });
 
-test('full: the README block gets one row per task and head count and a verdict naming the losses', async () => {
+test('full: the README survey block gets one row per task and head count and a verdict naming the losses', async () => {
   process.chdir(dir);
-  writeFileSync('README.md', '# x\n\n<!-- RESULTS:START -->\nold\n<!-- RESULTS:END -->\n\nrest\n');
+  writeFileSync('README.md', '# x\n\n<!-- RESULTS:START -->\nstudy\n<!-- RESULTS:END -->\n\n<!-- SURVEY:START -->\nold\n<!-- SURVEY:END -->\n\nrest\n');
   writeVqaRun('runs', false, [2, 4]);
   mkdirSync('runs/runs/experiments-vqa/report', { recursive: true });
   writeFileSync('runs/runs/experiments-vqa/report/index.html', '<html>vqa report</html>');
   mkdirSync('runs/specs', { recursive: true });
   writeFileSync('runs/specs/experiments-vqa.provenance.json', JSON.stringify({ commit: 'abc1234', startedAt: '2026-11-27T09:52:49.310Z' }));
-  await run(['--tasks', '', '--root', 'runs', '--out', 'docs/RESULTS.md']);
+  await run(['--tasks', '', '--root', 'runs', '--out', 'docs/SURVEY.md']);
   const readme = readFileSync('README.md', 'utf8');
 
   expect(readme).not.toContain('old');
   expect(readme).toContain('rest');
+  expect(readme).toContain('<!-- RESULTS:START -->\nstudy\n<!-- RESULTS:END -->'); // the study's block is not the survey's
+  expect(readme).toContain("### The survey at the paper's τ = 1");
   const rows = readme.split('\n').filter((l) => l.startsWith('| vqa'));
   expect(rows).toHaveLength(2);
   expect(rows[0]).toMatch(/^\| vqa \(accuracy, %\) \| 2 \| 4\.0× \| 60\.0 \| 31\.3 ± 1\.5 \|/);
@@ -140,9 +142,10 @@ test('full: the README block gets one row per task and head count and a verdict 
   expect(readme).toContain('mean-head: above in 2 of 2 (significantly in 0)');
   expect(readme).toMatch(/significant \(p < 0\.05\) over gt-only, logit-kd, minilmv2\./);
   expect(readme).toContain('- Not finished yet: captioning, translation.');
-  expect(readme).toContain('![vqa results](docs/results-vqa.svg)');
-  const results = readFileSync('docs/RESULTS.md', 'utf8');
-  expect(results).toContain('[RESULTS-quick.md](RESULTS-quick.md)');
+  expect(readme).toContain('![vqa survey](docs/survey-vqa.svg)');
+  const results = readFileSync('docs/SURVEY.md', 'utf8');
+  expect(results).toContain('[SURVEY-quick.md](SURVEY-quick.md)');
+  expect(results).toContain('its results are [RESULTS.md](RESULTS.md)');
   expect(results).toContain('Trained at commit abc1234 (started 2026-11-27T09:52:49.310Z).');
   // The full experiment's report is copied beside the results file and linked relatively.
   expect(results).toContain('Report: [reports/experiments-vqa.html](reports/experiments-vqa.html)');

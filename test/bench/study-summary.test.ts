@@ -77,7 +77,9 @@ test('τ chosen on validation, paired Δ with intervals, Holm, per-seed values, 
   for (const b of [0, 1]) await writeBlock(b, test, val);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, '# Study\n\nprotocol text\n\n<!-- STUDY-RESULTS:START -->\nold\n<!-- STUDY-RESULTS:END -->\n\ntail\n');
-  await summariseStudy({ root, phases: [studyPhase('vqa-primary')], out, command: 'npm run study -- --summarise-only', plotsDir: path.dirname(out) });
+  const readme = path.join(path.dirname(out), '..', 'README.md');
+  writeFileSync(readme, '# amad\n\n<!-- RESULTS:START -->\nold table\n<!-- RESULTS:END -->\n\nafter\n');
+  await summariseStudy({ root, phases: [studyPhase('vqa-primary')], out, command: 'npm run study -- --summarise-only', plotsDir: path.dirname(out), readme });
   const md = readFileSync(out, 'utf8');
   expect(md.startsWith('# Study\n\nprotocol text\n\n<!-- STUDY-RESULTS:START -->')).toBe(true);
   expect(md).not.toContain('\nold\n');
@@ -99,6 +101,14 @@ test('τ chosen on validation, paired Δ with intervals, Holm, per-seed values, 
   expect(md).toMatch(/minilmv2-h2 \| 4 \| [-+]0\.\d\d \| .* \| none yet, n = 4 of 12 \(the rule would say: tie within ±1\.5 points\) \|/);
   expect(md).toMatch(/one-to-one-h2 \| 4 \| .* \| none yet, n = 4 of 12 \(the rule would say: \*\*AMAD wins\*\*\) \|/);
   expect(existsSync(path.join(path.dirname(out), 'study-vqa-primary.svg'))).toBe(true);
+  // The README's verdict table: one row per primary task, partial ones without a verdict, links relative to the README.
+  const rd = readFileSync(readme, 'utf8');
+  expect(rd).not.toContain('old table');
+  expect(rd.trimEnd().endsWith('<!-- RESULTS:END -->\n\nafter')).toBe(true);
+  expect(rd).toMatch(new RegExp(`\\| vqa \\(accuracy, points\\) \\| 4 of 12 \\| τ = 0\\.1 \\| \\+${(mean * 100).toFixed(2)} \\[[^\\]]+\\], p_Holm [0-9.<]+[^|]*: no verdict at n = 4 of 12 \\|`));
+  expect(rd).toContain('| captioning | 0 of 12 | – | no complete seeds yet | no complete seeds yet | no complete seeds yet |');
+  expect(rd).toContain(`[${path.relative(path.dirname(readme), out)}](${path.relative(path.dirname(readme), out)})`);
+  expect(rd).toContain(`![study-vqa-primary](${path.relative(path.dirname(readme), path.join(path.dirname(out), 'study-vqa-primary.svg'))})`);
 });
 
 test('a tie on validation goes to τ = 1', async () => {
