@@ -165,6 +165,12 @@ export interface OpenInferenceOptions {
   readonly runtime?: 'auto' | 'tfjs' | 'onnxruntime';
   /** Intra-op threads of the ONNX Runtime session. @default AMAD_ORT_THREADS or every CPU */
   readonly threads?: number;
+  /**
+   * Where the ONNX Runtime session runs (onnx/runtime.ts createOnnxSession): 'worker' for the
+   * stages' batches, 'caller' to time `session.run` as a serving process calls it (latency).
+   * @default 'worker'
+   */
+  readonly sessionThread?: 'worker' | 'caller';
   /** Where a fallback is reported. @default one JSON line on stderr */
   readonly log?: (line: string) => void;
 }
@@ -191,7 +197,7 @@ export async function openInferenceModel(modelUri: string, opts: OpenInferenceOp
     return tfjs();
   }
   const info = opts.loaded ?? (await loadModelInfo(modelUri));
-  const onnx = await OnnxModel.open(onnxUri, { runtime: rt, ...(opts.threads ? { threads: opts.threads } : {}) });
+  const onnx = await OnnxModel.open(onnxUri, { runtime: rt, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.sessionThread ? { thread: opts.sessionThread } : {}) });
   return new OnnxInferenceModel(info, onnx, opts.pixelStats ?? info.metadata.pixelStats);
 }
 

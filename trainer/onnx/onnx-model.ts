@@ -121,7 +121,7 @@ export class OnnxModel {
    * Opens `onnxUri` (any storage URI or path) and its sidecar `<onnxUri>.json`.
    * @throws OnnxRuntimeError when ONNX Runtime is not available; OnnxModelError for a bad sidecar.
    */
-  static async open(onnxUri: string, opts: { threads?: number; runtime?: OnnxRuntimeStatus } = {}): Promise<OnnxModel> {
+  static async open(onnxUri: string, opts: { threads?: number; runtime?: OnnxRuntimeStatus; thread?: 'worker' | 'caller' } = {}): Promise<OnnxModel> {
     const rt = opts.runtime ?? loadOnnxRuntime();
     if (!rt.available) throw new OnnxRuntimeError(`cannot open ${onnxUri}: ONNX Runtime is not available (${rt.reason})`);
     const uri = toUri(onnxUri);

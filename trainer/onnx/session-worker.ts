@@ -19,7 +19,8 @@
  *   once per process, from the first session created, to the thread creating it
  *   (inference_session.cc, a `std::call_once`): so the worker must create the process's first
  *   session — the stages open every model's main session here before any session on the calling
- *   thread (runtime.ts `thread: 'caller'`, decoding only). A worker restarted after a crash runs
+ *   thread (runtime.ts `thread: 'caller'`: decoding steps, and the latency pass, which times
+ *   `session.run` as a serving process calls it). A worker restarted after a crash runs
  *   without the flush: same results, slower.
  *
  * Tensors cross the thread boundary as copies ({type, data, dims}); the proxy returns ONNX
