@@ -11,7 +11,7 @@
  * - Denormals. The attention softmax of a padded sequence yields denormal probabilities (ONNX
  *   Runtime's exp clamps a masked score of −1e9 to about −104, where e^x is denormal in float32),
  *   and each operation on a denormal costs a slow path on x86: ONNX Runtime's
- *   `session.set_denormal_as_zero` made the demo teacher's forward pass 1.4–1.8× faster here.
+ *   `session.set_denormal_as_zero` removes that cost (docs/BENCHMARKS.md: onnx-graph `--daz`).
  *   It sets the flush-to-zero mode of the thread that creates the session, i.e. for the whole
  *   thread — on the JavaScript thread that would also flush TensorFlow.js (wasm) arithmetic and
  *   bias its latency. In the worker it changes only ONNX Runtime's own results, and only values
