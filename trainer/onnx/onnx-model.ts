@@ -77,8 +77,8 @@ export class OnnxModel {
    * sessions (sidecar `split`, paths relative to the sidecar), opened once with this session's
    * thread count; null when the sidecar has none. The encoder runs once per batch on the session
    * worker; the decoders run on this thread: a decoding step is too small to pay for a thread
-   * hop (greedy captioning at the demo's width: 567 examples/s with worker decoders, 760 here;
-   * bench/onnx-runtime.ts, 2026-12-06).
+   * hop (greedy captioning in bench/onnx-runtime.ts ran markedly slower with the decoders on the
+   * worker).
    */
   splitSessions(): Promise<{ encoder: OnnxSessionHandle; decoder: OnnxSessionHandle; decoderWithPast: OnnxSessionHandle | null } | null> {
     this.split ??= (async () => {
