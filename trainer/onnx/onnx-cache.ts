@@ -40,10 +40,10 @@ export async function cacheShardWithOnnxTeacher(a: OnnxCacheShardArgs): Promise<
     const outDir = cacheDirForShard(a.cacheDir, entry.file);
     let writer: TeacherCacheWriter | undefined;
     const first = split.shardRange(a.shardIndex).start;
-    const B = a.batchSize;
     await pipelineBatches(
-      Math.ceil(entry.count / B),
-      (i) => split.batch(Array.from({ length: Math.min(B, entry.count - i * B) }, (_, k) => first + i * B + k)),
+      Array.from({ length: entry.count }, (_, k) => first + k),
+      a.batchSize,
+      (slice) => split.batch(slice),
       (batch) => teacher.run(batch, a.data.manifest.pixelStats, outputs.map((o) => o.output)),
       async (batch, out) => {
         const named = [...outputs.map((o) => [o.field, out.maps[o.output]!] as const), [LOGITS_FIELD, out.logits] as const];

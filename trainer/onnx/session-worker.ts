@@ -57,8 +57,8 @@ export interface OnnxSession {
   release(): Promise<void>;
 }
 
-/** Options the worker creates a session with (ONNX Runtime SessionOptions, cloneable). */
-export type WorkerSessionOptions = OrtModule.InferenceSession.SessionOptions;
+/** ONNX Runtime SessionOptions (cloneable: they cross to the worker). */
+export type OrtSessionOptions = OrtModule.InferenceSession.SessionOptions;
 
 /**
  * The worker's code, plain CommonJS so it runs the same from TypeScript sources (tsx, jest), the
@@ -104,7 +104,7 @@ parentPort.on('message', (m) => {
 });
 `;
 
-type Request = { op: 'create'; model: Uint8Array; options: WorkerSessionOptions } | { op: 'run'; session: number; feeds: Record<string, WireTensor>; fetches: readonly string[] } | { op: 'release'; session: number };
+type Request = { op: 'create'; model: Uint8Array; options: OrtSessionOptions } | { op: 'run'; session: number; feeds: Record<string, WireTensor>; fetches: readonly string[] } | { op: 'release'; session: number };
 
 /** One worker thread and its pending calls. */
 class SessionWorker {
@@ -221,7 +221,7 @@ class CallerSession implements OnnxSession {
  * Creates a session on the calling thread. `options` must not flush denormals
  * (`session.set_denormal_as_zero`): that would change this whole thread's arithmetic.
  */
-export async function createCallerSession(ort: Ort, model: Uint8Array, options: WorkerSessionOptions): Promise<OnnxSession> {
+export async function createCallerSession(ort: Ort, model: Uint8Array, options: OrtSessionOptions): Promise<OnnxSession> {
   return new CallerSession(await ort.InferenceSession.create(model, options));
 }
 
@@ -229,7 +229,7 @@ export async function createCallerSession(ort: Ort, model: Uint8Array, options: 
  * Creates a session in the shared worker.
  * @param ortPath the resolved file of the onnxruntime-node package the main thread loaded
  */
-export async function createWorkerSession(ort: Ort, ortPath: string, model: Uint8Array, options: WorkerSessionOptions): Promise<OnnxSession> {
+export async function createWorkerSession(ort: Ort, ortPath: string, model: Uint8Array, options: OrtSessionOptions): Promise<OnnxSession> {
   const worker = workerFor(ortPath);
   const made = await worker.call<{ session: number; inputNames: string[]; outputNames: string[]; inputMetadata: SessionValueInfo[] }>({ op: 'create', model, options });
   return new WorkerSession(worker, ort, made.session, made.inputNames, made.outputNames, made.inputMetadata);

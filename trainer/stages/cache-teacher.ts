@@ -72,11 +72,11 @@ export async function cacheOneShard(a: CacheShardArgs): Promise<string[]> {
       // The examples AND the image shard they point into: new pixels invalidate the cache too.
       dataShardHash: split.shardIdentity(shardIndex),
     });
-    const first = split.entry.shards.slice(0, shardIndex).reduce((n, s) => n + s.count, 0);
-    const B = runner.batchSize;
+    const first = split.shardRange(shardIndex).start;
     await pipelineBatches(
-      Math.ceil(entry.count / B),
-      (i) => split.batch(Array.from({ length: Math.min(B, entry.count - i * B) }, (_, k) => first + i * B + k)),
+      Array.from({ length: entry.count }, (_, k) => first + k),
+      runner.batchSize,
+      (slice) => split.batch(slice),
       (batch) => runner.forward(batch, layers), // maps [B, Ht, Q, K], logits [B, A] or [B, Ld, V]
       async (batch, out) => {
         const arrays = [...Object.entries(out.attention), [LOGITS_FIELD, out.logits] as const].map(([name, x]) => [name, x.data, x.shape[0]!] as const);

@@ -241,8 +241,7 @@ export async function predictVqaShard(
       }
     });
   };
-  const batchOf = (i: number) => split.batch(indices.slice(i * batchSize, (i + 1) * batchSize));
-  await pipelineBatches(Math.ceil(indices.length / batchSize), batchOf, async (batch) => answersOf(batch), consume);
+  await pipelineBatches(indices, batchSize, (slice) => split.batch(slice), async (batch) => answersOf(batch), consume);
   return { ...out, referenceKind: humanAnswers ? 'human-answers' : 'label' };
 }
 
@@ -251,10 +250,10 @@ async function predictGenerationShard(runner: InferenceModel, split: SplitReader
   const tokenizer = tokenizerFromJson(runner.info.metadata.tokenizer, 'model metadata.tokenizer');
   const ids: string[] = [];
   const predictions: Record<string, string> = {};
-  const B = runner.batchSize;
   await pipelineBatches(
-    Math.ceil(indices.length / B),
-    (i) => split.batch(indices.slice(i * B, (i + 1) * B)),
+    indices,
+    runner.batchSize,
+    (slice) => split.batch(slice),
     (batch) => predictTexts(runner, tokenizer, batch, decoding),
     (batch, texts) =>
       batch.ids.forEach((id, b) => {

@@ -26,8 +26,9 @@ test('reads the next batch and consumes the previous result while a forward pass
   const { forward, open } = gatedForward(log);
   const consumed: [number, number, number][] = [];
   const done = pipelineBatches(
-    3,
-    async (i) => (log.push(`read ${i}`), i),
+    [0, 1, 2],
+    1,
+    async ([i]) => (log.push(`read ${i}`), i!),
     forward,
     (b, out, i) => void consumed.push([b, out, i]),
   );
@@ -52,8 +53,15 @@ test('reads the next batch and consumes the previous result while a forward pass
 
 test('no batches: nothing is read or run', async () => {
   const read = jest.fn();
-  await pipelineBatches(0, read, jest.fn(), jest.fn());
+  await pipelineBatches([], 4, read, jest.fn(), jest.fn());
   expect(read).not.toHaveBeenCalled();
+});
+
+test('reads the indices batchSize at a time, the last batch with the rest', async () => {
+  const slices: number[][] = [];
+  await pipelineBatches([5, 6, 7, 8, 9], 2, async (slice) => (slices.push(slice), slice.length), async (n) => n, () => {});
+  expect(slices).toEqual([[5, 6], [7, 8], [9]]);
+  await expect(pipelineBatches([1], 0, async () => 0, async () => 0, () => {})).rejects.toThrow(/batchSize must be a positive integer/);
 });
 
 test('a failed forward pass is thrown even while another step is awaited, and nothing after it is consumed', async () => {
@@ -63,8 +71,9 @@ test('a failed forward pass is thrown even while another step is awaited, and no
     const consumed: number[] = [];
     let releaseConsume!: () => void;
     const run = pipelineBatches(
-      3,
-      async (i) => i,
+      [0, 1, 2],
+      1,
+      async ([i]) => i!,
       async (b) => {
         if (b === 1) throw new Error('forward 1 failed');
         return b;
@@ -87,8 +96,9 @@ test('a failed forward pass is thrown even while another step is awaited, and no
 test('a failed read is thrown', async () => {
   await expect(
     pipelineBatches(
-      2,
-      async (i) => {
+      [0, 1],
+      1,
+      async ([i]) => {
         if (i === 1) throw new Error('shard corrupt at batch 1');
         return i;
       },
