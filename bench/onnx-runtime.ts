@@ -26,7 +26,7 @@
  *     AMAD_BACKEND=wasm AMAD_ORT_THREADS=1 npx tsx bench/run.ts onnx-runtime --examples 256 --repeats 3
  *     npm run bench -- onnx-runtime --repeats 3 --shapes demo
  *
- * AMAD_ORT_THREADS sets ONNX Runtime's intra-op threads (default: every CPU); the wasm backend
+ * AMAD_ORT_THREADS sets ONNX Runtime's intra-op threads (default: every CPU but one); the wasm backend
  * is single-threaded under Node. Prints a table, then one JSON line per measurement. Export time
  * and file size: bench/onnx-export.ts.
  */

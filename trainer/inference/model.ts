@@ -72,7 +72,7 @@ export class TfjsInferenceModel implements InferenceModel {
   constructor(readonly loaded: LoadedModel) {
     const backend = activeBackend();
     this.runtime = { name: `tfjs-${backend}`, version: backend, threads: backend === 'wasm' || backend === 'cpu' ? 1 : null };
-    this.batchSize = inferenceBatchSize(this.runtime.threads, attentionBytesPerExample(loaded.model.config));
+    this.batchSize = inferenceBatchSize('tfjs', attentionBytesPerExample(loaded.model.config));
   }
 
   async forward(batch: Batch, layers: readonly CachedLayer[] = []): Promise<ForwardOutputs> {
@@ -115,7 +115,7 @@ export class OnnxInferenceModel implements InferenceModel {
     private readonly pixelStats: OnnxBatchInputs['pixelStats'],
   ) {
     this.runtime = { name: 'onnxruntime', version: onnx.version, threads: onnx.threads };
-    this.batchSize = inferenceBatchSize(onnx.threads, attentionBytesPerExample(info.metadata.config));
+    this.batchSize = inferenceBatchSize('onnxruntime', attentionBytesPerExample(info.metadata.config));
   }
 
   async forward(batch: Batch, layers: readonly CachedLayer[] = []): Promise<ForwardOutputs> {
@@ -163,7 +163,7 @@ export interface OpenInferenceOptions {
   readonly pixelStats?: OnnxBatchInputs['pixelStats'];
   /** `tfjs` forces the TensorFlow.js model (latency of both runtimes, parity tests). @default 'auto' */
   readonly runtime?: 'auto' | 'tfjs' | 'onnxruntime';
-  /** Intra-op threads of the ONNX Runtime session. @default AMAD_ORT_THREADS or every CPU */
+  /** Intra-op threads of the ONNX Runtime session. @default AMAD_ORT_THREADS or every CPU but one (onnx/runtime.ts onnxThreads) */
   readonly threads?: number;
   /**
    * Where the ONNX Runtime session runs (onnx/runtime.ts createOnnxSession): 'worker' for the
@@ -199,6 +199,21 @@ export async function openInferenceModel(modelUri: string, opts: OpenInferenceOp
   const info = opts.loaded ?? (await loadModelInfo(modelUri));
   const onnx = await OnnxModel.open(onnxUri, { runtime: rt, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.sessionThread ? { thread: opts.sessionThread } : {}) });
   return new OnnxInferenceModel(info, onnx, opts.pixelStats ?? info.metadata.pixelStats);
+}
+
+/**
+ * `openInferenceModel` while `alongside` runs — a stage loading and checking its data shards
+ * while ONNX Runtime creates the session on its worker thread. Either failure is thrown; a model
+ * opened for a stage that cannot go on is disposed.
+ */
+export async function openInferenceModelAlongside(modelUri: string, opts: OpenInferenceOptions, alongside: Promise<unknown>): Promise<InferenceModel> {
+  const [model, other] = await Promise.allSettled([openInferenceModel(modelUri, opts), alongside]);
+  if (other.status === 'rejected') {
+    if (model.status === 'fulfilled') await model.value.dispose();
+    throw other.reason;
+  }
+  if (model.status === 'rejected') throw model.reason;
+  return model.value;
 }
 
 /** A tfjs model the caller loaded and disposes itself. */

@@ -12,7 +12,8 @@
  *   AMAD_INFERENCE_RUNTIME  `onnxruntime` (require it: fail when it cannot load), `tfjs` (never
  *                           load it), unset = ONNX Runtime when it loads, else TensorFlow.js.
  *   AMAD_ORT_THREADS        intra-op threads per session (a positive integer); default: the
- *                           CPUs this process may use (`os.availableParallelism()`).
+ *                           CPUs this process may use (`os.availableParallelism()`) but one,
+ *                           at least 1 — see `onnxThreads`.
  *
  *     const rt = loadOnnxRuntime();
  *     if (rt.available) {
@@ -94,15 +95,21 @@ export function resetOnnxRuntimeForTests(): void {
 }
 
 /**
- * Intra-op threads per session: AMAD_ORT_THREADS, else every CPU this process may use.
- * Explicit, never ORT's own default, so the report can state it.
+ * Intra-op threads per session: AMAD_ORT_THREADS, else every CPU this process may use but one
+ * (at least 1). The stages keep their JavaScript thread busy while a forward pass runs on the
+ * session worker — reading the next batch, converting and writing the last one's cache records
+ * (trainer/inference/pipeline.ts) — so a pool as wide as the machine would have its threads and
+ * that thread take turns on the same cores (docs/BENCHMARKS.md: 1 thread beat 2 on this 2-core
+ * machine in five of the seven stage measurements). Explicit, never ORT's own default, so the
+ * report can state it.
+ * @param cpus the CPUs this process may use (tests)
  * @throws OnnxRuntimeError when AMAD_ORT_THREADS is not a positive integer.
  */
-export function onnxThreads(): number {
+export function onnxThreads(cpus: number = os.availableParallelism()): number {
   const raw = process.env[THREADS_ENV]?.trim();
-  if (!raw) return Math.max(1, os.availableParallelism());
+  if (!raw) return Math.max(1, cpus - 1);
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new OnnxRuntimeError(`${THREADS_ENV}="${raw}" must be a positive integer (threads per ONNX Runtime session); unset it to use every CPU`);
+  if (!Number.isInteger(n) || n < 1) throw new OnnxRuntimeError(`${THREADS_ENV}="${raw}" must be a positive integer (threads per ONNX Runtime session); unset it to use every CPU but one`);
   return n;
 }
 

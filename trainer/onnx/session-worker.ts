@@ -23,7 +23,8 @@
  *   `session.run` as a serving process calls it). A worker restarted after a crash runs
  *   without the flush: same results, slower.
  *
- * Tensors cross the thread boundary as copies ({type, data, dims}); the proxy returns ONNX
+ * Inputs cross the thread boundary as copies ({type, data, dims}: the caller may still use its
+ * batch), outputs are moved (transferred: the worker keeps no reference); the proxy returns ONNX
  * Runtime `Tensor`s built on the main thread, so callers see the same objects as from a session.
  * The worker is unref'd while no call is pending (it never keeps a process alive) and is
  * restarted after a crash; a crash rejects every pending call with the worker's error.
@@ -77,7 +78,7 @@ async function handle(m) {
     const id = nextId++;
     sessions.set(id, session);
     const info = (v) => ({ name: v.name, isTensor: !!v.isTensor, shape: v.isTensor ? Array.from(v.shape) : [] });
-    return { session: id, inputNames: session.inputNames, outputNames: session.outputNames, inputMetadata: (session.inputMetadata || []).map(info) };
+    return { value: { session: id, inputNames: session.inputNames, outputNames: session.outputNames, inputMetadata: (session.inputMetadata || []).map(info) }, transfer: [] };
   }
   const session = sessions.get(m.session);
   if (!session) throw new Error('ONNX Runtime session ' + m.session + ' is not open (released already?)');
@@ -86,19 +87,34 @@ async function handle(m) {
     for (const [name, t] of Object.entries(m.feeds)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
     const out = await session.run(feeds, m.fetches);
     const result = {};
-    for (const name of m.fetches) if (out[name]) result[name] = wire(out[name]);
-    return result;
+    const transfer = new Set();
+    for (const name of m.fetches) {
+      if (!out[name]) continue;
+      result[name] = wire(out[name]);
+      // Moved, not copied: an output owns its whole buffer and the worker keeps nothing of it.
+      const d = out[name].data;
+      if (ArrayBuffer.isView(d) && d.byteOffset === 0 && d.byteLength === d.buffer.byteLength && d.buffer instanceof ArrayBuffer) transfer.add(d.buffer);
+    }
+    return { value: result, transfer: [...transfer] };
   }
   if (m.op === 'release') {
     sessions.delete(m.session);
     await session.release();
-    return null;
+    return { value: null, transfer: [] };
   }
   throw new Error('unknown request ' + m.op);
 }
+// handle() resolves to { value, transfer }: the reply and the buffers it moves.
+function reply(id, { value, transfer }) {
+  try {
+    parentPort.postMessage({ id, ok: true, value }, transfer);
+  } catch (e) {
+    parentPort.postMessage({ id, ok: true, value }); // a buffer that cannot move is copied
+  }
+}
 parentPort.on('message', (m) => {
   handle(m).then(
-    (value) => parentPort.postMessage({ id: m.id, ok: true, value }),
+    (r) => reply(m.id, r),
     (e) => parentPort.postMessage({ id: m.id, ok: false, error: String(e && e.stack ? e.stack : e) }),
   );
 });

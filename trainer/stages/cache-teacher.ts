@@ -12,7 +12,7 @@ import { cachedLayersOf, resolveLayerMap, TeacherCacheWriter, type CachedLayer, 
 import type { ModelConfig } from '../model/config';
 import { fitConfigToData } from '../jobs/task';
 import { cacheDirForShard, cacheFields, LOGITS_FIELD } from '../jobs/teacher-signal';
-import { openInferenceModel, type RuntimeInfo } from '../inference/model';
+import { openInferenceModelAlongside, type RuntimeInfo } from '../inference/model';
 import { pipelineBatches } from '../inference/pipeline';
 import { cacheShardWithOnnxTeacher } from '../onnx/onnx-cache';
 
@@ -56,7 +56,9 @@ export async function cacheOneShard(a: CacheShardArgs): Promise<string[]> {
     const layersOf = (t: TeacherLayerSet) => cachedLayersForSpec(a.spec, t, data);
     return cacheShardWithOnnxTeacher({ spec: a.spec, teacher: a.spec.teacher, data, shardIndex, cacheDir: a.cacheDir, layersOf, batchSize: ONNX_TEACHER_CACHE_BATCH });
   }
-  const runner = await openInferenceModel(a.teacherUri, { pixelStats: data.manifest.pixelStats, runtime: a.runtime });
+  // The teacher's session is created while the shard and its images are read and checked.
+  const loadShard = Promise.all([split.shard(shardIndex), split.imageShard(shardIndex)]);
+  const runner = await openInferenceModelAlongside(a.teacherUri, { pixelStats: data.manifest.pixelStats, runtime: a.runtime }, loadShard);
   try {
     a.onRuntime?.(runner.runtime);
     const teacher = runner.info;

@@ -24,7 +24,7 @@ import type { Batch } from '../data/batch';
 import { openDataset, type PreparedDataset, type SplitReader } from '../data/dataset';
 import { tokenizerFromJson, type Tokenizer } from '../data/tokenizer';
 import { EvalPartSchema, EvalResultSchema, MAX_PER_EXAMPLE, type Decoding, type EvalPart, type EvalResult } from '../eval/result-schema';
-import { decodeBatch, describeRuntime, openInferenceModel, type InferenceModel } from '../inference/model';
+import { decodeBatch, describeRuntime, openInferenceModelAlongside, type InferenceModel } from '../inference/model';
 import { pipelineBatches } from '../inference/pipeline';
 import { loadModel, type ModelInfo } from '../model-io';
 import { measureCost } from './evaluate-cost';
@@ -51,22 +51,24 @@ export async function evaluateShard(args: EvaluateShardArgs): Promise<StageFiles
   const { spec, model: ref, shardIndex } = args;
   if (isOnnxTeacherModel(spec, ref.modelId)) return evaluateShardWithOnnxTeacher(args);
   const dataset = await openDataset(runLayout(args.runUri).data);
-  // ONNX Runtime when it loads and the model has its export; else the tfjs model (logged).
-  const runner = await openInferenceModel(ref.modelUri, { pixelStats: dataset.manifest.pixelStats, runtime: args.runtime });
+  const splitName = args.split ?? spec.evaluation.split;
+  const split = dataset.split(splitName);
+  if (!Number.isInteger(shardIndex) || shardIndex < 0 || shardIndex >= split.numShards) {
+    throw new EvaluationError(`evaluateShard: shardIndex ${shardIndex} is outside the ${split.name} split's ${split.numShards} shard(s)`);
+  }
+  if (toUri(args.shardUri) !== split.shardUri(shardIndex)) {
+    throw new EvaluationError(
+      `evaluateShard: shard ${shardIndex} of the ${split.name} split is ${split.shardUri(shardIndex)}, but the stage was given ${args.shardUri}: the run plan and the prepared data disagree; re-run prepare-data`,
+    );
+  }
+  const indices = shardExampleIndices(split, shardIndex, spec.evaluation.maxExamples);
+  // ONNX Runtime when it loads and the model has its export; else the tfjs model (logged). Its
+  // session is created while the shard and its images are read and checked.
+  const loadShard = indices.length > 0 ? Promise.all([split.shard(shardIndex), split.imageShard(shardIndex)]) : Promise.resolve();
+  const runner = await openInferenceModelAlongside(ref.modelUri, { pixelStats: dataset.manifest.pixelStats, runtime: args.runtime }, loadShard);
   try {
     const model = runner.info;
     checkModelFitsData(model, dataset, ref.modelUri);
-    const splitName = args.split ?? spec.evaluation.split;
-    const split = dataset.split(splitName);
-    if (!Number.isInteger(shardIndex) || shardIndex < 0 || shardIndex >= split.numShards) {
-      throw new EvaluationError(`evaluateShard: shardIndex ${shardIndex} is outside the ${split.name} split's ${split.numShards} shard(s)`);
-    }
-    if (toUri(args.shardUri) !== split.shardUri(shardIndex)) {
-      throw new EvaluationError(
-        `evaluateShard: shard ${shardIndex} of the ${split.name} split is ${split.shardUri(shardIndex)}, but the stage was given ${args.shardUri}: the run plan and the prepared data disagree; re-run prepare-data`,
-      );
-    }
-    const indices = shardExampleIndices(split, shardIndex, spec.evaluation.maxExamples);
     const task = dataset.manifest.task;
     const decoding: Decoding | null =
       task === 'vqa' ? null : { beamSize: spec.evaluation.beamSize, lengthPenalty: spec.evaluation.lengthPenalty, maxLength: model.metadata.config.maxTargetLength };

@@ -1,5 +1,5 @@
 /** Examples per forward pass in the inference stages: by the runtime's threads, capped by the attention maps' memory. */
-import { attentionBytesPerExample, ATTENTION_BUDGET_BYTES, inferenceBatchSize, MULTI_THREAD_BATCH, SINGLE_THREAD_BATCH } from '../../../trainer/inference/batch-size';
+import { attentionBytesPerExample, ATTENTION_BUDGET_BYTES, inferenceBatchSize, ONNX_RUNTIME_BATCH, TFJS_BATCH } from '../../../trainer/inference/batch-size';
 import { parseModelConfig } from '../../../trainer/model/config';
 
 describe('attentionBytesPerExample', () => {
@@ -27,21 +27,17 @@ describe('attentionBytesPerExample', () => {
 
 describe('inferenceBatchSize', () => {
   const small = 50_000;
-  test('one thread (tfjs wasm, ONNX Runtime with 1 thread) or a runtime with its own pool: the single-thread batch', () => {
-    expect(inferenceBatchSize(1, small)).toBe(SINGLE_THREAD_BATCH);
-    expect(inferenceBatchSize(null, small)).toBe(SINGLE_THREAD_BATCH);
-  });
-
-  test('more than one intra-op thread: the larger batch', () => {
-    expect(inferenceBatchSize(2, small)).toBe(MULTI_THREAD_BATCH);
-    expect(inferenceBatchSize(16, small)).toBe(MULTI_THREAD_BATCH);
+  test('TensorFlow.js: the compute-bound batch; ONNX Runtime: the larger batch that amortises its per-call cost', () => {
+    expect(inferenceBatchSize('tfjs', small)).toBe(TFJS_BATCH);
+    expect(inferenceBatchSize('onnxruntime', small)).toBe(ONNX_RUNTIME_BATCH);
+    expect(ONNX_RUNTIME_BATCH).toBeGreaterThan(TFJS_BATCH);
   });
 
   test('capped by the memory budget, never below one example', () => {
     // Paper scale: 12 layers × 12 heads × 237² floats per example ≈ 32 MB → 8 examples in 256 MiB.
     const paper = 12 * 12 * 237 * 237 * 4;
-    expect(inferenceBatchSize(1, paper)).toBe(Math.floor(ATTENTION_BUDGET_BYTES / paper));
-    expect(inferenceBatchSize(1, paper)).toBe(8);
-    expect(inferenceBatchSize(4, ATTENTION_BUDGET_BYTES * 3)).toBe(1);
+    expect(inferenceBatchSize('onnxruntime', paper)).toBe(Math.floor(ATTENTION_BUDGET_BYTES / paper));
+    expect(inferenceBatchSize('tfjs', paper)).toBe(8);
+    expect(inferenceBatchSize('onnxruntime', ATTENTION_BUDGET_BYTES * 3)).toBe(1);
   });
 });

@@ -83,6 +83,14 @@ describe('loadOnnxRuntime', () => {
     process.env.AMAD_ORT_THREADS = '3';
     expect(onnxThreads()).toBe(3);
   });
+
+  test.each([
+    [1, 1],
+    [2, 1],
+    [8, 7],
+  ])('without AMAD_ORT_THREADS, %i CPU(s) give %i intra-op thread(s): one core stays with the stage thread', (cpus, threads) => {
+    expect(onnxThreads(cpus)).toBe(threads);
+  });
 });
 
 describe('OnnxModel', () => {

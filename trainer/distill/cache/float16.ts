@@ -68,51 +68,51 @@ export function float32ToFloat16(values: ArrayLike<number>, out: Uint16Array = n
 const FLOAT16_MAX_BITS32 = 0x477fe000;
 
 /**
+ * The bulk encoder's tables, indexed by a float32's top 9 bits (sign and exponent): the result's
+ * sign and exponent bits (`BASE`), how far the mantissa shifts right (`SHIFT`: 13 for float16
+ * normals, 14–24 for subnormals, 25 to flush to zero) and the implicit leading bit to put back
+ * before shifting (`IMPLICIT`, subnormals only). Overflow and Inf/NaN exponents give 0x7c00 and
+ * a shift that leaves nothing of the mantissa; NaN gets its payload afterwards. With them, every
+ * value is one rounded shift and no data-dependent branch: attention maps mix zeros, subnormals
+ * and normals, and branching on that was most of the conversion's time.
+ */
+const BASE = new Uint16Array(512);
+const SHIFT = new Uint8Array(512);
+const IMPLICIT = new Int32Array(512);
+for (let i = 0; i < 512; i++) {
+  const sign = (i & 0x100) << 7;
+  const exp16 = (i & 0xff) - 112; // float16's biased exponent for this float32 exponent
+  if (exp16 >= 31) [BASE[i], SHIFT[i]] = [sign | 0x7c00, 24]; // overflow, Inf, NaN: mantissa shifted out
+  else if (exp16 >= 1) [BASE[i], SHIFT[i]] = [sign | (exp16 << 10), 13]; // normal
+  else [BASE[i], SHIFT[i], IMPLICIT[i]] = [sign, Math.min(25, 14 - exp16), 0x800000]; // subnormal; < 2^-25 → 0
+}
+
+/**
  * float32 values → float16 bits in `out`, the same rounding as `toFloat16Bits` (the
  * definition; tests check the two agree bit for bit) in one pass over the float32 bit patterns —
- * the teacher cache converts tens of millions of values per shard, and a call per value through a
- * shared scratch float was most of the cache stage's time.
+ * the teacher cache converts tens of millions of values per shard on the stage's critical path.
  * @returns the index of the first value beyond ±FLOAT16_MAX (±Infinity included, NaN not), or −1.
  */
 export function encodeFloat16Into(values: Float32Array, out: Uint16Array): number {
   if (out.length < values.length) throw new RangeError(`encodeFloat16Into: ${values.length} values need ${values.length} outputs, out holds ${out.length}`);
-  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
   let beyond = -1;
   for (let i = 0; i < bits.length; i++) {
     const x = bits[i]!;
-    const abs = x & 0x7fffffff;
-    let h: number;
-    if (abs >= 0x38800000) {
-      // |value| ≥ 2^-14, the smallest normal float16.
-      if (abs < 0x47800000) {
-        // Normal: rebias the exponent (−112 in the float32 field), keep 10 mantissa bits; adding
-        // 0xfff plus the kept part's lowest bit rounds to nearest, ties to even; a carry moves into
-        // the exponent (and at the top to 0x7c00, Infinity), as it should.
-        h = (abs - 0x38000000 + 0xfff + ((abs >>> 13) & 1)) >>> 13;
-      } else if (abs > 0x7f800000) {
-        h = 0x7e00 | (abs >>> 13); // NaN: quiet, the payload's top bits kept (& 0x7fff below)
-      } else {
-        h = 0x7c00; // beyond the largest binade, or ±Infinity
-      }
-      if (abs > FLOAT16_MAX_BITS32 && abs <= 0x7f800000 && beyond < 0) beyond = i;
-    } else {
-      h = abs < 0x33000000 ? 0 : subnormalBits(abs); // below 2^-25 rounds to 0
+    const e = x >>> 23;
+    const shift = SHIFT[e]!;
+    const m = (x & 0x7fffff) | IMPLICIT[e]!;
+    // Round to nearest, ties to even: add half a unit less one, plus the kept part's lowest bit.
+    // A carry moves into the exponent (up to 0x7c00, Infinity) or from subnormal to normal, as it should.
+    out[i] = BASE[e]! + ((m + (1 << (shift - 1)) - 1 + ((m >>> shift) & 1)) >>> shift);
+    if ((x & 0x7fffffff) > FLOAT16_MAX_BITS32) {
+      // Rare: beyond float16's range (an error for the cache), or NaN (kept, quiet, payload's top bits).
+      const abs = x & 0x7fffffff;
+      if (abs > 0x7f800000) out[i] = ((x >>> 16) & 0x8000) | 0x7e00 | ((abs >>> 13) & 0x1ff);
+      else if (beyond < 0) beyond = i;
     }
-    out[i] = ((x >>> 16) & 0x8000) | (h & 0x7fff);
   }
   return beyond;
-}
-
-/** A float16 subnormal from |value| in [2^-25, 2^-14): as `toFloat16Bits`. */
-function subnormalBits(abs: number): number {
-  const exp16 = (abs >>> 23) - 112;
-  const m = (abs & 0x7fffff) | 0x800000;
-  const shift = 14 - exp16; // 14..24
-  let half = m >>> shift;
-  const rest = m & ((1 << shift) - 1);
-  const halfway = 1 << (shift - 1);
-  if (rest > halfway || (rest === halfway && (half & 1) === 1)) half++;
-  return half;
 }
 
 /** float16 bits → float32 values (`out` reused when given). */

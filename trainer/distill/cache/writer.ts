@@ -53,7 +53,8 @@ export class TeacherCacheWriter {
   private readonly recordsPerShard: number;
   private readonly shards: CacheShard[] = [];
   private readonly seenIds = new Set<string>();
-  private shardBuffer: Buffer;
+  /** The shard being filled; allocated at its first record (not after the last shard: it is large). */
+  private shardBuffer: Buffer | null = null;
   private shardIds: string[] = [];
   private finished = false;
 
@@ -82,7 +83,6 @@ export class TeacherCacheWriter {
     this.sizes = layout.sizes;
     this.recordBytes = layout.recordBytes;
     this.recordsPerShard = options.recordsPerShard ?? Math.max(1, Math.floor(DEFAULT_SHARD_BYTES / this.recordBytes));
-    this.shardBuffer = this.newShardBuffer();
   }
 
   /** Bytes of one record (the cache cost per example, headers and manifest aside). */
@@ -143,7 +143,7 @@ export class TeacherCacheWriter {
 
   /** Encodes `data` at byte `offset` of the shard buffer; returns the bytes written. */
   private encodeInto(data: ArrayLike<number>, offset: number, exampleId: string, field: string): number {
-    const buf = this.shardBuffer;
+    const buf = (this.shardBuffer ??= this.newShardBuffer());
     if (this.dtype === 'float32') {
       // Assigning through a Float32Array view of a fresh copy avoids unaligned views into buf.
       const f32 = data instanceof Float32Array ? data : Float32Array.from(data);
@@ -171,12 +171,14 @@ export class TeacherCacheWriter {
 
   private async flushShard(): Promise<void> {
     const count = this.shardIds.length;
-    const bytes = this.shardBuffer.subarray(0, HEADER_BYTES + count * this.recordBytes);
+    const bytes = this.shardBuffer!.subarray(0, HEADER_BYTES + count * this.recordBytes);
     encodeHeader(this.dtype, this.recordBytes, count).copy(bytes, 0);
     const file = shardName(this.shards.length);
-    await this.storage.put(joinUri(this.options.uri, file), bytes);
-    this.shards.push({ file, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), recordCount: count, exampleIds: this.shardIds });
+    const written = this.storage.put(joinUri(this.options.uri, file), bytes);
+    const sha256 = createHash('sha256').update(bytes).digest('hex'); // while the write is in flight
+    await written;
+    this.shards.push({ file, bytes: bytes.length, sha256, recordCount: count, exampleIds: this.shardIds });
     this.shardIds = [];
-    this.shardBuffer = this.newShardBuffer();
+    this.shardBuffer = null;
   }
 }
