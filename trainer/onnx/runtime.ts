@@ -99,9 +99,10 @@ export function resetOnnxRuntimeForTests(): void {
  * (at least 1). The stages keep their JavaScript thread busy while a forward pass runs on the
  * session worker — reading the next batch, converting and writing the last one's cache records
  * (trainer/inference/pipeline.ts) — so a pool as wide as the machine would have its threads and
- * that thread take turns on the same cores (docs/BENCHMARKS.md: 1 thread beat 2 on this 2-core
- * machine in five of the seven stage measurements). Explicit, never ORT's own default, so the
- * report can state it.
+ * that thread take turns on the same cores (docs/BENCHMARKS.md, "Inference stages": one thread
+ * against two on the 2-core VM). The latency pass uses the same count, so the report's latency
+ * is that of the configuration that evaluated. Explicit, never ONNX Runtime's own default, so
+ * the report can state it.
  * @param cpus the CPUs this process may use (tests)
  * @throws OnnxRuntimeError when AMAD_ORT_THREADS is not a positive integer.
  */
