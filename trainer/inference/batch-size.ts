@@ -2,11 +2,10 @@
  * Examples per forward pass in the inference stages (teacher cache, evaluation).
  *
  * TensorFlow.js on one thread (wasm, cpu) is compute-bound per example: 32 is as fast as
- * anything larger (larger was slower on wasm). ONNX Runtime gets 128 whatever its thread count:
- * each call pays a hop to the session worker and the session's run set-up, which a small model's
- * forward pass does not hide (the demo's student evaluated ~10 % faster at 128 than at 32 on one
- * thread, its teacher ~15 %, the cache alike), and more than one intra-op thread splits each
- * operator, which pays only when operators are large. Larger batches hold more attention maps at
+ * anything larger. ONNX Runtime gets 128 whatever its thread count: each call pays a hop to the
+ * session worker and the session's run set-up, which a small model's forward pass does not
+ * hide, and more than one intra-op thread splits each operator, which pays only when operators
+ * are large (docs/BENCHMARKS.md, "Inference stages"). Larger batches hold more attention maps at
  * once (they grow with T²), so the batch is capped by a memory budget — at paper scale (12
  * layers × 12 heads × 237² per example) that is 8 examples. The stages overlap a forward pass
  * with the last batch's records (pipeline.ts), so up to three batches' maps exist at once (the

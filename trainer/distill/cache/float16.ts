@@ -74,7 +74,7 @@ const FLOAT16_MAX_BITS32 = 0x477fe000;
  * before shifting (`IMPLICIT`, subnormals only). Overflow and Inf/NaN exponents give 0x7c00 and
  * a shift that leaves nothing of the mantissa; NaN gets its payload afterwards. With them, every
  * value is one rounded shift and no data-dependent branch: attention maps mix zeros, subnormals
- * and normals, and branching on that was most of the conversion's time.
+ * and normals in no predictable order.
  */
 const BASE = new Uint16Array(512);
 const SHIFT = new Uint8Array(512);
