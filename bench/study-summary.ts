@@ -16,6 +16,7 @@ import { pairedComparison } from '../trainer/eval';
 import { holmAdjust, meanInterval } from '../trainer/eval/stats/intervals';
 import { selectCandidate, type GroupSelection } from '../trainer/eval/select-candidates';
 import { barChart } from '../trainer/report/svg';
+import { findRepoRoot } from '../infra/repo-root';
 import { writeMarkedBlock } from './marked-block';
 import { amadName, blockRunId, phaseBlocks, STUDY_BASELINES, STUDY_PHASES, STUDY_SECONDARY_PHASES, STUDY_TEMPERATURES, studyBlockSpec, type StudyPhase } from './study-spec';
 
@@ -326,7 +327,7 @@ export async function summariseStudy(o: {
       const tau = sel?.candidates.find((c) => c.name === sel.selected)?.values.temperature;
       return { phase: v.phase, metric: v.metric, n: v.completeSeeds.length, tau: typeof tau === 'number' ? tau : undefined, claims: claims.filter((c) => c.task === v.phase.task) };
     });
-    writeMarkedBlock(o.readme, 'RESULTS', readmeVerdicts({ rows, claimCount: claims.length, command: o.command, generated, resultsLink: path.relative(path.dirname(o.readme), o.out), plots: [...plots.values()].map((f) => path.relative(path.dirname(o.readme!), f)) }));
+    writeMarkedBlock(o.readme, 'RESULTS', readmeVerdicts({ rows, claimCount: claims.length, command: o.command, generated, resultsLink: path.relative(path.dirname(o.readme), o.out), protocolLink: path.relative(path.dirname(o.readme), path.join(findRepoRoot(__dirname), 'docs', 'STUDY.md')), plots: [...plots.values()].map((f) => path.relative(path.dirname(o.readme!), f)) }));
     readmeNote = ` and the ${o.readme} results block`;
   }
   process.stdout.write(`wrote ${o.out}${readmeNote}\n`);
@@ -339,13 +340,15 @@ function readmeVerdicts(a: {
   command: string;
   generated: string;
   resultsLink: string;
+  /** The study's protocol (docs/STUDY.md), relative to the README. */
+  protocolLink: string;
   plots: readonly string[];
 }): string {
   const baselines = Object.keys(STUDY_BASELINES);
   const lines = [
     '## Results',
     '',
-    `The study ([docs/STUDY.md](docs/STUDY.md): protocol written before the runs) — AMAD kl with τ chosen on the validation split against the ` +
+    `The study ([${a.protocolLink}](${a.protocolLink}): protocol written before the runs) — AMAD kl with τ chosen on the validation split against the ` +
       `one-to-one, mean-head and MiniLMv2-relation baselines, an 8-head teacher distilled into 2-head students, paired seeds, Holm's correction over the ` +
       `${a.claimCount} primary claims. Test-split differences AMAD − baseline with 95% intervals and p_Holm; from \`${a.command}\` on ${a.generated}. ` +
       `Every per-seed value, the exploratory fixed-τ comparisons and the commit of each run: [${a.resultsLink}](${a.resultsLink}).`,

@@ -198,9 +198,8 @@ export async function scoreValidation(args: MergeEvaluationsArgs): Promise<Valid
  * [start, start + count) of the split; only those below `maxExamples` count.
  */
 export function shardExampleIndices(split: SplitReader, s: number, maxExamples?: number): number[] {
-  let start = 0;
-  for (let i = 0; i < s; i++) start += split.entry.shards[i]!.count;
-  const end = Math.min(start + split.entry.shards[s]!.count, maxExamples ?? Infinity);
+  const { start, end: shardEnd } = split.shardRange(s);
+  const end = Math.min(shardEnd, maxExamples ?? Infinity);
   return Array.from({ length: Math.max(0, end - start) }, (_, k) => start + k);
 }
 
