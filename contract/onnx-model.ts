@@ -83,7 +83,8 @@ export const OnnxAttentionOutputSchema = z.strictObject({
 /**
  * The encoder/decoder pair of a generation model:
  *   encoder: image + text inputs (as the full model) → `states` `[B, T, width]` float32 and
- *            `mask` `[B, T]` float32 (1 = a key the decoder may attend to: patches and real text tokens);
+ *            `mask` `[B, T]` float32 (1 = a key the decoder may attend to: patches and real text tokens),
+ *            and each decoder layer's cross-attention keys/values of the states (decoderWithPast reads them);
  *   decoder: `decoder.ids` + `states` + `mask` → `logits` `[B, Ld, vocabSize]`;
  *   decoderWithPast (optional): the decoder with a key/value cache (below).
  */
@@ -91,11 +92,13 @@ export const OnnxSplitSchema = z.strictObject({
   encoder: z.string().min(1),
   decoder: z.string().min(1),
   /**
-   * The decoder with a self-attention key/value cache: inputs as `decoder` plus, per decoder
-   * layer i, `past_key.i` / `past_value.i` `[B, H, P, dh]` and `past_valid` `[B, P]` (1 = real
-   * token) for the P positions already decoded (P = 0 on the first step: empty tensors);
-   * outputs `logits` `[B, N, vocab]` for the N new tokens and `present_key.i` /
-   * `present_value.i` / `present_valid` (P+N positions) to feed back as the next step's past.
+   * The decoder with a self-attention key/value cache: inputs `decoder.ids` (the N new tokens),
+   * `mask`, and per decoder layer i the encoder's `cross_key.i` / `cross_value.i` (see
+   * `crossKeyName`; older exports read `states` instead), `past_key.i` / `past_value.i`
+   * `[B, H, P, dh]` and `past_valid` `[B, P]` (1 = real token) for the P positions already
+   * decoded (P = 0 on the first step: empty tensors); outputs `logits` `[B, N, vocab]` for the
+   * N new tokens and `present_key.i` / `present_value.i` / `present_valid` (P+N positions) to
+   * feed back as the next step's past.
    */
   decoderWithPast: z.string().min(1).optional(),
   /** @default "encoder_hidden_states" */
@@ -107,6 +110,14 @@ export const OnnxSplitSchema = z.strictObject({
 /** Default names of the split's encoder outputs (= the decoder's extra inputs). */
 export const ENCODER_STATES_NAME = 'encoder_hidden_states';
 export const ENCODER_MASK_NAME = 'encoder_attention_mask';
+
+/**
+ * encoder.onnx's precomputed cross-attention keys/values of decoder layer i, `[B, Hd, P+L,
+ * width/Hd]`, which decoder-with-past.onnx reads instead of the encoder states (exports from
+ * before these names fed decoder-with-past the states: the runtime accepts both).
+ */
+export const crossKeyName = (layer: number) => `cross_key.${layer}`;
+export const crossValueName = (layer: number) => `cross_value.${layer}`;
 
 export const OnnxSidecarSchema = z
   .strictObject({

@@ -54,10 +54,13 @@ for (let i = 0; i < layers; i++) {
   past[`past_key.${i}`] = new ort.Tensor('float32', new Float32Array(0), [1, H, 0, dh]);
   past[`past_value.${i}`] = new ort.Tensor('float32', new Float32Array(0), [1, H, 0, dh]);
 }
+// What the cached decoder reads from the encoder: the mask and each layer's cross-attention
+// keys/values (an export from before those existed: the states and the mask).
+const fromEncoder = Object.fromEntries(decoder.inputNames.filter((n) => n in enc).map((n) => [n, enc[n]]));
 const generated = [];
 let next = dec.bosId;
 for (let t = 0; t < dec.maxLength; t++) {
-  const out = await decoder.run({ [dec.ids ?? 'decoder_input_ids']: new ort.Tensor('int64', BigInt64Array.of(BigInt(next)), [1, 1]), [split.states]: enc[split.states], [split.mask]: enc[split.mask], ...past });
+  const out = await decoder.run({ [dec.ids ?? 'decoder_input_ids']: new ort.Tensor('int64', BigInt64Array.of(BigInt(next)), [1, 1]), ...fromEncoder, ...past });
   const logits = out[sidecar.logits ?? 'logits'].data; // [1, 1, V]
   next = -1;
   for (let v = 0; v < logits.length; v++) if (v !== dec.padId && v !== dec.bosId && (next < 0 || logits[v] > logits[next])) next = v;

@@ -7,10 +7,12 @@
  *                 → logits ([B,A] VQA, [B,Ld,V] generation) + attn.<kind>.<layer> [B,H,Q,K] for
  *                 every attention module.
  *   encoder.onnx  (generation) pixels + text → encoder_hidden_states [B,P+L,width] and
- *                 encoder_attention_mask [B,P+L] (VLModel.encode)
- *   decoder.onnx  (generation) decoder_input_ids + the two above → logits [B,Ld,V] (VLModel.decodeFrom)
+ *                 encoder_attention_mask [B,P+L] (VLModel.encode), and per decoder layer i its
+ *                 cross-attention keys/values cross_key.i / cross_value.i [B,Hd,P+L,dh]
+ *   decoder.onnx  (generation) decoder_input_ids + the states and mask → logits [B,Ld,V] (VLModel.decodeFrom)
  *   decoder-with-past.onnx  (generation) the same with a self-attention key/value cache
- *                 (past_key.i / past_value.i / past_valid in, present_* out): one token per step
+ *                 (past_key.i / past_value.i / past_valid in, present_* out) reading the mask
+ *                 and cross_key.i / cross_value.i instead of the states: one token per step
  *
  * Batch and text/decoder lengths are dynamic (lengths up to the config's maxima: the position
  * tables end there). The sidecar (model.onnx.json), the pixel stats, the tokenizer and the
@@ -20,13 +22,15 @@
  * pipeline feeds ids ≠ PAD, which is what training used), decoder validity from ids ≠ PAD (0).
  */
 import { ElemType, OnnxGraph, encodeModel, type Dim } from './graph';
-import { LayerEmitter, NO_GRAPH_MASK, type GraphMask, type Tokens } from './layers';
+import { LayerEmitter, NO_GRAPH_MASK, type GraphMask, type KeysValues, type Tokens } from './layers';
 import { attentionLayerCounts, numPatches, type ModelConfig } from '../model/config';
 import type { AttentionKind } from '../model/types';
 import { SPECIAL_TOKENS } from '../data/batch';
 import {
   ENCODER_MASK_NAME,
   ENCODER_STATES_NAME,
+  crossKeyName,
+  crossValueName,
   attentionOutputName,
   type OnnxSidecar,
 } from '../../contract/onnx-model';
@@ -164,13 +168,26 @@ function fullModelGraph({ task, config, weights }: GraphSource, logitsName: stri
   return full;
 }
 
-/** encoder.onnx: image + text → encoder states and key validity (VLModel.encode). */
+/**
+ * encoder.onnx: image + text → encoder states and key validity (VLModel.encode), and each decoder
+ * layer's cross-attention keys/values of those states, which every decoding step would
+ * otherwise project again (decoder-with-past.onnx reads them).
+ */
 function encoderGraph({ task, config, weights }: GraphSource): FamilyGraph {
   const graph = new FamilyGraph(`amad_${task}_encoder`, config, weights);
   const e = graph.encoderFromInputs(false);
   graph.g.output(graph.layers.unflatten(e.states, config.width), ENCODER_STATES_NAME, ElemType.FLOAT, ['batch', 'encoder_length', config.width]); // encoder_length = P + text_length
   graph.g.output(e.valid, ENCODER_MASK_NAME, ElemType.FLOAT, ['batch', 'encoder_length']);
+  graph.crossKeysValues(e.states).forEach((kv, i) => {
+    graph.g.output(kv.key, crossKeyName(i), ElemType.FLOAT, crossCacheDims(config));
+    graph.g.output(kv.value, crossValueName(i), ElemType.FLOAT, crossCacheDims(config));
+  });
   return graph;
+}
+
+/** `[B, Hd, encoder_length, dh]`: a decoder layer's cross-attention keys or values. */
+function crossCacheDims(config: ModelConfig): Dim[] {
+  return ['batch', config.heads.decoder, 'encoder_length', config.width / config.heads.decoder];
 }
 
 /** The decoder graphs' encoder inputs (encoder.onnx's outputs), the states as rows. */
@@ -191,12 +208,19 @@ function decoderGraph({ task, config, weights }: GraphSource, logitsName: string
   return graph;
 }
 
-/** decoder-with-past.onnx: decoder.onnx with a self-attention key/value cache. */
+/**
+ * decoder-with-past.onnx: decoder.onnx with a self-attention key/value cache, reading the
+ * cross-attention keys/values encoder.onnx computed instead of the encoder states.
+ */
 function decoderWithPastGraph({ task, config, weights }: GraphSource, logitsName: string): FamilyGraph {
   const graph = new FamilyGraph(`amad_${task}_decoder_with_past`, config, weights);
   const ids = graph.decoderIdsInput();
-  const enc = encoderInputs(graph, config);
-  const step = graph.decoderWithPast(ids, enc.states, enc.valid);
+  const valid = graph.g.input(ENCODER_MASK_NAME, ElemType.FLOAT, ['batch', 'encoder_length']);
+  const cross = Array.from({ length: config.decoderLayers }, (_, i) => ({
+    key: graph.g.input(crossKeyName(i), ElemType.FLOAT, crossCacheDims(config)),
+    value: graph.g.input(crossValueName(i), ElemType.FLOAT, crossCacheDims(config)),
+  }));
+  const step = graph.decoderWithPast(ids, cross, valid);
   graph.g.output(step.logits, logitsName, ElemType.FLOAT, ['batch', 'decoder_length', config.vocabSize]);
   const cacheDims: Dim[] = ['batch', config.heads.decoder, 'present_length', config.width / config.heads.decoder];
   step.present.forEach((p, i) => {
@@ -423,10 +447,10 @@ class FamilyGraph {
    * `past_key.i` / `past_value.i` `[B, H, P, dh]` (self-attention keys/values after projection)
    * and, shared by all layers, `past_valid` `[B, P]` (1 = a real token, 0 = PAD), which the
    * full decoder derives from the ids; outputs `present_*` are the same with P+N positions.
-   * The first step feeds P = 0 (empty tensors). Cross-attention keys/values are recomputed
-   * from the encoder states each step (one small projection per layer).
+   * The first step feeds P = 0 (empty tensors). The cross-attention reads `cross`, each layer's
+   * keys/values of the encoder states (`crossKeysValues`, computed once per encoded batch).
    */
-  decoderWithPast(ids: string, memory: Tokens, encoderValid: string): { logits: string; present: { key: string; value: string }[]; presentValid: string } {
+  decoderWithPast(ids: string, cross: readonly KeysValues[], encoderValid: string): { logits: string; present: KeysValues[]; presentValid: string } {
     const c = this.c;
     const g = this.g;
     const L = this.layers;
@@ -441,8 +465,14 @@ class FamilyGraph {
     const positions = g.op('Slice', [this.weight('decoder/positions'), start, end, g.int64([0])]); // [N, width]
     const allValid = g.op('Concat', [pastValid, this.tokenValid(ids)], { axis: 1 }); // [B, P+N]
     const selfMask: GraphMask = { bias: g.op('Add', [L.causalBias(c.maxTargetLength, start, end), L.keyPaddingBias(allValid)]), keyKeep: L.keyKeep(allValid) };
-    const out = this.decoderStack(ids, positions, memory, encoderValid, selfMask, past, false);
+    const out = this.decoderStack(ids, positions, cross, encoderValid, selfMask, past, false);
     return { logits: out.logits, present: out.present, presentValid: allValid };
+  }
+
+  /** Each decoder layer's cross-attention keys/values of the encoder states `memory` (blocks.ts crossBlock's K/V projections). */
+  crossKeysValues(memory: Tokens): KeysValues[] {
+    const c = this.c;
+    return Array.from({ length: c.decoderLayers }, (_, i) => this.layers.keysValues(`decoder/${i}/crossAttention`, memory, c.heads.decoder, c.width));
   }
 
   /** 1 for real tokens, 0 for PAD: int64 ids `[B, T]` → float32 `[B, T]` (masks.ts tokenValidity). */
@@ -451,24 +481,25 @@ class FamilyGraph {
     return g.op('Cast', [g.op('Not', [g.op('Equal', [ids, g.int64([SPECIAL_TOKENS.PAD], [])])])], { to: ElemType.FLOAT });
   }
 
+  /** @param memory the encoder states, or each layer's cross-attention keys/values of them (`crossKeysValues`) */
   private decoderStack(
     ids: string,
     positions: string,
-    memory: Tokens,
+    memory: Tokens | readonly KeysValues[],
     encoderValid: string,
     selfMask: GraphMask,
-    past: { key: string; value: string }[] | undefined,
+    past: KeysValues[] | undefined,
     recordMaps: boolean,
-  ): { logits: string; present: { key: string; value: string }[] } {
+  ): { logits: string; present: KeysValues[] } {
     const c = this.c;
     const g = this.g;
     const L = this.layers;
     const embedded = g.op('Add', [g.op('Gather', [this.weight('embedding/token'), ids], { axis: 0 }), positions]); // [B, Ld, width]
     let y: Tokens = { x: L.flatten(embedded, c.width), batch: this.dim(ids, 0), length: this.dim(ids, 1) };
     const memoryMask = L.paddingMask(encoderValid, false);
-    const present: { key: string; value: string }[] = [];
+    const present: KeysValues[] = [];
     for (let i = 0; i < c.decoderLayers; i++) {
-      const block = this.crossBlock(`decoder/${i}`, y, memory, c.heads.decoder, selfMask, memoryMask, past?.[i], (self, cross) => {
+      const block = this.crossBlock(`decoder/${i}`, y, Array.isArray(memory) ? memory[i]! : (memory as Tokens), c.heads.decoder, selfMask, memoryMask, past?.[i], (self, cross) => {
         this.record('decoderSelf', i, self, c.heads.decoder, ['decoder_length', 'decoder_length'], recordMaps);
         this.record('decoderCross', i, cross, c.heads.decoder, ['decoder_length', 'encoder_length'], recordMaps);
       });
@@ -505,13 +536,13 @@ class FamilyGraph {
   private crossBlock(
     prefix: string,
     x: Tokens,
-    memory: Tokens,
+    memory: Tokens | KeysValues,
     heads: number,
     selfMask: GraphMask,
     memoryMask: GraphMask,
-    past: { key: string; value: string } | undefined,
+    past: KeysValues | undefined,
     onMaps: (self: string, cross: string) => void,
-  ): { out: Tokens; present?: { key: string; value: string } } {
+  ): { out: Tokens; present?: KeysValues } {
     const L = this.layers;
     const g = this.g;
     const h: Tokens = { ...x, x: L.layerNorm(x.x, `${prefix}/selfNorm`) };

@@ -50,6 +50,12 @@ export interface Tokens {
 }
 
 /** How keys are masked in one attention call (masks.ts AttentionMask in graph form). */
+/** Keys and values after projection, `[B, H, T, dh]` each (a key/value cache's layout). */
+export interface KeysValues {
+  readonly key: string;
+  readonly value: string;
+}
+
 export interface GraphMask {
   /** Additive bias broadcastable to `[B, H, Tq, Tk]`, or null. */
   readonly bias: string | null;
@@ -207,6 +213,17 @@ export class LayerEmitter {
   }
 
   /**
+   * The keys and values attention `prefix` computes from `xkv` `[B·Tk, width]`, each
+   * `[B, H, Tk, dh]` (the layout of a key/value cache): what a decoder's cross-attention reuses
+   * at every step, so encoder.onnx computes them once per encoded batch.
+   */
+  keysValues(prefix: string, xkv: Tokens, heads: number, width: number): KeysValues {
+    const dh = width / heads;
+    const project = (what: 'key' | 'value') => this.headsFromDepthMajor(this.headProjection(xkv.x, `${prefix}/${what}`, heads, { order: 'depth-major' }), xkv, heads, dh);
+    return { key: project('key'), value: project('value') };
+  }
+
+  /**
    * Multi-head attention (attention.ts + ops/attention-core.ts): Q (scaled by 1/√dh, folded
    * into its weights) · Kᵀ, additive mask, softmax over keys, optional post-softmax key keep,
    * P·V, output projection.
@@ -215,7 +232,9 @@ export class LayerEmitter {
    * slot per head that is exactly 1 (from its weights: 0s, and a bias of 1) and Kᵀ one more row
    * holding the key bias, so Q'·K'ᵀ = Q·Kᵀ + bias. That replaces an Add over the whole
    * `[B, H, Tq, Tk]` scores by a Concat of a row onto Kᵀ (`[B, H, dh, Tk]`, Tq× smaller).
-   * @param xq queries' rows `[B·Tq, width]`; @param xkv keys'/values' rows `[B·Tk, width]`
+   * @param xq queries' rows `[B·Tq, width]`
+   * @param kv keys'/values' rows `[B·Tk, width]`, or the keys and values already projected
+   *   (`keysValues`: a decoder's cross-attention, computed once per encoded batch)
    * @param past this call's self-attention key/value cache `[B, H, Tpast, dh]` (decoder with past)
    * @returns the output rows `[B·Tq, width]`, the probabilities `[B, H, Tq, Tk]` and, with
    *   `past`, the grown cache `[B, H, Tpast+Tk, dh]`
@@ -223,31 +242,36 @@ export class LayerEmitter {
   attention(
     prefix: string,
     xq: Tokens,
-    xkv: Tokens,
+    kv: Tokens | KeysValues,
     heads: number,
     width: number,
     mask: GraphMask,
-    past?: { readonly key: string; readonly value: string },
-  ): { out: string; probs: string; present?: { key: string; value: string } } {
+    past?: KeysValues,
+  ): { out: string; probs: string; present?: KeysValues } {
     const g = this.g;
     const dh = width / heads;
     const biasInProduct = mask.bias !== null && mask.keysOnly === true;
     const q = this.headProjection(xq.x, `${prefix}/query`, heads, { order: 'depth-major', scale: 1 / Math.sqrt(dh), onesSlot: biasInProduct });
     const qh = this.headsFromDepthMajor(q, xq, heads, biasInProduct ? dh + 1 : dh); // [B, H, Tq, dh(+1)], scaled
-    let vh = this.headsFromDepthMajor(this.headProjection(xkv.x, `${prefix}/value`, heads, { order: 'depth-major' }), xkv, heads, dh); // [B, H, Tk, dh]
+    let vh: string; // [B, H, Tk, dh]
     let kt: string; // [B, H, dh, Tk]
-    let present: { key: string; value: string } | undefined;
-    if (past) {
-      // Key/value cache: the past positions' keys and values `[B, H, Tpast, dh]` come first.
-      const kNew = this.headsFromDepthMajor(this.headProjection(xkv.x, `${prefix}/key`, heads, { order: 'depth-major' }), xkv, heads, dh); // [B, H, Tk, dh]
-      const kh = g.op('Concat', [past.key, kNew], { axis: 2 });
-      vh = g.op('Concat', [past.value, vh], { axis: 2 });
-      kt = g.op('Transpose', [kh], { perm: [0, 1, 3, 2] });
-      present = { key: kh, value: vh };
+    let present: KeysValues | undefined;
+    if (!('x' in kv) || past) {
+      // Keys and values as a cache holds them, [B, H, Tk, dh]: given projected (a decoder's
+      // cross-attention), or projected here and appended to the past positions' (key/value cache).
+      let { key, value } = 'x' in kv ? this.keysValues(prefix, kv, heads, width) : kv;
+      if (past) {
+        key = g.op('Concat', [past.key, key], { axis: 2 });
+        value = g.op('Concat', [past.value, value], { axis: 2 });
+        present = { key, value };
+      }
+      kt = g.op('Transpose', [key], { perm: [0, 1, 3, 2] });
+      vh = value;
     } else {
+      vh = this.headsFromDepthMajor(this.headProjection(kv.x, `${prefix}/value`, heads, { order: 'depth-major' }), kv, heads, dh);
       // Head-major columns viewed [B, Tk, H, dh] → [B, H, dh, Tk]: a fast transpose ([B, Tk, H·dh] → [B, H·dh, Tk]).
-      const k = this.headProjection(xkv.x, `${prefix}/key`, heads, { order: 'head-major' });
-      kt = g.op('Transpose', [g.op('Reshape', [k, this.view(xkv, [heads, dh])], { allowzero: 1 })], { perm: [0, 2, 3, 1] });
+      const k = this.headProjection(kv.x, `${prefix}/key`, heads, { order: 'head-major' });
+      kt = g.op('Transpose', [g.op('Reshape', [k, this.view(kv, [heads, dh])], { allowzero: 1 })], { perm: [0, 2, 3, 1] });
     }
     let scores: string; // [B, H, Tq, Tk]
     if (biasInProduct) {

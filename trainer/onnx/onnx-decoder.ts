@@ -9,7 +9,9 @@
  * and the prefix padded to `decoder.maxLength` — correct (causal masking: position t − 1 does not
  * see the padding after it) but it re-runs the encoder every step.
  * With the split's decoder-with-past.onnx (a self-attention key/value cache), each step feeds
- * only the rows' newest token and the cache of the rows they extend: a search step's row extends
+ * only the rows' newest token, the cache of the rows they extend and the rows' cross-attention
+ * keys/values, which encoder.onnx computed with the states (older exports: the states, projected
+ * again at every step; either is fed by name from the encoder's outputs): a search step's row extends
  * the row of the previous step with the same example and prefix minus its last token (greedy:
  * the same row; beam search: the beam it came from), found by that key. A step whose rows do not
  * all extend a cached row (not produced by this project's searches) falls back, for the rest
@@ -48,50 +50,37 @@ export async function onnxStepDecoder(model: OnnxModel, inputs: OnnxBatchInputs,
 
   if (split) {
     const names = model.sidecar.split!;
+    let cache = split.decoderWithPast && opts.useCache !== false ? new DecoderCache(model, split.decoderWithPast.session) : null;
+    // decoder-with-past.onnx reads each layer's cross-attention keys/values, computed here once
+    // per batch by encoder.onnx (an export from before that reads the states instead).
+    if (cache && !cache.encoderInputs.every((n) => split.encoder.session.outputNames.includes(n))) cache = null;
+    const fetches = [...new Set([names.states, names.mask, ...(cache?.encoderInputs ?? [])])];
     const feeds = model.encoderFeeds(inputs);
-    const enc = await split.encoder.session.run(feeds, [names.states, names.mask]);
+    const enc = await split.encoder.session.run(feeds, fetches);
     Object.values(feeds).forEach((t) => t.dispose());
-    const states = enc[names.states]!;
-    const mask = enc[names.mask]!;
-    const [, T, W] = states.dims.map(Number) as [number, number, number];
-    const statesData = states.data as Float32Array; // [B, T, W]
-    const maskData = mask.data as Float32Array; // [B, T]
-    const rowEncoder = (q: StepQuery) => {
-      const R = q.rowExample.length;
-      const rowStates = new Float32Array(R * T * W); // [R, T, W]
-      const rowMask = new Float32Array(R * T); // [R, T]
-      q.rowExample.forEach((b, r) => {
-        rowStates.set(statesData.subarray(b * T * W, (b + 1) * T * W), r * T * W);
-        rowMask.set(maskData.subarray(b * T, (b + 1) * T), r * T);
-      });
-      return { [names.states]: model.floatTensor(rowStates, [R, T, W]), [names.mask]: model.floatTensor(rowMask, [R, T]) };
-    };
-    const cache = split.decoderWithPast && opts.useCache !== false ? new DecoderCache(model, split.decoderWithPast.session, T, W) : null;
+    const rows = new EncoderRows(model, enc, B);
     return {
       batch: B,
       maxTargetLength: dec.maxLength,
       async candidates(q) {
         const R = q.rowExample.length;
-        const encoder = rowEncoder(q);
         if (cache?.usable) {
-          const logits = await cache.step(q, encoder); // [R, V]
+          const logits = await cache.step(q, rows.feeds(cache.encoderInputs, q.rowExample)); // [R, V]
           if (logits) {
-            Object.values(encoder).forEach((t) => t.dispose());
             vocabSize = logits.length / R;
             return candidatesFromLogits(logits, R, vocabSize, q.k);
           }
         }
-        const stepFeeds = { ...encoder, [dec.ids]: model.idTensor(prefixIds(q, q.t), [R, q.t]) };
+        const stepFeeds = { ...rows.feeds([names.states, names.mask], q.rowExample), [dec.ids]: model.idTensor(prefixIds(q, q.t), [R, q.t]) };
         const out = await split.decoder.session.run(stepFeeds, [model.sidecar.logits]);
-        Object.values(stepFeeds).forEach((t) => t.dispose());
+        stepFeeds[dec.ids]!.dispose();
         const logits = out[model.sidecar.logits]!;
         const last = lastLogits(logits.data as Float32Array, logits.dims.map(Number), R, q.t - 1);
         logits.dispose();
         return candidatesFromLogits(last, R, vocabSize, q.k);
       },
       dispose() {
-        states.dispose();
-        mask.dispose();
+        Object.values(enc).forEach((t) => t.dispose());
       },
     };
   }
@@ -122,6 +111,37 @@ export async function onnxStepDecoder(model: OnnxModel, inputs: OnnxBatchInputs,
 type OrtSession = NonNullable<Awaited<ReturnType<OnnxModel['splitSessions']>>>['encoder']['session'];
 type OrtTensor = ReturnType<OnnxModel['floatTensor']>;
 
+/**
+ * encoder.onnx's outputs for a search step's rows: row r gets its example's row of each output.
+ * The rows change only when examples finish, so the last gather is kept and reused.
+ */
+class EncoderRows {
+  private last: { key: string; feeds: Record<string, OrtTensor> } | null = null;
+
+  constructor(
+    private readonly model: OnnxModel,
+    private readonly outputs: Record<string, OrtTensor>,
+    private readonly batch: number,
+  ) {}
+
+  /** The named outputs gathered for `rowExample`, as feeds (shared between steps: not to be disposed). */
+  feeds(names: readonly string[], rowExample: readonly number[]): Record<string, OrtTensor> {
+    const key = `${names.join(',')}|${rowExample.join(',')}`;
+    if (this.last?.key === key) return this.last.feeds;
+    const feeds: Record<string, OrtTensor> = {};
+    for (const name of names) {
+      const t = this.outputs[name]!;
+      const data = t.data as Float32Array;
+      const per = data.length / this.batch;
+      const rows = new Float32Array(rowExample.length * per);
+      rowExample.forEach((b, r) => rows.set(data.subarray(b * per, (b + 1) * per), r * per));
+      feeds[name] = this.model.floatTensor(rows, [rowExample.length, ...t.dims.slice(1).map(Number)]);
+    }
+    this.last = { key, feeds };
+    return feeds;
+  }
+}
+
 /** A row's key in the cache: its example and generated prefix. */
 const rowKey = (example: number, prefix: readonly number[]) => `${example}:${prefix.join(',')}`;
 
@@ -132,8 +152,12 @@ const rowKey = (example: number, prefix: readonly number[]) => `${example}:${pre
 class DecoderCache {
   /** Set false at the first step it cannot serve; the search then runs decoder.onnx. */
   usable = true;
+  /** The encoder.onnx outputs each step feeds: the mask and every layer's cross-attention keys/values (older exports: the states and the mask). */
+  readonly encoderInputs: readonly string[];
   private readonly layers: number;
   private readonly heads: number;
+  /** Depth per head of the self-attention cache (`past_key.0`'s last dimension). */
+  private readonly dh: number;
   private rows = new Map<string, number>();
   /** `present_*` host copies of the previous step: `[Rprev, H, P, dh]` keys/values, `[Rprev, P]` valid. */
   private present: Record<string, { data: Float32Array; dims: number[] }> = {};
@@ -142,13 +166,15 @@ class DecoderCache {
   constructor(
     private readonly model: OnnxModel,
     private readonly session: OrtSession,
-    T: number,
-    private readonly width: number,
   ) {
     this.layers = session.inputNames.filter((n) => n.startsWith('past_key.')).length;
     const self = model.sidecar.attention.find((a) => a.kind === 'decoderSelf');
     this.heads = self?.heads ?? 0;
-    if (this.layers === 0 || !self || width % this.heads !== 0 || T <= 0) this.usable = false;
+    const depth = session.inputMetadata.find((m) => m.name === 'past_key.0')?.shape[3];
+    this.dh = typeof depth === 'number' ? depth : 0;
+    const own = new Set([...this.pastNames, model.sidecar.decoder?.ids ?? '']);
+    this.encoderInputs = session.inputNames.filter((n) => !own.has(n));
+    if (this.layers === 0 || !self || this.dh === 0) this.usable = false;
   }
 
   private get pastNames(): string[] {
@@ -156,6 +182,7 @@ class DecoderCache {
   }
 
   /** Logits `[R, V]` of the rows' next token, or null when a row extends no cached row (the cache is then dropped). */
+  /** @param encoder the rows' `encoderInputs` (the caller's: not disposed here) */
   async step(q: StepQuery, encoder: Record<string, OrtTensor>): Promise<Float32Array | null> {
     const R = q.rowExample.length;
     const dec = this.model.sidecar.decoder!;
@@ -168,7 +195,7 @@ class DecoderCache {
         parents.push(parent);
       }
     }
-    const dh = this.width / this.heads;
+    const dh = this.dh;
     const feeds: Record<string, OrtTensor> = { ...encoder };
     // The newest token of each row: BOS at the first step, else the prefix's last token.
     feeds[dec.ids] = this.model.idTensor(q.rowPrefix.map((p) => (q.t === 1 ? dec.bosId : p[q.t - 2]!)), [R, 1]);

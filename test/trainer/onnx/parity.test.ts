@@ -139,7 +139,7 @@ describe.each(FAMILIES)('$name', ({ config, task }) => {
     }
   });
 
-  if (generation) it('decoder-with-past.onnx, fed a padded decoder input in chunks with its key/value cache, gives decoder.onnx logits', async () => {
+  if (generation) it('decoder-with-past.onnx, fed a padded decoder input in chunks with its key/value cache and encoder.onnx\'s cross-attention keys/values, gives decoder.onnx logits', async () => {
     const x = inputs();
     const sidecar = OnnxSidecarSchema.parse(exp.sidecar);
     expect(sidecar.split?.decoderWithPast).toBe('decoder-with-past.onnx');
@@ -152,6 +152,15 @@ describe.each(FAMILIES)('$name', ({ config, task }) => {
       const full = (await decoder.run({ decoder_input_ids: decoderFeed(x.decoder!), ...memory })).logits.data as Float32Array;
       const H = config.heads.decoder;
       const dh = config.width / H;
+      // The cached decoder reads the projected keys/values, not the states.
+      expect(cached.inputNames).not.toContain('encoder_hidden_states');
+      const cross: Record<string, ort.Tensor> = { encoder_attention_mask: enc.encoder_attention_mask };
+      for (let i = 0; i < config.decoderLayers; i++) {
+        for (const name of [`cross_key.${i}`, `cross_value.${i}`]) {
+          expect(enc[name].dims).toEqual([x.batch, H, enc.encoder_attention_mask.dims[1], dh]);
+          cross[name] = enc[name];
+        }
+      }
       let past: Record<string, ort.Tensor> = { past_valid: new ort.Tensor('float32', new Float32Array(0), [x.batch, 0]) };
       for (let i = 0; i < config.decoderLayers; i++) {
         past[`past_key.${i}`] = new ort.Tensor('float32', new Float32Array(0), [x.batch, H, 0, dh]);
@@ -162,7 +171,7 @@ describe.each(FAMILIES)('$name', ({ config, task }) => {
       const stepped = new Float32Array(x.batch * Ld * V);
       // Chunks: BOS + first token together, then one token per step.
       for (const [from, to] of [[0, 2], ...Array.from({ length: Ld - 2 }, (_, t) => [t + 2, t + 3])]) {
-        const out = await cached.run({ decoder_input_ids: decoderFeed(x.decoder!.map((r) => r.slice(from, to))), ...memory, ...past });
+        const out = await cached.run({ decoder_input_ids: decoderFeed(x.decoder!.map((r) => r.slice(from, to))), ...cross, ...past });
         const logits = out.logits.data as Float32Array;
         for (let b = 0; b < x.batch; b++) stepped.set(logits.subarray(b * (to - from) * V, (b + 1) * (to - from) * V), (b * Ld + from) * V);
         expect(out.present_valid.dims).toEqual([x.batch, to]);
