@@ -7,7 +7,11 @@
  *   eval VQA    EvaluateShard of a VQA model over the test shard (teacher; at the demo shape also
  *               a student), examples/s;
  *   eval gen    EvaluateShard of a captioning model, greedy decoding (encoder once, decoder per
- *               token: encoder.onnx/decoder.onnx on ONNX Runtime), examples/s;
+ *               token: encoder.onnx/decoder-with-past.onnx on ONNX Runtime), examples/s;
+ *   forward     the forward passes alone (VQA): the model opened and its batches read first,
+ *               one warm-up pass, then every batch — the teacher with the cached layers' maps
+ *               over the cache's shard, each VQA model with its logits over the test shard —
+ *               so the stage rows can be read against what the runtimes themselves differ by;
  *
  * at two shapes:
  *   reference   width 128, MLP 512, 4 fusion layers, 8 heads, 32 px images in 4 px patches (64
@@ -38,16 +42,17 @@ import { runLayout, runUriFor } from '../contract/layout';
 import { parseJobSpec, type JobSpec } from '../contract/spec';
 import { joinUri, toUri } from '../contract/storage';
 import { initBackend } from '../trainer/backend';
-import { openDataset } from '../trainer/data/dataset';
+import { openDataset, type SplitReader } from '../trainer/data/dataset';
 import { prepareData } from '../trainer/data/prepare';
-import { openInferenceModel } from '../trainer/inference/model';
+import type { CachedLayer } from '../trainer/distill';
+import { openInferenceModel, type OpenInferenceOptions } from '../trainer/inference/model';
 import { fitConfigToData } from '../trainer/jobs/task';
 import { VLModel } from '../trainer/model';
-import type { ModelConfigInput } from '../trainer/model/config';
+import type { ModelConfig, ModelConfigInput } from '../trainer/model/config';
 import { saveModel } from '../trainer/model-io';
 import { writeOnnxExport } from '../trainer/onnx/export-files';
 import { loadOnnxRuntime, onnxThreads } from '../trainer/onnx/runtime';
-import { cacheOneShard } from '../trainer/stages/cache-teacher';
+import { cacheOneShard, cachedLayersForSpec } from '../trainer/stages/cache-teacher';
 import { evaluateShard } from '../trainer/stages/evaluate';
 import { findRepoRoot } from '../infra/repo-root';
 import { median } from './stats';
@@ -127,6 +132,21 @@ export async function run(argv: string[]): Promise<void> {
     row.examplesPerSecond.push(eps);
   };
   const order = (i: number): Runtime[] => (i % 2 === 0 ? ['onnxruntime', 'tfjs'] : ['tfjs', 'onnxruntime']);
+  /** Examples/s of `runtime`'s forward passes alone over every example of `split` (batches read first, one warm-up pass). */
+  const forwardOnly = async (modelUri: string, runtime: Runtime, split: SplitReader, pixelStats: OpenInferenceOptions['pixelStats'], layersOf: (config: ModelConfig) => CachedLayer[]) => {
+    const r = await openInferenceModel(modelUri, { runtime, pixelStats });
+    try {
+      const batches = [];
+      for (let s = 0; s < split.size; s += r.batchSize) batches.push(await split.batch(Array.from({ length: Math.min(r.batchSize, split.size - s) }, (_, k) => s + k)));
+      const want = layersOf(r.info.metadata.config);
+      await r.forward(batches[0]!, want);
+      const t0 = performance.now();
+      for (const b of batches) await r.forward(b, want);
+      return { eps: split.size / ((performance.now() - t0) / 1000), batch: r.batchSize };
+    } finally {
+      await r.dispose();
+    }
+  };
   try {
     for (const shapeName of names) {
       const shape = all[shapeName];
@@ -175,6 +195,15 @@ export async function run(argv: string[]): Promise<void> {
               const stage = task === 'vqa' ? `evaluate VQA ${m.name}` : 'evaluate captioning (greedy)';
               record(shapeName, stage, runtime, await batchOf(m.modelUri, runtime), test.size / ((performance.now() - e0) / 1000));
             }
+            if (task === 'vqa') {
+              const stats = data.manifest.pixelStats;
+              const maps = await forwardOnly(teacher.modelUri, runtime, train, stats, (config) => cachedLayersForSpec(spec, config, data));
+              record(shapeName, 'forward only: cache teacher (maps)', runtime, maps.batch, maps.eps);
+              for (const m of models) {
+                const f = await forwardOnly(m.modelUri, runtime, test, stats, () => []);
+                record(shapeName, `forward only: VQA ${m.name}`, runtime, f.batch, f.eps);
+              }
+            }
           }
         }
       }
@@ -187,7 +216,7 @@ export async function run(argv: string[]): Promise<void> {
       return {
         shape,
         stage,
-        examples: stage.startsWith('cache') ? all[shape as keyof typeof all].train : all[shape as keyof typeof all].test,
+        examples: /cache/.test(stage) ? all[shape as keyof typeof all].train : all[shape as keyof typeof all].test,
         'onnxruntime ex/s (batch)': `${median(o.examplesPerSecond).toFixed(1)} (${o.batch})`,
         [`tfjs-${backend} ex/s (batch)`]: `${median(t.examplesPerSecond).toFixed(1)} (${t.batch})`,
         speedup: `${(median(o.examplesPerSecond) / median(t.examplesPerSecond)).toFixed(2)}×`,
