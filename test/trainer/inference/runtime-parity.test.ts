@@ -30,7 +30,7 @@ import { writeOnnxExport } from '../../../trainer/onnx/export-files';
 import { cachedLayersForSpec, cacheOneShard } from '../../../trainer/stages/cache-teacher';
 import { evaluateShard } from '../../../trainer/stages/evaluate';
 import { greedyDecodeWith, beamSearchWith } from '../../../trainer/eval/decode';
-import { peakyModel } from '../onnx/parity-helpers';
+import { decodeWithAndWithoutCache, peakyModel } from '../onnx/parity-helpers';
 
 type Task = 'vqa' | 'captioning';
 
@@ -210,20 +210,9 @@ describe('generation: the same tokens on both runtimes', () => {
   test('decoder-with-past.onnx (key/value cache) serves every step: the same tokens and scores as decoder.onnx', async () => {
     const batch = await testBatch();
     if (!(ort instanceof OnnxInferenceModel)) throw new Error('expected the ONNX Runtime model');
-    const onnx = ort.onnx;
-    const sessions = (await onnx.splitSessions())!;
-    expect(sessions.decoderWithPast).not.toBeNull();
     const inputs = { batch: batch.size, images: batch.images, pixelStats: cap.dataset.manifest.pixelStats, text: batch.text };
     for (const beamSize of [1, 3]) {
-      const search = (d: Awaited<ReturnType<typeof onnxStepDecoder>>) => (beamSize === 1 ? greedyDecodeWith(d) : beamSearchWith(d, { beamSize, lengthPenalty: 0.6 }));
-      const full = jest.spyOn(sessions.decoder.session, 'run');
-      const cached = jest.spyOn(sessions.decoderWithPast!.session, 'run');
-      const withCache = await search(await onnxStepDecoder(onnx, inputs));
-      expect(full).not.toHaveBeenCalled(); // no step fell back to the whole prefix
-      expect(cached).toHaveBeenCalled();
-      full.mockRestore();
-      cached.mockRestore();
-      const without = await search(await onnxStepDecoder(onnx, inputs, { useCache: false }));
+      const { withCache, without } = await decodeWithAndWithoutCache(ort.onnx, inputs, beamSize);
       expect(withCache.map((h) => Array.from(h.tokens))).toEqual(without.map((h) => Array.from(h.tokens)));
       withCache.forEach((h, i) => expect(h.logProb).toBeCloseTo(without[i]!.logProb, 4));
     }

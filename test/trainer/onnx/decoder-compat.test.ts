@@ -12,14 +12,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../../../trainer/backend';
-import { beamSearchWith, greedyDecodeWith } from '../../../trainer/eval/decode';
 import { writeOnnxExport } from '../../../trainer/onnx/export-files';
-import { onnxStepDecoder } from '../../../trainer/onnx/onnx-decoder';
 import { OnnxModel } from '../../../trainer/onnx/onnx-model';
 import { loadOnnxRuntime } from '../../../trainer/onnx/runtime';
 import { FIXTURE_CONFIG_OVERRIDES, FIXTURE_SEED } from '../../fixtures/onnx-v1-decoder/config';
 import { tinyConfig } from '../model/fixtures';
-import { peakyModel, rawInputs, tinyMetadata } from './parity-helpers';
+import { decodeWithAndWithoutCache, peakyModel, rawInputs, tinyMetadata } from './parity-helpers';
 
 const FIXTURE = path.join(__dirname, '..', '..', 'fixtures', 'onnx-v1-decoder', 'model.onnx');
 const config = tinyConfig('single-stream', true, FIXTURE_CONFIG_OVERRIDES);
@@ -57,18 +55,9 @@ test('the fixture is the older format, the current export the newer', async () =
 
 test.each([1, 3])('beam %i: both formats decode every step with their cache, to the tokens of decoding without it', async (beamSize) => {
   const inputs = batchInputs();
-  const search = (d: Awaited<ReturnType<typeof onnxStepDecoder>>) => (beamSize === 1 ? greedyDecodeWith(d) : beamSearchWith(d, { beamSize, lengthPenalty: 0.6 }));
   const tokens: number[][][] = [];
   for (const model of [older, current]) {
-    const sessions = (await model.splitSessions())!;
-    const full = jest.spyOn(sessions.decoder.session, 'run');
-    const cached = jest.spyOn(sessions.decoderWithPast!.session, 'run');
-    const withCache = await search(await onnxStepDecoder(model, inputs));
-    expect(full).not.toHaveBeenCalled(); // the cache served every step
-    expect(cached).toHaveBeenCalled();
-    full.mockRestore();
-    cached.mockRestore();
-    const without = await search(await onnxStepDecoder(model, inputs, { useCache: false }));
+    const { withCache, without } = await decodeWithAndWithoutCache(model, inputs, beamSize);
     expect(withCache.map((h) => Array.from(h.tokens))).toEqual(without.map((h) => Array.from(h.tokens)));
     withCache.forEach((h, i) => expect(h.logProb).toBeCloseTo(without[i]!.logProb, 4));
     tokens.push(withCache.map((h) => Array.from(h.tokens)));

@@ -3,7 +3,10 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { VLModel } from '../../../trainer/model';
 import type { ModelConfig } from '../../../trainer/model/config';
+import { beamSearchWith, greedyDecodeWith, type Hypothesis } from '../../../trainer/eval/decode';
 import type { ExportMetadata } from '../../../trainer/onnx/export-model';
+import { onnxStepDecoder } from '../../../trainer/onnx/onnx-decoder';
+import type { OnnxBatchInputs, OnnxModel } from '../../../trainer/onnx/onnx-model';
 import { mulberry } from '../model/fixtures';
 
 /**
@@ -98,4 +101,25 @@ export function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let scale = 0;
   for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
   return maxAbsDiff(a, b) / Math.max(scale, 1e-30);
+}
+
+/**
+ * Greedy (beam 1) or beam search of `inputs` twice: with decoder-with-past.onnx, checking that
+ * its cache served every step (decoder.onnx never ran), and without the cache.
+ */
+export async function decodeWithAndWithoutCache(model: OnnxModel, inputs: OnnxBatchInputs, beamSize: number): Promise<{ withCache: Hypothesis[]; without: Hypothesis[] }> {
+  const search = (d: Awaited<ReturnType<typeof onnxStepDecoder>>) => (beamSize === 1 ? greedyDecodeWith(d) : beamSearchWith(d, { beamSize, lengthPenalty: 0.6 }));
+  const sessions = (await model.splitSessions())!;
+  expect(sessions.decoderWithPast).not.toBeNull();
+  const full = jest.spyOn(sessions.decoder.session, 'run');
+  const cached = jest.spyOn(sessions.decoderWithPast!.session, 'run');
+  try {
+    const withCache = await search(await onnxStepDecoder(model, inputs));
+    expect(full).not.toHaveBeenCalled(); // no step fell back to the whole prefix
+    expect(cached).toHaveBeenCalled();
+    return { withCache, without: await search(await onnxStepDecoder(model, inputs, { useCache: false })) };
+  } finally {
+    full.mockRestore();
+    cached.mockRestore();
+  }
 }
