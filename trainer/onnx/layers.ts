@@ -49,13 +49,13 @@ export interface Tokens {
   readonly length: number | string;
 }
 
-/** How keys are masked in one attention call (masks.ts AttentionMask in graph form). */
 /** Keys and values after projection, `[B, H, T, dh]` each (a key/value cache's layout). */
 export interface KeysValues {
   readonly key: string;
   readonly value: string;
 }
 
+/** How keys are masked in one attention call (masks.ts AttentionMask in graph form). */
 export interface GraphMask {
   /** Additive bias broadcastable to `[B, H, Tq, Tk]`, or null. */
   readonly bias: string | null;

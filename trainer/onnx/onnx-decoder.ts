@@ -181,8 +181,10 @@ class DecoderCache {
     return ['past_valid', ...Array.from({ length: this.layers }, (_, i) => [`past_key.${i}`, `past_value.${i}`]).flat()];
   }
 
-  /** Logits `[R, V]` of the rows' next token, or null when a row extends no cached row (the cache is then dropped). */
-  /** @param encoder the rows' `encoderInputs` (the caller's: not disposed here) */
+  /**
+   * Logits `[R, V]` of the rows' next token, or null when a row extends no cached row (the cache is then dropped).
+   * @param encoder the rows' `encoderInputs` (the caller's: not disposed here)
+   */
   async step(q: StepQuery, encoder: Record<string, OrtTensor>): Promise<Float32Array | null> {
     const R = q.rowExample.length;
     const dec = this.model.sidecar.decoder!;
