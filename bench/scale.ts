@@ -9,7 +9,9 @@
  *    memory or /tmp fails the run), the paper-scale spec's data settings and one Lambda at a time
  *    (so a handler's time is one thread's);
  * 3. measures throughputs: preparation images per busy second of one thread (every prepare-*
- *    handler's time), and wasm forward examples/s of the paper-scale student architecture;
+ *    handler's time), and wasm forward examples/s of the paper-scale student architecture (the
+ *    plan divides the model Lambdas' work by the table's ONNX Runtime row when it has one:
+ *    contract/placement/throughputs.ts; bench/onnx-runtime.ts measures that);
  * 4. writes those into a throughput table (the committed table with the measured rows replaced)
  *    and plans examples/paper-scale-vqa-v2-aws.json from it, printing the plan (the docs/SCALE.md
  *    table) and the machine and date.

@@ -54,7 +54,11 @@ export interface Rate {
 
 /** The rates the planner needs, resolved from a table. */
 export interface Throughputs {
-  /** One wasm thread (Lambda, local): forward FLOP/s. */
+  /**
+   * Forward FLOP/s of one model Lambda (the teacher cache, evaluation): ONNX Runtime's row when
+   * the table has one — the model Lambdas run it (their bundles carry its arm64 binary; a
+   * fallback to TensorFlow.js is logged and reported) — else one wasm thread's.
+   */
   readonly cpuForwardFlops: Rate;
   /** One wasm thread: training FLOP/s (forward + backward, counted as 3 × forward). */
   readonly cpuTrainFlops: Rate;
@@ -87,9 +91,9 @@ export function resolveThroughputs(table: ThroughputTable = parseThroughputTable
     if (!e) throw new Error(`the throughput table has no ${what} entry: add one (see contract/placement/throughputs.json)`);
     return e;
   };
-  const model = (work: 'forward' | 'train') => find((e): e is z.infer<typeof ModelRate> => 'examplesPerSecond' in e && e.backend === 'wasm' && e.work === work, `wasm ${work}`);
-  const fwd = model('forward');
-  const train = model('train');
+  const isModelRate = (backend: string, work: 'forward' | 'train') => (e: ThroughputEntry): e is z.infer<typeof ModelRate> => 'examplesPerSecond' in e && e.backend === backend && e.work === work;
+  const fwd = table.entries.find(isModelRate('onnxruntime', 'forward')) ?? find(isModelRate('wasm', 'forward'), 'onnxruntime or wasm forward');
+  const train = find(isModelRate('wasm', 'train'), 'wasm train');
   const img = find((e): e is z.infer<typeof ImageRate> => e.work === 'prepare-image', 'prepare-image');
   const io = find((e): e is z.infer<typeof IoRate> => e.work === 'io', 'io');
   const gpus = table.entries.filter((e): e is z.infer<typeof FlopRate> => e.work === 'any');

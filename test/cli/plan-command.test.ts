@@ -27,7 +27,9 @@ test('amad plan prints every stage against its limit, the history, the largest s
   expect(text).toMatch(/execution history: \d+ events of a successful run \(limit 25000\)/);
   expect(text).toMatch(/largest state: \d+ bytes \(limit 262144\)/);
   expect(text).toMatch(/estimated cost: \$\d+ \(on-demand; us-east-1 prices as of /);
-  expect(text).toMatch(/wasm-forward \(measured, .*\): .* — npx tsx bench\/run\.ts eval-throughput/);
+  // The model Lambdas' forward rate is ONNX Runtime's (they run it), not wasm's.
+  expect(text).toMatch(/onnxruntime-forward \(measured, .*\): .* — AMAD_BACKEND=wasm npx tsx bench\/run\.ts onnx-runtime/);
+  expect(text).not.toMatch(/wasm-forward/);
   expect(text).toMatch(/gpu-t4 \(estimate\)/);
   expect(text).toMatch(/^fits: /m);
 });

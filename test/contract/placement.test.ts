@@ -149,6 +149,14 @@ test('throughputs: model entries become FLOP/s with the cost module’s FLOP cou
   for (const e of t.table.entries) expect(e.command.length).toBeGreaterThan(0);
 });
 
+test('the model Lambdas are planned at ONNX Runtime\'s forward rate when the table has one, else at wasm\'s', () => {
+  const table = resolveThroughputs().table;
+  expect(resolveThroughputs(table).cpuForwardFlops.entry).toMatchObject({ id: 'onnxruntime-forward', backend: 'onnxruntime', kind: 'measured' });
+  const withoutOrt = { ...table, entries: table.entries.filter((e) => e.backend !== 'onnxruntime') };
+  expect(resolveThroughputs(withoutOrt).cpuForwardFlops.entry).toMatchObject({ id: 'wasm-forward', backend: 'wasm' });
+  expect(() => resolveThroughputs({ ...table, entries: withoutOrt.entries.filter((e) => e.id !== 'wasm-forward') })).toThrow(/no onnxruntime or wasm forward entry/);
+});
+
 describe("GPU stages are planned with the deployment's GPU instance types", () => {
   const saved = process.env[PLAN_GPU_TYPES_ENV];
   const setDeployment = (types: string | undefined) => {
