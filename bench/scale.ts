@@ -9,9 +9,9 @@
  *    memory or /tmp fails the run), the paper-scale spec's data settings and one Lambda at a time
  *    (so a handler's time is one thread's);
  * 3. measures throughputs: preparation images per busy second of one thread (every prepare-*
- *    handler's time), and wasm forward examples/s of the paper-scale student architecture (the
- *    plan divides the model Lambdas' work by the table's ONNX Runtime row when it has one:
- *    contract/placement/throughputs.ts; bench/onnx-runtime.ts measures that);
+ *    handler's time), and forward examples/s of the paper-scale student architecture on wasm and
+ *    (when it loads) on ONNX Runtime — the rate the plan divides the model Lambdas' work by
+ *    (contract/placement/throughputs.ts);
  * 4. writes those into a throughput table (the committed table with the measured rows replaced)
  *    and plans examples/paper-scale-vqa-v2-aws.json from it, printing the plan (the docs/SCALE.md
  *    table) and the machine and date.
@@ -19,7 +19,7 @@
  * Figures depend on the machine and its load: run it on a quiet machine and record the output.
  */
 import * as tf from '@tensorflow/tfjs';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,6 +33,9 @@ import { defaultTrainerLauncher, runLocal, type LambdaHandler } from '../cli/loc
 import { formatScalePlan } from '../cli/commands/plan';
 import { initBackend } from '../trainer/backend';
 import { VLModel } from '../trainer/model';
+import { writeOnnxExport } from '../trainer/onnx/export-files';
+import { OnnxModel } from '../trainer/onnx/onnx-model';
+import { loadOnnxRuntime } from '../trainer/onnx/runtime';
 import { generateVqaV2Corpus } from './vqa-v2-corpus';
 import { findRepoRoot } from '../infra/repo-root';
 
@@ -77,6 +80,41 @@ function forwardExamplesPerSecond(config: ReturnType<typeof configForData>, batc
   return batch / times[Math.floor(times.length / 2)];
 }
 
+/**
+ * Forward examples/s of `config` on ONNX Runtime, as the model Lambdas run it (its export written
+ * to a temporary folder, a session on the session worker with the default thread count), at
+ * `batch` examples per pass, median of `reps` passes after one warm-up; null when ONNX Runtime
+ * does not load here.
+ */
+async function onnxForwardExamplesPerSecond(config: ReturnType<typeof configForData>, batch: number, reps: number): Promise<{ examplesPerSecond: number; threads: number; version: string } | null> {
+  const rt = loadOnnxRuntime();
+  if (!rt.available) return null;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-scale-onnx-'));
+  try {
+    const model = new VLModel(config, { seed: 1, name: 'bench-scale-onnx' });
+    const vocab = ['[PAD]', '[UNK]', '[BOS]', '[EOS]', ...Array.from({ length: config.vocabSize - 4 }, (_, i) => `w${i}`)];
+    const pixelStats = { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] };
+    await writeOnnxExport(model, { task: 'vqa', tokenizer: { kind: 'word', version: 1, lowercase: true, vocab }, answers: Array.from({ length: config.numAnswers }, (_, i) => `a${i}`), pixelStats, provenance: {} }, path.join(dir, 'model.onnx'));
+    model.dispose();
+    const onnx = await OnnxModel.open(path.join(dir, 'model.onnx'));
+    try {
+      const inputs = { batch, images: Float32Array.from({ length: batch * config.imageSize * config.imageSize * 3 }, (_, i) => Math.sin(i)), pixelStats, text: new Int32Array(batch * config.maxTextLength).fill(5) };
+      const times: number[] = [];
+      for (let i = 0; i <= reps; i++) {
+        const t0 = process.hrtime.bigint();
+        await onnx.run(inputs);
+        if (i > 0) times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+      }
+      times.sort((a, b) => a - b);
+      return { examplesPerSecond: batch / times[Math.floor(times.length / 2)]!, threads: onnx.threads, version: onnx.version };
+    } finally {
+      await onnx.release();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -100,7 +138,9 @@ export async function run(args: string[]): Promise<void> {
   const corpus = await generateVqaV2Corpus({ dir: path.join(values.dir!, 'corpus'), fraction, distinctImages: Number(values['distinct-images']) });
   const images = corpus.counts.train.images + corpus.counts.val.images;
 
-  // 2. Preparation under the enforced limits, one Lambda at a time.
+  // 2. Preparation under the enforced limits, one Lambda at a time, into a fresh run folder: a
+  //    run left by an earlier invocation would be resumed, its completed stages skipped.
+  rmSync(path.join(values.dir!, 'artifacts'), { recursive: true, force: true });
   const paper = JSON.parse(readFileSync(PAPER_SPEC, 'utf8')) as Record<string, unknown> & { data: Record<string, unknown> };
   const { questions: _q, annotations: _a, images: _i, ...dataSettings } = paper.data;
   const spec = { ...paper, runId: `scale-${String(fraction).replace('.', 'p')}`, data: { ...dataSettings, ...corpus.source } };
@@ -134,6 +174,9 @@ export async function run(args: string[]): Promise<void> {
   const student = configForData(studentArch, paperSpec.data, 'students.0.model');
   const examplesPerSecond = forwardExamplesPerSecond(student, Number(values['forward-examples']), Number(values['forward-reps']));
   process.stderr.write(`forward ${examplesPerSecond.toFixed(3)} examples/s (${backend}, paper-scale student)\n`);
+  const onnxForward = await onnxForwardExamplesPerSecond(student, Number(values['forward-examples']), Number(values['forward-reps']));
+  if (onnxForward) process.stderr.write(`forward ${onnxForward.examplesPerSecond.toFixed(3)} examples/s (onnxruntime ${onnxForward.version}, ${onnxForward.threads} thread(s), paper-scale student)\n`);
+  const studentModel = { ...studentArch, imageSize: student.imageSize, maxTextLength: student.maxTextLength, vocabSize: student.vocabSize, numAnswers: student.numAnswers };
 
   // 4. The measured table and the plan.
   const table: ThroughputTable = parseThroughputTable(JSON.parse(readFileSync(path.join(REPO, 'contract', 'placement', 'throughputs.json'), 'utf8')));
@@ -143,7 +186,11 @@ export async function run(args: string[]): Promise<void> {
       return { ...e, kind: 'measured' as const, imagesPerSecond: Number(imagesPerSecond.toPrecision(4)), raw: `${images} COCO-size JPEG images prepared in ${busySeconds.toFixed(1)} s of handler time`, command, measuredAt: at, machine, source: 'bench/scale.ts' };
     }
     if (e.id === 'wasm-forward' && backend === 'wasm') {
-      return { ...e, examplesPerSecond: Number(examplesPerSecond.toPrecision(4)), model: { ...studentArch, imageSize: student.imageSize, maxTextLength: student.maxTextLength, vocabSize: student.vocabSize, numAnswers: student.numAnswers }, raw: `paper-scale student forward, batch ${values['forward-examples']}: ${examplesPerSecond.toFixed(3)} examples/s`, command, measuredAt: at, machine, source: 'bench/scale.ts' };
+      return { ...e, examplesPerSecond: Number(examplesPerSecond.toPrecision(4)), model: studentModel, raw: `paper-scale student forward, batch ${values['forward-examples']}: ${examplesPerSecond.toFixed(3)} examples/s`, command, measuredAt: at, machine, source: 'bench/scale.ts' };
+    }
+    if (e.id === 'onnxruntime-forward' && onnxForward) {
+      const raw = `paper-scale student forward on onnxruntime ${onnxForward.version}, ${onnxForward.threads} intra-op thread(s), batch ${values['forward-examples']}: ${onnxForward.examplesPerSecond.toFixed(3)} examples/s`;
+      return { ...e, examplesPerSecond: Number(onnxForward.examplesPerSecond.toPrecision(4)), model: studentModel, raw, command, measuredAt: at, machine, source: 'bench/scale.ts (forward passes alone)' };
     }
     return e;
   });
@@ -164,5 +211,5 @@ export async function run(args: string[]): Promise<void> {
   ];
   writeFileSync(path.join(values.out!, 'plan.md'), lines.join('\n') + '\n');
   process.stdout.write(lines.join('\n') + '\n');
-  process.stdout.write(JSON.stringify({ name: 'scale', fraction, images, busySeconds, wallSeconds, imagesPerSecond, forwardExamplesPerSecond: examplesPerSecond, backend, fits: plan.problems.length === 0 }) + '\n');
+  process.stdout.write(JSON.stringify({ name: 'scale', fraction, images, busySeconds, wallSeconds, imagesPerSecond, forwardExamplesPerSecond: examplesPerSecond, onnxForwardExamplesPerSecond: onnxForward?.examplesPerSecond ?? null, backend, fits: plan.problems.length === 0 }) + '\n');
 }
