@@ -154,6 +154,14 @@ export class SplitReader {
     return cached(this.imageCache, entry.file, this.cacheImageShards, () => this.loadShard(entry, 'images'));
   }
 
+  /**
+   * Loads, checksums and decodes example shard s and its image shard (cached): what the batches of
+   * shard s read, done up front so a stage can overlap it with other start-up work.
+   */
+  async load(s: number): Promise<void> {
+    await Promise.all([this.shard(s), this.imageShard(s)]);
+  }
+
   private imageEntryOf(s: number): ShardEntry {
     const file = this.entry.shards[s]!.images;
     const entry = file === undefined ? undefined : this.imageEntries.get(file);

@@ -57,8 +57,7 @@ export async function cacheOneShard(a: CacheShardArgs): Promise<string[]> {
     return cacheShardWithOnnxTeacher({ spec: a.spec, teacher: a.spec.teacher, data, shardIndex, cacheDir: a.cacheDir, layersOf, batchSize: ONNX_TEACHER_CACHE_BATCH });
   }
   // The teacher's session is created while the shard and its images are read and checked.
-  const loadShard = Promise.all([split.shard(shardIndex), split.imageShard(shardIndex)]);
-  const runner = await openInferenceModelAlongside(a.teacherUri, { pixelStats: data.manifest.pixelStats, runtime: a.runtime }, loadShard);
+  const runner = await openInferenceModelAlongside(a.teacherUri, { pixelStats: data.manifest.pixelStats, runtime: a.runtime }, split.load(shardIndex));
   try {
     a.onRuntime?.(runner.runtime);
     const teacher = runner.info;

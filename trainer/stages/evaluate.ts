@@ -64,7 +64,7 @@ export async function evaluateShard(args: EvaluateShardArgs): Promise<StageFiles
   const indices = shardExampleIndices(split, shardIndex, spec.evaluation.maxExamples);
   // ONNX Runtime when it loads and the model has its export; else the tfjs model (logged). Its
   // session is created while the shard and its images are read and checked.
-  const loadShard = indices.length > 0 ? Promise.all([split.shard(shardIndex), split.imageShard(shardIndex)]) : Promise.resolve();
+  const loadShard = indices.length > 0 ? split.load(shardIndex) : Promise.resolve();
   const runner = await openInferenceModelAlongside(ref.modelUri, { pixelStats: dataset.manifest.pixelStats, runtime: args.runtime }, loadShard);
   try {
     const model = runner.info;
